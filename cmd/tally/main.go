@@ -1,0 +1,155 @@
+// Command tally is the Tally usage-and-billing portal for Slurm clusters:
+// the web server, the schema migrator and the operator's tools in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand of tally.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cmdEnv, args []string) error
+}
+
+// cmdEnv carries the process's streams, so commands are testable.
+type cmdEnv struct {
+	stdout, stderr io.Writer
+}
+
+// exitError carries an exit code with an already user-facing message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func fail(format string, a ...any) error { return &exitError{code: 1, msg: fmt.Sprintf(format, a...)} }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, a...)}
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the web portal (and scheduled ingest)", runServe},
+		{"migrate", "apply, revert or list schema migrations", runMigrate},
+		{"config", "print the configuration reference", runConfig},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &cmdEnv{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, env *cmdEnv, args []string) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(env.stdout, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range cmds {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, env, args[1:])
+		if err == nil {
+			return 0
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			fmt.Fprintf(env.stderr, "tally %s: %s\n", c.name, ee.msg)
+			return ee.code
+		}
+		fmt.Fprintf(env.stderr, "tally %s: %v\n", c.name, err)
+		return 1
+	}
+	fmt.Fprintf(env.stderr, "tally: unknown command %q (try tally --help)\n", args[0])
+	return 2
+}
+
+func printUsage(w io.Writer, cmds []command) {
+	fmt.Fprintln(w, "Tally: usage and billing for Slurm clusters.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: tally <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	sorted := append([]command(nil), cmds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	for _, c := range sorted {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run `tally <command> --help` for a command's flags. Every flag can also be set")
+	fmt.Fprintln(w, "with a TALLY_* environment variable (see `tally config`).")
+}
+
+// newFlagSet makes a flag set whose --help lists the environment variable
+// behind every flag.
+func newFlagSet(env *cmdEnv, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("tally "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		w := env.stdout
+		fmt.Fprintf(w, "Usage: tally %s\n\n", usage)
+		fmt.Fprintln(w, "Flags (environment variable in brackets):")
+		var c Config
+		envOf := map[string]string{}
+		for _, o := range c.options() {
+			envOf[o.flag] = o.env
+		}
+		fs.VisitAll(func(f *flag.Flag) {
+			line := "  --" + f.Name
+			if e := envOf[f.Name]; e != "" {
+				line += " [" + e + "]"
+			}
+			fmt.Fprintln(w, line)
+			fmt.Fprintf(w, "      %s", f.Usage)
+			if f.DefValue != "" {
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(w)
+		})
+	}
+	return fs
+}
+
+// parse applies flags and turns flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErr("%v", err)
+	}
+	return nil
+}
+
+func runConfig(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlagSet(env, "config", "config\n\nPrints every setting as a Markdown table (the README's configuration section).")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	writeConfigTable(env.stdout)
+	return nil
+}

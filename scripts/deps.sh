@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# deps.sh [build|test]: installs the system packages Tally builds (and
+# tests) with, when run as root on Debian/Ubuntu: gcc and libpam0g-dev for
+# cgo PAM; for tests also chromium (browser journeys).
+# Elsewhere it only reports what is missing.
+set -euo pipefail
+need=()
+[ -f /usr/include/security/pam_appl.h ] || need+=(libpam0g-dev)
+if [ "${1:-build}" = test ]; then
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+fi
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "deps: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2 \
+    || { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${need[@]}" >&2; }
+else
+  echo "deps: missing ${need[*]}; install them (sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi

@@ -1,0 +1,11 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/tally-hpc/tally/templates"
+)
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, templates.Home(s.page(r, "")))
+}

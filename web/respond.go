@@ -1,0 +1,84 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/a-h/templ"
+
+	"github.com/tally-hpc/tally/templates"
+)
+
+// Domain packages describe their errors with these methods; the web layer
+// maps kinds to HTTP statuses here and nowhere else.
+type kinded interface {
+	ErrorKind() string
+}
+
+type safeMessager interface {
+	SafeMessage() string
+}
+
+var kindStatus = map[string]int{
+	"invalid":      http.StatusUnprocessableEntity,
+	"not_found":    http.StatusNotFound,
+	"conflict":     http.StatusConflict,
+	"forbidden":    http.StatusForbidden,
+	"unauthorized": http.StatusUnauthorized,
+	"unavailable":  http.StatusServiceUnavailable,
+}
+
+// page fills the layout fields every page shares.
+func (s *Server) page(r *http.Request, title string) templates.Page {
+	p := templates.Page{
+		Title:   title,
+		Path:    r.URL.Path,
+		Version: s.cfg.Version,
+		Asset:   s.assets.URL,
+	}
+	s.fillViewer(r, &p)
+	return p
+}
+
+// render writes a component with a status; rendering errors are logged once.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := c.Render(r.Context(), w); err != nil {
+		s.log.Error("render failed", "id", requestID(r.Context()), "err", err)
+	}
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	s.render(w, r, status, templates.ErrorPage(s.page(r, heading), status, heading, message))
+}
+
+// fail answers with the status and message an error's kind calls for.
+// Unknown errors are internal: logged with detail, shown without.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var k kinded
+	if errors.As(err, &k) {
+		if status, ok := kindStatus[k.ErrorKind()]; ok {
+			msg := http.StatusText(status)
+			var sm safeMessager
+			if errors.As(err, &sm) {
+				msg = sm.SafeMessage()
+			}
+			s.errorPage(w, r, status, http.StatusText(status), msg)
+			return
+		}
+	}
+	s.serverError(w, r, err)
+}
+
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	id := requestID(r.Context())
+	s.log.Error("internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
+		"Tally could not finish this request. It has been logged with reference "+id+".")
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusNotFound, "Not found", "There is nothing at this address, or you may not see it.")
+}

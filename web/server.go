@@ -1,0 +1,123 @@
+// Package web is Tally's HTTP layer: routing, middleware, sessions,
+// authorisation and thin handlers that call into the domain packages.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-hpc/tally/static"
+)
+
+// Config is the part of Tally's configuration the web layer needs.
+type Config struct {
+	Version            string
+	CookieSecure       string // auto, always or never
+	TrustProxy         bool
+	SessionIdleTimeout time.Duration
+	SessionLifetime    time.Duration
+	TrustedOrigins     []string
+}
+
+// Deps are the collaborators the server is built from.
+type Deps struct {
+	Log    *slog.Logger
+	Pool   *pgxpool.Pool
+	Assets *static.Assets
+	// Ready reports whether the service can do useful work (database
+	// reachable, schema current); nil error means ready.
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP application.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	assets   *static.Assets
+	ready    func(ctx context.Context) error
+	sessions *scs.SessionManager
+	metrics  *Metrics
+	mux      *http.ServeMux
+	store    *pgxstore.PostgresStore
+	handler  http.Handler
+}
+
+// New builds the server and its routes.
+func New(cfg Config, d Deps) (*Server, error) {
+	s := &Server{
+		cfg:     cfg,
+		log:     d.Log,
+		pool:    d.Pool,
+		assets:  d.Assets,
+		ready:   d.Ready,
+		metrics: NewMetrics(),
+		mux:     http.NewServeMux(),
+	}
+	s.store = pgxstore.NewWithCleanupInterval(d.Pool, 10*time.Minute)
+	s.sessions = newSessionManager(cfg, s.store)
+	s.metrics.AddGauges(poolGauges(d.Pool))
+	s.routes()
+
+	cop := http.NewCrossOriginProtection()
+	for _, o := range cfg.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, err
+		}
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.Warn("cross-origin request refused", "id", requestID(r.Context()), "method", r.Method,
+			"path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		s.errorPage(w, r, http.StatusForbidden, "Request refused",
+			"This form was sent from another site, so Tally refused it. Reload the page and try again.")
+	}))
+
+	// Outermost last. secureCookies must wrap the writer scs sets its
+	// cookie on; sessionLoaded marks contexts in which the session may be read.
+	var h http.Handler = s.mux
+	h = cop.Handler(h)
+	h = sessionLoaded(h)
+	h = s.sessions.LoadAndSave(h)
+	h = s.secureCookies(h)
+	h = s.securityHeaders(h)
+	h = s.recoverPanics(h)
+	h = s.observe(h)
+	s.handler = h
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close stops background work (the session cleanup goroutine).
+func (s *Server) Close() { s.store.StopCleanup() }
+
+// handle registers a route and records its pattern for logs and metrics.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if ri, ok := r.Context().Value(routeKey).(*routeInfo); ok {
+			ri.pattern = pattern
+		}
+		h(w, r)
+	})
+}
+
+func (s *Server) routes() {
+	s.mux.Handle("GET "+static.Prefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ri, ok := r.Context().Value(routeKey).(*routeInfo); ok {
+			ri.pattern = "GET " + static.Prefix
+		}
+		s.assets.ServeHTTP(w, r)
+	}))
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /readyz", s.readyz)
+	s.handle("GET /metrics", s.metricsHandler)
+	s.handle("GET /{$}", s.home)
+	s.handle("/", s.notFound)
+}
