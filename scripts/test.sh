@@ -13,14 +13,18 @@ export TALLY_TEST_REQUIRE=${TALLY_TEST_REQUIRE:-1}
 
 "$root/scripts/deps.sh" test
 
-if [ "$(id -u)" = 0 ] && [ -x "$root/scripts/test-pam-setup.sh" ]; then
-  say "PAM test users and service"
-  "$root/scripts/test-pam-setup.sh"
+# The testbed first: it creates the Unix users alice and bob, whose
+# passwords the PAM set-up then sets.
+say "Slurm testbed"
+"$root/scripts/test-slurm-setup.sh"
+if [ -f "$root/.tally/slurm-test.env" ]; then
+  # shellcheck disable=SC1091
+  . "$root/.tally/slurm-test.env"
 fi
 
-if [ -x "$root/scripts/test-slurm-setup.sh" ]; then
-  say "Slurm testbed"
-  "$root/scripts/test-slurm-setup.sh"
+if [ "$(id -u)" = 0 ]; then
+  say "PAM test users and service"
+  "$root/scripts/test-pam-setup.sh"
 fi
 
 say "gofmt"

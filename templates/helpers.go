@@ -8,3 +8,10 @@ import (
 func statusText(code int) string {
 	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

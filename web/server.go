@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/static"
 )
 
@@ -23,6 +24,7 @@ type Config struct {
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
 	TrustedOrigins     []string
+	Auth               AuthConfig
 }
 
 // Deps are the collaborators the server is built from.
@@ -33,6 +35,12 @@ type Deps struct {
 	// Ready reports whether the service can do useful work (database
 	// reachable, schema current); nil error means ready.
 	Ready func(ctx context.Context) error
+	// Authn checks passwords (PAM).
+	Authn Authenticator
+	// Minter signs users' Slurm tokens; nil when no key is configured.
+	Minter *slurm.Minter
+	// Slurm is the slurmrestd client; nil when none is configured.
+	Slurm *slurm.Client
 }
 
 // Server is the HTTP application.
@@ -42,6 +50,10 @@ type Server struct {
 	pool     *pgxpool.Pool
 	assets   *static.Assets
 	ready    func(ctx context.Context) error
+	auth     AuthConfig
+	authn    Authenticator
+	minter   *slurm.Minter
+	slurm    *slurm.Client
 	sessions *scs.SessionManager
 	metrics  *Metrics
 	mux      *http.ServeMux
@@ -57,6 +69,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		pool:    d.Pool,
 		assets:  d.Assets,
 		ready:   d.Ready,
+		auth:    cfg.Auth,
+		authn:   d.Authn,
+		minter:  d.Minter,
+		slurm:   d.Slurm,
 		metrics: NewMetrics(),
 		mux:     http.NewServeMux(),
 	}
@@ -119,5 +135,13 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", s.readyz)
 	s.handle("GET /metrics", s.metricsHandler)
 	s.handle("GET /{$}", s.home)
+	s.handle("GET /login", s.loginPage)
+	s.handle("POST /login", s.login)
+	s.handle("POST /logout", s.logout)
+
+	s.handle("GET /me", s.signedIn(s.me))
+	s.handle("GET /accounts", s.anyRole(s.accounts, RoleCoordinator, RoleAdmin, RoleFinance))
+	s.handle("GET /finance", s.anyRole(s.finance, RoleFinance, RoleAdmin))
+	s.handle("GET /admin/audit", s.anyRole(s.audit, RoleAdmin))
 	s.handle("/", s.notFound)
 }

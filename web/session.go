@@ -71,4 +71,19 @@ func (s *Server) fillViewer(r *http.Request, p *templates.Page) {
 	}
 	p.Flashes = s.popFlashes(r)
 	p.Nav = []templates.NavItem{{Label: "Home", Href: "/"}}
+	v := s.viewer(r)
+	if v == nil {
+		return
+	}
+	p.Viewer = &templates.Viewer{Name: v.User, Roles: v.Roles}
+	p.Nav = append(p.Nav, templates.NavItem{Label: "Your account", Href: "/me"})
+	if v.Has(RoleCoordinator) || v.Has(RoleAdmin) || v.Has(RoleFinance) {
+		p.Nav = append(p.Nav, templates.NavItem{Label: "Accounts", Href: "/accounts"})
+	}
+	if v.Has(RoleFinance) || v.Has(RoleAdmin) {
+		p.Nav = append(p.Nav, templates.NavItem{Label: "Finance", Href: "/finance"})
+	}
+	if v.Has(RoleAdmin) {
+		p.Nav = append(p.Nav, templates.NavItem{Label: "Audit log", Href: "/admin/audit"})
+	}
 }

@@ -27,6 +27,27 @@ type Config struct {
 
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
+
+	PAMService           string
+	PAMTimeout           time.Duration
+	StripRealm           bool
+	AdminGroups          string
+	FinanceGroups        string
+	AdminUsers           string
+	FinanceUsers         string
+	LoginMaxFailures     int
+	LoginMaxFailuresAddr int
+	LoginFailureWindow   time.Duration
+
+	JWTKeyFile            string
+	JWTAlg                string
+	JWTLifetime           time.Duration
+	JWTUserClaim          string
+	SlurmServiceUser      string
+	SlurmServiceTokenFile string
+	SlurmrestdURL         string
+	SlurmAPIVersion       string
+	Cluster               string
 }
 
 // option describes one setting: its flag, variable, default and help. The
@@ -54,6 +75,25 @@ func (c *Config) options() []option {
 		{"http", "trusted-origins", "TALLY_TRUSTED_ORIGINS", "", "comma-separated extra origins allowed to POST (https://portal.example.org)", strOpt(&c.TrustedOrigins)},
 		{"http", "session-idle-timeout", "TALLY_SESSION_IDLE_TIMEOUT", "30m", "sign out after this long without a request", durOpt(&c.SessionIdleTimeout)},
 		{"http", "session-lifetime", "TALLY_SESSION_LIFETIME", "12h", "sign out this long after sign-in, whatever the activity", durOpt(&c.SessionLifetime)},
+		{"auth", "pam-service", "TALLY_PAM_SERVICE", "tally", "PAM service (a file in /etc/pam.d) that checks passwords", strOpt(&c.PAMService)},
+		{"auth", "pam-timeout", "TALLY_PAM_TIMEOUT", "10s", "give up on a PAM conversation after this long", durOpt(&c.PAMTimeout)},
+		{"auth", "strip-realm", "TALLY_STRIP_REALM", "false", "map alice@EXAMPLE.ORG to Slurm user alice", boolOpt(&c.StripRealm)},
+		{"auth", "admin-groups", "TALLY_ADMIN_GROUPS", "tally-admin", "comma-separated Unix groups whose members are admins", strOpt(&c.AdminGroups)},
+		{"auth", "finance-groups", "TALLY_FINANCE_GROUPS", "tally-finance", "comma-separated Unix groups whose members are finance staff", strOpt(&c.FinanceGroups)},
+		{"auth", "admin-users", "TALLY_ADMIN_USERS", "", "comma-separated users who are admins, besides the groups", strOpt(&c.AdminUsers)},
+		{"auth", "finance-users", "TALLY_FINANCE_USERS", "", "comma-separated users who are finance staff, besides the groups", strOpt(&c.FinanceUsers)},
+		{"auth", "login-max-failures", "TALLY_LOGIN_MAX_FAILURES", "5", "failed sign-ins per user name before a pause", intOpt(&c.LoginMaxFailures)},
+		{"auth", "login-max-failures-per-address", "TALLY_LOGIN_MAX_FAILURES_PER_ADDRESS", "20", "failed sign-ins per client address before a pause", intOpt(&c.LoginMaxFailuresAddr)},
+		{"auth", "login-failure-window", "TALLY_LOGIN_FAILURE_WINDOW", "15m", "how long failed sign-ins count", durOpt(&c.LoginFailureWindow)},
+		{"slurm", "jwt-key-file", "TALLY_JWT_KEY_FILE", "", "Slurm's jwt_key (HS256) or a PEM private key (RS256); mode 0600", strOpt(&c.JWTKeyFile)},
+		{"slurm", "jwt-alg", "TALLY_JWT_ALG", "HS256", "token signature: HS256 or RS256", strOpt(&c.JWTAlg)},
+		{"slurm", "jwt-lifetime", "TALLY_JWT_LIFETIME", "15m", "lifetime of the Slurm tokens Tally mints", durOpt(&c.JWTLifetime)},
+		{"slurm", "jwt-user-claim", "TALLY_JWT_USER_CLAIM", "sun", "claim holding the user name (Slurm's userclaimfield)", strOpt(&c.JWTUserClaim)},
+		{"slurm", "slurm-service-user", "TALLY_SLURM_SERVICE_USER", "tally", "Slurm account (AdminLevel=Operator) that ingest runs as", strOpt(&c.SlurmServiceUser)},
+		{"slurm", "slurm-service-token-file", "TALLY_SLURM_SERVICE_TOKEN_FILE", "", "read the service token from this file instead of minting it", strOpt(&c.SlurmServiceTokenFile)},
+		{"slurm", "slurmrestd-url", "TALLY_SLURMRESTD_URL", "", "slurmrestd base URL (http://127.0.0.1:6820)", strOpt(&c.SlurmrestdURL)},
+		{"slurm", "slurm-api-version", "TALLY_SLURM_API_VERSION", "v0.0.38", "slurmdb API version for live calls", strOpt(&c.SlurmAPIVersion)},
+		{"slurm", "cluster", "TALLY_CLUSTER", "", "Slurm cluster name (empty: any)", strOpt(&c.Cluster)},
 	}
 }
 
@@ -100,6 +140,19 @@ func (b boolValue) String() string {
 	return strconv.FormatBool(*b.p)
 }
 func (b boolValue) IsBoolFlag() bool { return true }
+
+func intOpt(p *int) func(*flag.FlagSet, option) {
+	return func(fs *flag.FlagSet, o option) {
+		fs.Var(boundValue{set: func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return fmt.Errorf("want a whole number, 0 or more")
+			}
+			*p = n
+			return nil
+		}, show: func() string { return strconv.Itoa(*p) }}, o.flag, o.help)
+	}
+}
 
 func durOpt(p *time.Duration) func(*flag.FlagSet, option) {
 	return func(fs *flag.FlagSet, o option) {
@@ -155,15 +208,21 @@ func (c *Config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key must be given together")
 	}
+	if c.JWTAlg != "HS256" && c.JWTAlg != "RS256" {
+		return fmt.Errorf("invalid jwt-alg %q: want HS256 or RS256", c.JWTAlg)
+	}
 	if c.SessionIdleTimeout <= 0 || c.SessionLifetime <= 0 {
 		return fmt.Errorf("session timeouts must be positive")
 	}
 	return nil
 }
 
-func (c *Config) trustedOrigins() []string {
+func (c *Config) trustedOrigins() []string { return splitList(c.TrustedOrigins) }
+
+// splitList reads a comma-separated setting.
+func splitList(v string) []string {
 	var out []string
-	for _, o := range strings.Split(c.TrustedOrigins, ",") {
+	for _, o := range strings.Split(v, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			out = append(out, o)
 		}

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/tally-hpc/tally/migrations"
+	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/static"
 	"github.com/tally-hpc/tally/web"
+	"github.com/tally-hpc/tally/web/pamauth"
 )
 
 func newLogger(cfg *Config, env *cmdEnv) *slog.Logger {
@@ -28,7 +30,7 @@ func newLogger(cfg *Config, env *cmdEnv) *slog.Logger {
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	var cfg Config
 	fs := newFlagSet(env, "serve", "serve [flags]\n\nServes the portal until interrupted (Ctrl-C or SIGTERM), then drains requests.")
-	if err := cfg.bind(fs, "database", "log", "http"); err != nil {
+	if err := cfg.bind(fs, "database", "log", "http", "auth", "slurm"); err != nil {
 		return usageErr("%v", err)
 	}
 	if err := parse(fs, args); err != nil {
@@ -60,6 +62,26 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 
+	if _, err := pamauth.ServiceFile(cfg.PAMService); err != nil {
+		return fail("%v", err)
+	}
+	var minter *slurm.Minter
+	if cfg.JWTKeyFile != "" {
+		minter, err = slurm.NewMinter(slurm.MinterConfig{Alg: cfg.JWTAlg, KeyFile: cfg.JWTKeyFile, Lifetime: cfg.JWTLifetime, UserClaim: cfg.JWTUserClaim})
+		if err != nil {
+			return fail("%v", err)
+		}
+	} else {
+		log.Warn("no TALLY_JWT_KEY_FILE: people can sign in, but Tally holds no Slurm token for them")
+	}
+	var client *slurm.Client
+	if cfg.SlurmrestdURL != "" {
+		client, err = slurm.NewClient(cfg.SlurmrestdURL, nil)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+	}
+
 	assets, err := static.New()
 	if err != nil {
 		return err
@@ -71,7 +93,13 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		SessionIdleTimeout: cfg.SessionIdleTimeout,
 		SessionLifetime:    cfg.SessionLifetime,
 		TrustedOrigins:     cfg.trustedOrigins(),
-	}, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool)})
+		Auth:               cfg.authConfig(),
+	}, web.Deps{
+		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool),
+		Authn:  pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
+		Minter: minter,
+		Slurm:  client,
+	})
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -118,4 +146,19 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+func (c *Config) authConfig() web.AuthConfig {
+	return web.AuthConfig{
+		StripRealm:            c.StripRealm,
+		AdminGroups:           splitList(c.AdminGroups),
+		FinanceGroups:         splitList(c.FinanceGroups),
+		AdminUsers:            splitList(c.AdminUsers),
+		FinanceUsers:          splitList(c.FinanceUsers),
+		Cluster:               c.Cluster,
+		MaxFailuresPerUser:    c.LoginMaxFailures,
+		MaxFailuresPerAddress: c.LoginMaxFailuresAddr,
+		FailureWindow:         c.LoginFailureWindow,
+		SlurmAPIVersion:       c.SlurmAPIVersion,
+	}
 }

@@ -1,0 +1,71 @@
+package slurm
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/tally-hpc/tally/internal/testenv"
+)
+
+// submitAs runs a short job as user on the testbed and waits for it to end.
+func submitAs(t *testing.T, tb testenv.Slurm, user, account string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "runuser", "-u", user, "--", "sbatch", "-W", "--chdir=/tmp", "-p", "cpu",
+		"-A", account, "-J", "tally-live-test", "-o", "/dev/null", "--wrap", "sleep 1")
+	cmd.Env = append(os.Environ(), "SLURM_CONF="+tb.Conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sbatch as %s: %v\n%s", user, err, out)
+	}
+}
+
+// Tokens Tally mints are accepted by the real slurmrestd; bad ones are
+// refused, whichever way 22.05 phrases the refusal.
+func TestLiveTokensAgainstSlurmrestd(t *testing.T) {
+	tb := testenv.RequireSlurm(t)
+	submitAs(t, tb, "alice", "physics")
+	m, err := NewMinter(MinterConfig{KeyFile: tb.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(tb.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+
+	alice, _ := m.Mint("alice", now)
+	n, err := c.CheckAccess(ctx, Credential{User: "alice", Token: alice}, "v0.0.38", now)
+	if err != nil {
+		t.Fatalf("alice's minted token refused: %v", err)
+	}
+	if n < 1 {
+		t.Fatalf("alice sees %d of her jobs, want at least the one just run", n)
+	}
+
+	expired, _ := m.Mint("alice", now.Add(-2*time.Hour))
+	bob, _ := m.Mint("bob", now)
+	wrongKey := writeKey(t, randomKey(t, 32), 0o600)
+	other, _ := NewMinter(MinterConfig{KeyFile: wrongKey})
+	forged, _ := other.Mint("alice", now)
+	for name, cred := range map[string]Credential{
+		"expired":         {User: "alice", Token: expired},
+		"bob's token":     {User: "alice", Token: bob},
+		"wrong key":       {User: "alice", Token: forged},
+		"garbage":         {User: "alice", Token: Token{Value: "not-a-jwt"}},
+		"no token at all": {User: "alice"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := c.CheckAccess(ctx, cred, "v0.0.38", now)
+			if !errors.Is(err, ErrAuth) {
+				t.Fatalf("want ErrAuth, got %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,262 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/templates"
+)
+
+// Authenticator checks a user name and password (PAM in production).
+type Authenticator interface {
+	Authenticate(ctx context.Context, user, password string) error
+}
+
+// AuthConfig is how sign-in, roles and throttling behave.
+type AuthConfig struct {
+	StripRealm    bool // alice@EXAMPLE.ORG signs in as Slurm user alice
+	AdminGroups   []string
+	FinanceGroups []string
+	AdminUsers    []string
+	FinanceUsers  []string
+	Cluster       string // whose coordinators grant the coordinator role
+
+	MaxFailuresPerUser    int
+	MaxFailuresPerAddress int
+	FailureWindow         time.Duration
+
+	SlurmAPIVersion string // for the live access check, e.g. v0.0.38
+}
+
+// Session keys. The Slurm token lives only here, in the server-side session.
+const (
+	keyUser       = "user"
+	keySlurmUser  = "slurm_user"
+	keyRoles      = "roles"
+	keyAccounts   = "accounts"
+	keyToken      = "slurm_token"
+	keyTokenExp   = "slurm_token_exp"
+	keySignedInAt = "signed_in_at"
+)
+
+// Roles.
+const (
+	RoleResearcher  = "researcher"
+	RoleCoordinator = "coordinator"
+	RoleAdmin       = "admin"
+	RoleFinance     = "finance"
+)
+
+// Viewer is the signed-in person as handlers see them.
+type Viewer struct {
+	User      string
+	SlurmUser string
+	Roles     []string
+	Accounts  []string // Slurm accounts they coordinate
+}
+
+// Has reports whether the viewer holds role.
+func (v *Viewer) Has(role string) bool {
+	if v == nil {
+		return false
+	}
+	for _, r := range v.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Coordinates reports whether the viewer coordinates account.
+func (v *Viewer) Coordinates(account string) bool {
+	for _, a := range v.Accounts {
+		if a == account {
+			return true
+		}
+	}
+	return false
+}
+
+// viewer reads the signed-in person from the session; nil when anonymous.
+func (s *Server) viewer(r *http.Request) *Viewer {
+	if !hasSession(r) {
+		return nil
+	}
+	ctx := r.Context()
+	u := s.sessions.GetString(ctx, keyUser)
+	if u == "" {
+		return nil
+	}
+	v := &Viewer{User: u, SlurmUser: s.sessions.GetString(ctx, keySlurmUser)}
+	_ = json.Unmarshal(s.sessions.GetBytes(ctx, keyRoles), &v.Roles)
+	_ = json.Unmarshal(s.sessions.GetBytes(ctx, keyAccounts), &v.Accounts)
+	return v
+}
+
+// slurmUserName maps a PAM name to the Slurm user name.
+func (s *Server) slurmUserName(pamUser string) string {
+	if s.auth.StripRealm {
+		if i := strings.IndexByte(pamUser, '@'); i > 0 {
+			return pamUser[:i]
+		}
+	}
+	return pamUser
+}
+
+// safeNext keeps a post-login redirect on this site: a path, never a URL
+// with a host, a scheme, or a protocol-relative "//".
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	if u.Path == "/login" {
+		return "/"
+	}
+	return u.RequestURI()
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if s.viewer(r) != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.Login(s.page(r, "Sign in"), templates.LoginForm{Next: safeNext(r.URL.Query().Get("next"))}))
+}
+
+// genericLoginFailure is the one message for every refused sign-in: the
+// same words for an unknown user and a wrong password.
+const genericLoginFailure = "That user name and password did not work. Check them and try again."
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The sign-in form could not be read.")
+		return
+	}
+	user := strings.TrimSpace(r.PostForm.Get("username"))
+	password := r.PostForm.Get("password")
+	next := safeNext(r.PostForm.Get("next"))
+	addr := s.clientIP(r)
+	form := templates.LoginForm{Username: user, Next: next}
+
+	if user == "" || password == "" || len(user) > 256 || len(password) > 1024 {
+		form.Error = "Enter your user name and password."
+		s.render(w, r, http.StatusUnprocessableEntity, templates.Login(s.page(r, "Sign in"), form))
+		return
+	}
+
+	wait, err := s.throttleWait(ctx, user, addr)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if wait > 0 {
+		s.recordAuth(ctx, user, addr, "login_throttled", "")
+		minutes := int((wait + time.Minute - 1) / time.Minute)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		s.render(w, r, http.StatusTooManyRequests, templates.Throttled(s.page(r, "Too many attempts"), minutes))
+		return
+	}
+
+	if err := s.authn.Authenticate(ctx, user, password); err != nil {
+		s.recordAuth(ctx, user, addr, "login_failed", err.Error())
+		s.log.Info("sign-in refused", "user", user, "remote", addr, "reason", err.Error())
+		form.Error = genericLoginFailure
+		status := http.StatusUnauthorized
+		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "not answering") {
+			form.Error = "The sign-in service did not answer. Try again in a moment."
+			status = http.StatusServiceUnavailable
+		}
+		s.render(w, r, status, templates.Login(s.page(r, "Sign in"), form))
+		return
+	}
+
+	slurmUser := s.slurmUserName(user)
+	roles, accounts, err := s.resolveRoles(ctx, slurmUser)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	// A new session token on every sign-in: a token planted before login
+	// (session fixation) is worthless afterwards.
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	rolesJSON, _ := json.Marshal(roles)
+	accountsJSON, _ := json.Marshal(accounts)
+	s.sessions.Put(ctx, keyUser, user)
+	s.sessions.Put(ctx, keySlurmUser, slurmUser)
+	s.sessions.Put(ctx, keyRoles, rolesJSON)
+	s.sessions.Put(ctx, keyAccounts, accountsJSON)
+	s.sessions.Put(ctx, keySignedInAt, time.Now().Unix())
+	if s.minter != nil {
+		if _, err := s.mintInto(ctx, slurmUser); err != nil {
+			s.log.Error("minting Slurm token failed", "user", slurmUser, "err", err)
+		}
+	}
+	s.recordAuth(ctx, user, addr, "login", strings.Join(roles, ","))
+	s.log.Info("signed in", "user", user, "slurm_user", slurmUser, "roles", strings.Join(roles, ","), "remote", addr)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if v := s.viewer(r); v != nil {
+		s.recordAuth(ctx, v.User, s.clientIP(r), "logout", "")
+	}
+	if err := s.sessions.Destroy(ctx); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.flash(r, "info", "You have signed out.")
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// mintInto signs a fresh Slurm token for the session's user and stores it
+// in the session, server-side.
+func (s *Server) mintInto(ctx context.Context, slurmUser string) (slurm.Token, error) {
+	t, err := s.minter.Mint(slurmUser, time.Now())
+	if err != nil {
+		return slurm.Token{}, err
+	}
+	s.sessions.Put(ctx, keyToken, t.Value)
+	s.sessions.Put(ctx, keyTokenExp, t.Expires.Unix())
+	return t, nil
+}
+
+// slurmCredential returns the viewer's Slurm credential, renewing the
+// token when a third of its lifetime or less remains. ok is false when no
+// token can be had (no key configured, or not signed in).
+func (s *Server) slurmCredential(r *http.Request) (slurm.Credential, bool) {
+	v := s.viewer(r)
+	if v == nil || s.minter == nil {
+		return slurm.Credential{}, false
+	}
+	ctx := r.Context()
+	t := slurm.Token{
+		Value:   s.sessions.GetString(ctx, keyToken),
+		Expires: time.Unix(s.sessions.GetInt64(ctx, keyTokenExp), 0),
+	}
+	if t.ExpiresWithin(time.Now(), s.minter.Lifetime()/3) {
+		nt, err := s.mintInto(ctx, v.SlurmUser)
+		if err != nil {
+			s.log.Error("renewing Slurm token failed", "user", v.SlurmUser, "err", err)
+			return slurm.Credential{}, false
+		}
+		t = nt
+	}
+	return slurm.Credential{User: v.SlurmUser, Token: t}, true
+}
