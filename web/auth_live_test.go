@@ -1,0 +1,59 @@
+package web
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/tally-hpc/tally/internal/testenv"
+	"github.com/tally-hpc/tally/slurm"
+)
+
+// A real person (the testbed's alice, password set by test-pam-setup.sh)
+// signs in through PAM; the token Tally minted for her works against the
+// real slurmrestd, and a token Slurm refuses becomes "Slurm session
+// expired", not data.
+func TestLiveSlurmSession(t *testing.T) {
+	tb := testenv.RequireSlurm(t)
+	requirePAM(t)
+	if out, err := exec.Command("runuser", "-u", "alice", "--", "true").CombinedOutput(); err != nil {
+		testenv.Missing(t, "testbed user alice missing: "+string(out))
+	}
+	client, err := slurm.NewClient(tb.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Run a job as alice so she has something to see.
+	cmd := exec.Command("runuser", "-u", "alice", "--", "sbatch", "-W", "--chdir=/tmp", "-p", "cpu", "-A", "physics",
+		"-J", "tally-web-live", "-o", "/dev/null", "--wrap", "true")
+	cmd.Env = append(os.Environ(), "SLURM_CONF="+tb.Conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sbatch: %v\n%s", err, out)
+	}
+
+	t.Run("accepted", func(t *testing.T) {
+		e := newAuthServer(t, tb.KeyFile, func(c *Config, d *Deps) { d.Slurm = client })
+		b := newBrowser(t, e)
+		if resp, _ := b.login("alice", "tally-alice-pw", "/me"); resp.StatusCode != 303 {
+			t.Fatalf("alice login: %d", resp.StatusCode)
+		}
+		resp, body := b.get("/me")
+		if resp.StatusCode != 200 || !strings.Contains(body, "token for you. slurmrestd reports") {
+			t.Fatalf("/me: %d\n%s", resp.StatusCode, body)
+		}
+		if strings.Contains(body, "reports 0 of your jobs") {
+			t.Error("alice's job not visible through her token")
+		}
+	})
+	t.Run("refused becomes expired state", func(t *testing.T) {
+		// A key slurmrestd does not know: every token Tally mints is refused.
+		e := newAuthServer(t, hs256Key(t), func(c *Config, d *Deps) { d.Slurm = client })
+		b := newBrowser(t, e)
+		b.login("alice", "tally-alice-pw", "/me")
+		resp, body := b.get("/me")
+		if resp.StatusCode != 200 || !strings.Contains(body, "Slurm session expired") || strings.Contains(body, "of your jobs") {
+			t.Fatalf("/me: %d\n%s", resp.StatusCode, body)
+		}
+	})
+}
