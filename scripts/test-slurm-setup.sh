@@ -18,3 +18,4 @@ if [ "$(id -u)" != 0 ]; then
 fi
 "$testbed/up.sh" >&2
 cp "${SLURM_TESTBED_DIR:-/tmp/slurm-testbed}/env.sh" "$root/.tally/slurm-test.env"
+echo "export SLURM_TESTBED_UP=$(cd "$testbed" && pwd)/up.sh" >> "$root/.tally/slurm-test.env"

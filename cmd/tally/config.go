@@ -48,6 +48,13 @@ type Config struct {
 	SlurmrestdURL         string
 	SlurmAPIVersion       string
 	Cluster               string
+
+	Sacct          string
+	SacctJWT       bool
+	IngestSource   string
+	IngestInterval time.Duration
+	IngestWindow   time.Duration
+	IngestOverlap  time.Duration
 }
 
 // option describes one setting: its flag, variable, default and help. The
@@ -92,8 +99,14 @@ func (c *Config) options() []option {
 		{"slurm", "slurm-service-user", "TALLY_SLURM_SERVICE_USER", "tally", "Slurm account (AdminLevel=Operator) that ingest runs as", strOpt(&c.SlurmServiceUser)},
 		{"slurm", "slurm-service-token-file", "TALLY_SLURM_SERVICE_TOKEN_FILE", "", "read the service token from this file instead of minting it", strOpt(&c.SlurmServiceTokenFile)},
 		{"slurm", "slurmrestd-url", "TALLY_SLURMRESTD_URL", "", "slurmrestd base URL (http://127.0.0.1:6820)", strOpt(&c.SlurmrestdURL)},
-		{"slurm", "slurm-api-version", "TALLY_SLURM_API_VERSION", "v0.0.38", "slurmdb API version for live calls", strOpt(&c.SlurmAPIVersion)},
+		{"slurm", "slurm-api-version", "TALLY_SLURM_API_VERSION", "auto", "slurmdb API version: auto (newest offered) or v0.0.36 ... v0.0.44", strOpt(&c.SlurmAPIVersion)},
 		{"slurm", "cluster", "TALLY_CLUSTER", "", "Slurm cluster name (empty: any)", strOpt(&c.Cluster)},
+		{"ingest", "sacct", "TALLY_SACCT", "sacct", "path of the sacct binary (fallback source)", strOpt(&c.Sacct)},
+		{"ingest", "sacct-jwt", "TALLY_SACCT_JWT", "false", "pass the service token to sacct in SLURM_JWT", boolOpt(&c.SacctJWT)},
+		{"ingest", "ingest-source", "TALLY_INGEST_SOURCE", "auto", "where records come from: auto (slurmrestd, else sacct), rest or sacct", strOpt(&c.IngestSource)},
+		{"ingest", "ingest-interval", "TALLY_INGEST_INTERVAL", "10m", "how often serve ingests new records (0 turns it off)", durOpt(&c.IngestInterval)},
+		{"ingest", "ingest-window", "TALLY_INGEST_WINDOW", "24h", "length of one ingest window (one transaction)", durOpt(&c.IngestWindow)},
+		{"ingest", "ingest-overlap", "TALLY_INGEST_OVERLAP", "1h", "how far back each scheduled ingest re-reads, to catch jobs that ended", durOpt(&c.IngestOverlap)},
 	}
 }
 

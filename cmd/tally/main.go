@@ -45,6 +45,7 @@ func commands() []command {
 		{"serve", "run the web portal (and scheduled ingest)", runServe},
 		{"migrate", "apply, revert or list schema migrations", runMigrate},
 		{"config", "print the configuration reference", runConfig},
+		{"ingest", "pull job records from slurmrestd or sacct into the database", runIngest},
 		{"jwks", "print the JWKS that Slurm needs for Tally's RS256 key", runJWKS},
 		{"version", "print the version", runVersion},
 	}

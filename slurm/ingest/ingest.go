@@ -1,0 +1,270 @@
+// Package ingest pulls job records from slurmrestd, or from sacct when
+// slurmrestd cannot answer, window by window into the job store.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/jobstore"
+)
+
+// Config is how ingest behaves.
+type Config struct {
+	Cluster    string        // fills records that name none; empty keeps theirs
+	Source     string        // auto, rest or sacct
+	Window     time.Duration // length of one window (one transaction)
+	APIVersion string        // "auto" (discover) or v0.0.NN
+	Retry      slurm.Retry
+}
+
+// Ingester runs windows through the sources into the store.
+type Ingester struct {
+	cfg    Config
+	store  *jobstore.Store
+	client *slurm.Client          // nil without slurmrestd
+	creds  slurm.CredentialSource // the service identity
+	sacct  *slurm.Sacct           // nil without sacct
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	version string
+}
+
+// New returns an Ingester. client and sacct may be nil when a site has only
+// one of them; Source must then name the one it has (or auto).
+func New(cfg Config, store *jobstore.Store, client *slurm.Client, creds slurm.CredentialSource, sacct *slurm.Sacct, log *slog.Logger) (*Ingester, error) {
+	switch cfg.Source {
+	case "", "auto":
+		cfg.Source = "auto"
+		if client == nil && sacct == nil {
+			return nil, errors.New("ingest: neither slurmrestd nor sacct is configured")
+		}
+	case "rest":
+		if client == nil || creds == nil {
+			return nil, errors.New("ingest source rest needs TALLY_SLURMRESTD_URL and a service identity")
+		}
+	case "sacct":
+		if sacct == nil {
+			return nil, errors.New("ingest source sacct needs TALLY_SACCT")
+		}
+	default:
+		return nil, fmt.Errorf("ingest source %q: want auto, rest or sacct", cfg.Source)
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 24 * time.Hour
+	}
+	if cfg.APIVersion == "" {
+		cfg.APIVersion = "auto"
+	}
+	if cfg.Retry.Attempts == 0 {
+		cfg.Retry = slurm.DefaultRetry()
+	}
+	return &Ingester{cfg: cfg, store: store, client: client, creds: creds, sacct: sacct, log: log}, nil
+}
+
+// Options tune one run.
+type Options struct {
+	DryRun  bool
+	Trigger string // schedule, cli, manual, login
+	// Progress is told about every window as it finishes.
+	Progress func(Report)
+	// Creds replaces the service identity (a person's own token after
+	// login); OnlyUser then keeps that person's records only.
+	Creds    slurm.CredentialSource
+	OnlyUser string
+	// Source overrides the configured source for this run.
+	Source string
+}
+
+// Report is one finished window.
+type Report struct {
+	Index, Total int
+	Start, End   time.Time
+	Source       string
+	Fallback     string // why slurmrestd was not used, when it was not
+	Counts       jobstore.Counts
+	Took         time.Duration
+	Err          error
+}
+
+// Summary adds up a run.
+type Summary struct {
+	Windows int
+	Counts  jobstore.Counts
+	Sources map[string]int
+	Took    time.Duration
+}
+
+// Windows splits [from, to) into windows of length d.
+func Windows(from, to time.Time, d time.Duration) [][2]time.Time {
+	var out [][2]time.Time
+	for t := from; t.Before(to); t = t.Add(d) {
+		end := t.Add(d)
+		if end.After(to) {
+			end = to
+		}
+		out = append(out, [2]time.Time{t, end})
+	}
+	return out
+}
+
+// Run ingests [from, to). It stops at the first window no source could
+// serve; that window is logged as failed and nothing of it is kept.
+func (in *Ingester) Run(ctx context.Context, from, to time.Time, opt Options) (Summary, error) {
+	start := time.Now()
+	sum := Summary{Sources: map[string]int{}}
+	if !from.Before(to) {
+		return sum, fmt.Errorf("empty time range %s .. %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	if opt.Trigger == "" {
+		opt.Trigger = "cli"
+	}
+	wins := Windows(from, to, in.cfg.Window)
+	for i, w := range wins {
+		r := in.window(ctx, w[0], w[1], opt)
+		r.Index, r.Total = i+1, len(wins)
+		sum.Windows++
+		sum.Counts.Add(r.Counts)
+		if r.Err == nil {
+			sum.Sources[r.Source]++
+		}
+		if opt.Progress != nil {
+			opt.Progress(r)
+		}
+		if r.Err != nil {
+			sum.Took = time.Since(start)
+			return sum, r.Err
+		}
+	}
+	sum.Took = time.Since(start)
+	return sum, nil
+}
+
+func (in *Ingester) sources(opt Options) []string {
+	mode := in.cfg.Source
+	if opt.Source != "" {
+		mode = opt.Source
+	}
+	switch mode {
+	case "rest":
+		return []string{"rest"}
+	case "sacct":
+		return []string{"sacct"}
+	}
+	var s []string
+	if in.client != nil && (in.creds != nil || opt.Creds != nil) {
+		s = append(s, "rest")
+	}
+	if in.sacct != nil && opt.Creds == nil { // sacct runs as the service, never as a person
+		s = append(s, "sacct")
+	}
+	return s
+}
+
+func (in *Ingester) window(ctx context.Context, from, to time.Time, opt Options) Report {
+	began := time.Now()
+	rep := Report{Start: from, End: to}
+	run := jobstore.Run{Cluster: in.cfg.Cluster, WindowStart: from, WindowEnd: to, Trigger: opt.Trigger, Started: began, DryRun: opt.DryRun}
+	srcs := in.sources(opt)
+	var lastErr error
+	for i, src := range srcs {
+		w, err := in.store.Begin(ctx, src)
+		if err != nil {
+			rep.Err = err
+			return rep
+		}
+		err = in.fetch(ctx, src, w, from, to, opt)
+		if err == nil {
+			run.Source = src
+			run.FallbackReason = rep.Fallback
+			c, err := w.Commit(ctx, run)
+			rep.Source, rep.Counts, rep.Took = src, c, time.Since(began)
+			rep.Err = err
+			return rep
+		}
+		w.Abort()
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+		if i < len(srcs)-1 {
+			rep.Fallback = fmt.Sprintf("%s failed: %v", src, err)
+			in.log.Warn("ingest source failed, falling back", "source", src, "next", srcs[i+1],
+				"window_start", from, "err", err)
+		}
+	}
+	if lastErr == nil {
+		lastErr = errors.New("no ingest source is available")
+	}
+	run.Error = lastErr.Error()
+	run.FallbackReason = rep.Fallback
+	if err := in.store.RecordFailure(context.WithoutCancel(ctx), run); err != nil {
+		in.log.Error("recording failed window", "err", err)
+	}
+	rep.Err = fmt.Errorf("window %s .. %s: %w", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), lastErr)
+	rep.Took = time.Since(began)
+	return rep
+}
+
+func (in *Ingester) fetch(ctx context.Context, src string, w *jobstore.Window, from, to time.Time, opt Options) error {
+	add := func(j slurm.Job) error {
+		if opt.OnlyUser != "" && j.User != opt.OnlyUser {
+			return nil
+		}
+		if j.Cluster == "" {
+			j.Cluster = in.cfg.Cluster
+		}
+		return w.Add(ctx, j)
+	}
+	switch src {
+	case "rest":
+		creds := in.creds
+		if opt.Creds != nil {
+			creds = opt.Creds
+		}
+		v, err := in.apiVersion(ctx, creds)
+		if err != nil {
+			return err
+		}
+		_, err = in.client.Jobs(ctx, creds, v, from, to, in.cfg.Retry, add)
+		return err
+	case "sacct":
+		return in.sacct.Jobs(ctx, from, to, opt.OnlyUser, add, func(r slurm.Reject) error { w.Reject(r); return nil })
+	}
+	return fmt.Errorf("unknown source %q", src)
+}
+
+// apiVersion discovers the slurmdb version once and remembers it.
+func (in *Ingester) apiVersion(ctx context.Context, creds slurm.CredentialSource) (string, error) {
+	if in.cfg.APIVersion != "auto" {
+		return in.cfg.APIVersion, nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.version != "" {
+		return in.version, nil
+	}
+	v, err := in.client.DiscoverVersion(ctx, creds)
+	if err != nil {
+		return "", fmt.Errorf("finding the slurmdb API version: %w", err)
+	}
+	in.log.Info("slurmrestd API version", "version", v)
+	in.version = v
+	return v, nil
+}
+
+// StaticCredential is a CredentialSource for one fixed credential (a
+// person's token, which only a new sign-in renews).
+type StaticCredential struct{ Cred slurm.Credential }
+
+// Credential returns the fixed credential.
+func (s StaticCredential) Credential(context.Context) (slurm.Credential, error) { return s.Cred, nil }
+
+// Invalidate does nothing: there is no way to renew a person's token here.
+func (s StaticCredential) Invalidate() {}

@@ -1,0 +1,147 @@
+package ingest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/tally-hpc/tally/internal/pgtest"
+	"github.com/tally-hpc/tally/internal/slurmtest"
+	"github.com/tally-hpc/tally/internal/testenv"
+	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/jobstore"
+)
+
+type liveEnv struct {
+	tb     testenv.Slurm
+	client *slurm.Client
+	svc    *slurm.ServiceIdentity
+	sacct  *slurm.Sacct
+}
+
+func newLive(t *testing.T) liveEnv {
+	tb := testenv.RequireSlurm(t)
+	m, err := slurm.NewMinter(slurm.MinterConfig{KeyFile: tb.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := slurm.NewClient(tb.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLURM_CONF", tb.Conf)
+	return liveEnv{tb: tb, client: c, svc: slurm.NewMintedService("tally", m), sacct: &slurm.Sacct{Path: "sacct"}}
+}
+
+func (l liveEnv) ingester(t *testing.T, store *jobstore.Store, source string) *Ingester {
+	in, err := New(Config{Source: source, Window: time.Hour, Retry: slurm.Retry{Attempts: 2, Backoff: 100 * time.Millisecond}},
+		store, l.client, l.svc, l.sacct, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func collect(t *testing.T, f func(func(slurm.Job) error) error) map[slurm.Key]slurm.Job {
+	out := map[slurm.Key]slurm.Job{}
+	if err := f(func(j slurm.Job) error { out[j.Key()] = j; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A small real workload, ingested through slurmrestd and through sacct:
+// the same records, re-ingest a no-op, a running job updated when it ends,
+// and auto falling back to sacct when slurmrestd is down.
+func TestLiveIngest(t *testing.T) {
+	l := newLive(t)
+	from := time.Now().Add(-time.Minute).Truncate(time.Second)
+
+	slurmtest.Submit(t, l.tb, "alice", true, "-p", "cpu", "-A", "physics", "-J", "live-cpu", "-c", "2", "--mem=500M",
+		"--wrap", "srun -n1 -J step0 true; srun -n1 -J step1 sleep 1")
+	slurmtest.Submit(t, l.tb, "bob", true, "-p", "gpu", "-A", "chem", "-J", "live-gpu", "--gres=gpu:1", "--wrap", "true")
+	slurmtest.Submit(t, l.tb, "bob", true, "-p", "cpu", "-A", "chem", "-J", "live-fail", "--wrap", "exit 3")
+	slurmtest.Submit(t, l.tb, "alice", true, "-p", "cpu", "-A", "chem", "-J", "live-array", "--array=1-2", "--wrap", "true")
+	running := slurmtest.Submit(t, l.tb, "alice", false, "-p", "cpu", "-A", "physics", "-J", "live-running", "--wrap", "sleep 60")
+	time.Sleep(3 * time.Second) // let it start
+	to := time.Now().Add(time.Minute).Truncate(time.Second)
+
+	ctx := context.Background()
+	rest := collect(t, func(fn func(slurm.Job) error) error {
+		_, err := l.client.Jobs(ctx, l.svc, "v0.0.38", from, to, slurm.DefaultRetry(), fn)
+		return err
+	})
+	text := collect(t, func(fn func(slurm.Job) error) error {
+		return l.sacct.Jobs(ctx, from, to, "", fn, func(r slurm.Reject) error { t.Errorf("reject %+v", r); return nil })
+	})
+	if len(rest) < 6 {
+		t.Fatalf("slurmrestd returned %d records, want at least 6", len(rest))
+	}
+	if len(rest) != len(text) {
+		t.Fatalf("slurmrestd %d records, sacct %d", len(rest), len(text))
+	}
+	keys := make([]slurm.Key, 0, len(rest))
+	for k := range rest {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keys[a].JobID < keys[b].JobID })
+	for _, k := range keys {
+		s, ok := text[k]
+		if !ok {
+			t.Errorf("job %d: missing from sacct", k.JobID)
+			continue
+		}
+		if d := slurm.CompareRecords(s, rest[k]); d != "" {
+			t.Errorf("job %d (%s): sacct and slurmrestd differ: %s", k.JobID, s.Name, d)
+		}
+	}
+
+	store := jobstore.New(pgtest.New(t))
+	in := l.ingester(t, store, "rest")
+	sum, err := in.Run(ctx, from, to, Options{Trigger: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Counts.New != len(rest) || sum.Sources["rest"] == 0 {
+		t.Fatalf("first ingest: %+v", sum)
+	}
+	sum, err = in.Run(ctx, from, to, Options{Trigger: "test"})
+	if err != nil || sum.Counts.New != 0 || sum.Counts.Changed > 1 || sum.Counts.Unchanged < len(rest)-1 {
+		// The running job's elapsed time moves between queries.
+		t.Fatalf("re-ingest: %+v %v", sum, err)
+	}
+
+	// The running job ends; the next ingest updates its row.
+	slurmtest.Scancel(t, l.tb, running)
+	time.Sleep(2 * time.Second)
+	sum, err = in.Run(ctx, from, time.Now().Add(time.Minute), Options{Trigger: "test"})
+	if err != nil || sum.Counts.Changed < 1 {
+		t.Fatalf("after the running job ended: %+v %v", sum, err)
+	}
+	var state string
+	var ended bool
+	store.Pool().QueryRow(ctx, `SELECT state, end_time IS NOT NULL FROM jobs WHERE job_id = $1`, running).Scan(&state, &ended)
+	if state != "CANCELLED" || !ended {
+		t.Fatalf("running job after it ended: %s ended=%v", state, ended)
+	}
+
+	// slurmrestd down: auto serves the window from sacct and says why.
+	slurmtest.StopRestd(t, l.tb)
+	auto := l.ingester(t, store, "auto")
+	var reports []Report
+	sum, err = auto.Run(ctx, from, time.Now().Add(time.Minute), Options{Trigger: "test", Progress: func(r Report) { reports = append(reports, r) }})
+	if err != nil {
+		t.Fatalf("auto with slurmrestd down: %v", err)
+	}
+	if sum.Sources["sacct"] == 0 || reports[0].Fallback == "" {
+		t.Fatalf("no fallback recorded: %+v %+v", sum, reports)
+	}
+	var reason string
+	store.Pool().QueryRow(ctx, `SELECT fallback_reason FROM ingest_runs WHERE source = 'sacct' ORDER BY id DESC LIMIT 1`).Scan(&reason)
+	if reason == "" {
+		t.Fatal("ingest_runs does not say why sacct served the window")
+	}
+}

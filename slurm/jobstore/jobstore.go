@@ -1,0 +1,261 @@
+// Package jobstore keeps Slurm job records in PostgreSQL: idempotent bulk
+// upserts per ingest window, the ingest run log, rejects and associations.
+package jobstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-hpc/tally/slurm"
+)
+
+// Store writes and reads job records.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Counts is what a window changed.
+type Counts struct {
+	New, Changed, Unchanged, Rejected int
+}
+
+// Total is every record the window held.
+func (c Counts) Total() int { return c.New + c.Changed + c.Unchanged }
+
+// Add sums counts.
+func (c *Counts) Add(o Counts) {
+	c.New += o.New
+	c.Changed += o.Changed
+	c.Unchanged += o.Unchanged
+	c.Rejected += o.Rejected
+}
+
+// Run describes one ingested window for the run log.
+type Run struct {
+	Cluster        string
+	WindowStart    time.Time
+	WindowEnd      time.Time
+	Source         string // rest, sacct or none
+	FallbackReason string
+	Trigger        string
+	Started        time.Time
+	DryRun         bool
+	Error          string
+}
+
+// Window is one transaction's worth of records: staged as they stream in,
+// merged at Commit. Nothing is visible to readers until then, so a failed
+// source leaves no partial window behind.
+type Window struct {
+	tx       pgx.Tx
+	source   string
+	batch    [][]any
+	seq      int64
+	rejects  []slurm.Reject
+	rejected int
+}
+
+const batchSize = 5000
+
+// maxStoredRejects bounds the rejects kept per window; the count is exact.
+const maxStoredRejects = 10000
+
+// Begin starts a window whose records come from source.
+func (s *Store) Begin(ctx context.Context, source string) (*Window, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.Exec(ctx, `CREATE TEMP TABLE jobs_staging ON COMMIT DROP AS SELECT `+columnsNoSeq+` FROM jobs WITH NO DATA;
+		ALTER TABLE jobs_staging ADD COLUMN seq bigint`)
+	if err != nil {
+		tx.Rollback(ctx)
+		return nil, fmt.Errorf("staging table: %w", err)
+	}
+	return &Window{tx: tx, source: source}, nil
+}
+
+var stagingColumns = []string{
+	"cluster", "job_id", "submit_time", "array_job_id", "array_task_id", "het_job_id", "het_offset",
+	"name", "username", "account", "partition", "qos", "state", "reason", "exit_code", "exit_signal",
+	"eligible_time", "start_time", "end_time", "elapsed_seconds", "time_limit_minutes", "suspended_seconds",
+	"cpu_time_us", "req_cpu", "req_mem_mib", "req_nodes", "req_billing", "req_gpu", "req_gpu_types",
+	"alloc_cpu", "alloc_mem_mib", "alloc_nodes", "alloc_billing", "alloc_gpu", "alloc_gpu_types", "alloc_energy_j",
+	"node_list", "step_count", "steps", "content_hash", "source", "seq",
+}
+
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func gpuTypes(m map[string]int64) []byte {
+	if len(m) == 0 {
+		return []byte("{}")
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// Add stages one record.
+func (w *Window) Add(ctx context.Context, j slurm.Job) error {
+	steps := []byte("[]")
+	if len(j.Steps) > 0 {
+		var err error
+		if steps, err = json.Marshal(j.Steps); err != nil {
+			return err
+		}
+	}
+	var exit any
+	if j.ExitCode != nil {
+		exit = int32(*j.ExitCode)
+	}
+	w.seq++
+	w.batch = append(w.batch, []any{
+		j.Cluster, j.JobID, j.Submit, j.ArrayJobID, j.ArrayTaskID, j.HetJobID, j.HetOffset,
+		j.Name, j.User, j.Account, j.Partition, j.QOS, j.State, j.Reason, exit, int32(j.ExitSignal),
+		ts(j.Eligible), ts(j.Start), ts(j.End), j.ElapsedSeconds, j.TimeLimitMinutes, j.SuspendedSeconds,
+		j.CPUTimeMicros, j.Requested.CPU, j.Requested.MemMiB, j.Requested.Nodes, j.Requested.Billing, j.Requested.GPU, gpuTypes(j.Requested.GPUByType),
+		j.Allocated.CPU, j.Allocated.MemMiB, j.Allocated.Nodes, j.Allocated.Billing, j.Allocated.GPU, gpuTypes(j.Allocated.GPUByType), j.Allocated.EnergyJ,
+		j.NodeList, int32(j.StepCount), steps, j.Hash(), w.source, w.seq,
+	})
+	if len(w.batch) >= batchSize {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// Reject records an unreadable line or record.
+func (w *Window) Reject(r slurm.Reject) {
+	w.rejected++
+	if len(w.rejects) < maxStoredRejects {
+		w.rejects = append(w.rejects, r)
+	}
+}
+
+func (w *Window) flush(ctx context.Context) error {
+	if len(w.batch) == 0 {
+		return nil
+	}
+	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"jobs_staging"}, stagingColumns, pgx.CopyFromRows(w.batch))
+	w.batch = w.batch[:0]
+	if err != nil {
+		return fmt.Errorf("copy into staging: %w", err)
+	}
+	return nil
+}
+
+// mergeSQL moves staged records into jobs. A record seen twice in one
+// window keeps its last, most complete version; an existing row is only
+// rewritten when its content changed.
+const mergeSQL = `
+WITH staged AS (
+    SELECT DISTINCT ON (cluster, job_id, submit_time) *
+    FROM jobs_staging
+    ORDER BY cluster, job_id, submit_time, (end_time IS NULL), seq DESC
+), merged AS (
+    INSERT INTO jobs (` + columnsNoSeq + `)
+    SELECT ` + columnsNoSeq + ` FROM staged
+    ON CONFLICT (cluster, job_id, submit_time) DO UPDATE SET ` + updateSet + `, updated_at = now()
+    WHERE jobs.content_hash <> EXCLUDED.content_hash
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM staged),
+       count(*) FILTER (WHERE inserted),
+       count(*) FILTER (WHERE NOT inserted)
+FROM merged`
+
+const columnsNoSeq = `cluster, job_id, submit_time, array_job_id, array_task_id, het_job_id, het_offset,
+	name, username, account, partition, qos, state, reason, exit_code, exit_signal,
+	eligible_time, start_time, end_time, elapsed_seconds, time_limit_minutes, suspended_seconds,
+	cpu_time_us, req_cpu, req_mem_mib, req_nodes, req_billing, req_gpu, req_gpu_types,
+	alloc_cpu, alloc_mem_mib, alloc_nodes, alloc_billing, alloc_gpu, alloc_gpu_types, alloc_energy_j,
+	node_list, step_count, steps, content_hash, source`
+
+const updateSet = `array_job_id = EXCLUDED.array_job_id, array_task_id = EXCLUDED.array_task_id,
+	het_job_id = EXCLUDED.het_job_id, het_offset = EXCLUDED.het_offset, name = EXCLUDED.name,
+	username = EXCLUDED.username, account = EXCLUDED.account, partition = EXCLUDED.partition, qos = EXCLUDED.qos,
+	state = EXCLUDED.state, reason = EXCLUDED.reason, exit_code = EXCLUDED.exit_code, exit_signal = EXCLUDED.exit_signal,
+	eligible_time = EXCLUDED.eligible_time, start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time,
+	elapsed_seconds = EXCLUDED.elapsed_seconds, time_limit_minutes = EXCLUDED.time_limit_minutes,
+	suspended_seconds = EXCLUDED.suspended_seconds, cpu_time_us = EXCLUDED.cpu_time_us,
+	req_cpu = EXCLUDED.req_cpu, req_mem_mib = EXCLUDED.req_mem_mib, req_nodes = EXCLUDED.req_nodes,
+	req_billing = EXCLUDED.req_billing, req_gpu = EXCLUDED.req_gpu, req_gpu_types = EXCLUDED.req_gpu_types,
+	alloc_cpu = EXCLUDED.alloc_cpu, alloc_mem_mib = EXCLUDED.alloc_mem_mib, alloc_nodes = EXCLUDED.alloc_nodes,
+	alloc_billing = EXCLUDED.alloc_billing, alloc_gpu = EXCLUDED.alloc_gpu, alloc_gpu_types = EXCLUDED.alloc_gpu_types,
+	alloc_energy_j = EXCLUDED.alloc_energy_j, node_list = EXCLUDED.node_list, step_count = EXCLUDED.step_count,
+	steps = EXCLUDED.steps, content_hash = EXCLUDED.content_hash, source = EXCLUDED.source`
+
+// Commit merges the window, writes its run record and rejects, and commits
+// (or, for a dry run, reports the counts and rolls back).
+func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
+	defer w.tx.Rollback(context.Background())
+	if err := w.flush(ctx); err != nil {
+		return Counts{}, err
+	}
+	var staged, inserted, updated int
+	if err := w.tx.QueryRow(ctx, mergeSQL).Scan(&staged, &inserted, &updated); err != nil {
+		return Counts{}, fmt.Errorf("merge: %w", err)
+	}
+	c := Counts{New: inserted, Changed: updated, Unchanged: staged - inserted - updated, Rejected: w.rejected}
+	runID, err := insertRun(ctx, w.tx, run, c)
+	if err != nil {
+		return c, err
+	}
+	if len(w.rejects) > 0 {
+		rows := make([][]any, len(w.rejects))
+		for i, r := range w.rejects {
+			rows[i] = []any{runID, run.Source, int32(r.Line), r.Raw, r.Err}
+		}
+		if _, err := w.tx.CopyFrom(ctx, pgx.Identifier{"ingest_rejects"}, []string{"run_id", "source", "line_no", "raw", "error"}, pgx.CopyFromRows(rows)); err != nil {
+			return c, fmt.Errorf("rejects: %w", err)
+		}
+	}
+	if run.DryRun {
+		return c, nil
+	}
+	if err := w.tx.Commit(ctx); err != nil {
+		return c, fmt.Errorf("commit: %w", err)
+	}
+	return c, nil
+}
+
+// Abort drops everything staged.
+func (w *Window) Abort() { w.tx.Rollback(context.Background()) }
+
+type execer interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func insertRun(ctx context.Context, db execer, run Run, c Counts) (int64, error) {
+	var id int64
+	err := db.QueryRow(ctx, `INSERT INTO ingest_runs (cluster, window_start, window_end, source, fallback_reason, trigger,
+		started_at, finished_at, jobs_new, jobs_changed, jobs_unchanged, jobs_rejected, dry_run, error)
+		VALUES ($1,$2,$3,$4,$5,$6,$7, greatest(now(), $7), $8,$9,$10,$11,$12,$13) RETURNING id`,
+		run.Cluster, run.WindowStart, run.WindowEnd, run.Source, run.FallbackReason, run.Trigger, run.Started,
+		c.New, c.Changed, c.Unchanged, c.Rejected, run.DryRun, run.Error).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("run log: %w", err)
+	}
+	return id, nil
+}
+
+// RecordFailure logs a window that no source could serve.
+func (s *Store) RecordFailure(ctx context.Context, run Run) error {
+	run.Source = "none"
+	_, err := insertRun(ctx, s.pool, run, Counts{})
+	return err
+}
+
+// Pool exposes the pool for tests and read paths built on the store.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
