@@ -61,9 +61,15 @@ type Window struct {
 	seq      int64
 	rejects  []slurm.Reject
 	rejected int
+
+	// Records stream to Postgres through one COPY running beside the
+	// parser, so decoding and writing use both cores.
+	batches chan [][]any
+	copied  chan error
+	stop    context.CancelFunc
 }
 
-const batchSize = 5000
+const batchSize = 2000
 
 // maxStoredRejects bounds the rejects kept per window; the count is exact.
 const maxStoredRejects = 10000
@@ -80,8 +86,43 @@ func (s *Store) Begin(ctx context.Context, source string) (*Window, error) {
 		tx.Rollback(ctx)
 		return nil, fmt.Errorf("staging table: %w", err)
 	}
-	return &Window{tx: tx, source: source}, nil
+	cctx, stop := context.WithCancel(ctx)
+	w := &Window{tx: tx, source: source, batches: make(chan [][]any, 4), copied: make(chan error, 1), stop: stop}
+	go func() {
+		_, err := tx.CopyFrom(cctx, pgx.Identifier{"jobs_staging"}, stagingColumns, &batchSource{in: w.batches})
+		if err != nil {
+			// Keep draining so a producer never blocks on a dead copy.
+			go func() {
+				for range w.batches {
+				}
+			}()
+		}
+		w.copied <- err
+	}()
+	return w, nil
 }
+
+// batchSource feeds COPY from a channel of row batches.
+type batchSource struct {
+	in  <-chan [][]any
+	cur [][]any
+	row []any
+}
+
+func (b *batchSource) Next() bool {
+	for len(b.cur) == 0 {
+		batch, ok := <-b.in
+		if !ok {
+			return false
+		}
+		b.cur = batch
+	}
+	b.row, b.cur = b.cur[0], b.cur[1:]
+	return true
+}
+
+func (b *batchSource) Values() ([]any, error) { return b.row, nil }
+func (b *batchSource) Err() error             { return nil }
 
 var stagingColumns = []string{
 	"cluster", "job_id", "submit_time", "array_job_id", "array_task_id", "het_job_id", "het_offset",
@@ -147,12 +188,26 @@ func (w *Window) flush(ctx context.Context) error {
 	if len(w.batch) == 0 {
 		return nil
 	}
-	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"jobs_staging"}, stagingColumns, pgx.CopyFromRows(w.batch))
-	w.batch = w.batch[:0]
-	if err != nil {
+	select {
+	case w.batches <- w.batch:
+	case err := <-w.copied:
+		w.copied <- err
 		return fmt.Errorf("copy into staging: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
+	w.batch = make([][]any, 0, batchSize)
 	return nil
+}
+
+// finishCopy ends the COPY and returns its error.
+func (w *Window) finishCopy() error {
+	if w.batches == nil {
+		return nil
+	}
+	close(w.batches)
+	w.batches = nil
+	return <-w.copied
 }
 
 // mergeSQL moves staged records into jobs. A record seen twice in one
@@ -200,8 +255,12 @@ const updateSet = `array_job_id = EXCLUDED.array_job_id, array_task_id = EXCLUDE
 // (or, for a dry run, reports the counts and rolls back).
 func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 	defer w.tx.Rollback(context.Background())
+	defer w.stop()
 	if err := w.flush(ctx); err != nil {
 		return Counts{}, err
+	}
+	if err := w.finishCopy(); err != nil {
+		return Counts{}, fmt.Errorf("copy into staging: %w", err)
 	}
 	var staged, inserted, updated int
 	if err := w.tx.QueryRow(ctx, mergeSQL).Scan(&staged, &inserted, &updated); err != nil {
@@ -231,7 +290,11 @@ func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 }
 
 // Abort drops everything staged.
-func (w *Window) Abort() { w.tx.Rollback(context.Background()) }
+func (w *Window) Abort() {
+	w.stop()
+	w.finishCopy()
+	w.tx.Rollback(context.Background())
+}
 
 type execer interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
