@@ -203,8 +203,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.sessions.Put(ctx, keyAccounts, accountsJSON)
 	s.sessions.Put(ctx, keySignedInAt, time.Now().Unix())
 	if s.minter != nil {
-		if _, err := s.mintInto(ctx, slurmUser); err != nil {
+		if t, err := s.mintInto(ctx, slurmUser); err != nil {
 			s.log.Error("minting Slurm token failed", "user", slurmUser, "err", err)
+		} else if s.ingest != nil {
+			// Refresh their own recent records with their own token, in
+			// the background: sign-in does not wait for slurmrestd.
+			cred := slurm.Credential{User: slurmUser, Token: t}
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				if err := s.ingest.RefreshUser(ctx, cred, 7); err != nil {
+					s.log.Warn("refreshing records after sign-in failed", "user", slurmUser, "err", err)
+				}
+			}()
 		}
 	}
 	s.recordAuth(ctx, user, addr, "login", strings.Join(roles, ","))

@@ -41,6 +41,8 @@ type Deps struct {
 	Minter *slurm.Minter
 	// Slurm is the slurmrestd client; nil when none is configured.
 	Slurm *slurm.Client
+	// Ingest controls background ingest; nil when not configured.
+	Ingest IngestControl
 }
 
 // Server is the HTTP application.
@@ -54,6 +56,7 @@ type Server struct {
 	authn    Authenticator
 	minter   *slurm.Minter
 	slurm    *slurm.Client
+	ingest   IngestControl
 	sessions *scs.SessionManager
 	metrics  *Metrics
 	mux      *http.ServeMux
@@ -73,6 +76,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		authn:   d.Authn,
 		minter:  d.Minter,
 		slurm:   d.Slurm,
+		ingest:  d.Ingest,
 		metrics: NewMetrics(),
 		mux:     http.NewServeMux(),
 	}
@@ -143,5 +147,7 @@ func (s *Server) routes() {
 	s.handle("GET /accounts", s.anyRole(s.accounts, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /finance", s.anyRole(s.finance, RoleFinance, RoleAdmin))
 	s.handle("GET /admin/audit", s.anyRole(s.audit, RoleAdmin))
+	s.handle("GET /admin/ingest", s.anyRole(s.ingestPage, RoleAdmin))
+	s.handle("POST /admin/ingest", s.anyRole(s.ingestNow, RoleAdmin))
 	s.handle("/", s.notFound)
 }

@@ -84,6 +84,7 @@ func (s *Server) fillViewer(r *http.Request, p *templates.Page) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Finance", Href: "/finance"})
 	}
 	if v.Has(RoleAdmin) {
-		p.Nav = append(p.Nav, templates.NavItem{Label: "Audit log", Href: "/admin/audit"})
+		p.Nav = append(p.Nav, templates.NavItem{Label: "Ingest", Href: "/admin/ingest"},
+			templates.NavItem{Label: "Audit log", Href: "/admin/audit"})
 	}
 }

@@ -50,6 +50,7 @@ type Config struct {
 	Cluster               string
 
 	Sacct          string
+	Sacctmgr       string
 	SacctJWT       bool
 	IngestSource   string
 	IngestInterval time.Duration
@@ -102,6 +103,7 @@ func (c *Config) options() []option {
 		{"slurm", "slurm-api-version", "TALLY_SLURM_API_VERSION", "auto", "slurmdb API version: auto (newest offered) or v0.0.36 ... v0.0.44", strOpt(&c.SlurmAPIVersion)},
 		{"slurm", "cluster", "TALLY_CLUSTER", "", "Slurm cluster name (empty: any)", strOpt(&c.Cluster)},
 		{"ingest", "sacct", "TALLY_SACCT", "sacct", "path of the sacct binary (fallback source)", strOpt(&c.Sacct)},
+		{"ingest", "sacctmgr", "TALLY_SACCTMGR", "sacctmgr", "path of sacctmgr (associations when slurmrestd is not used)", strOpt(&c.Sacctmgr)},
 		{"ingest", "sacct-jwt", "TALLY_SACCT_JWT", "false", "pass the service token to sacct in SLURM_JWT", boolOpt(&c.SacctJWT)},
 		{"ingest", "ingest-source", "TALLY_INGEST_SOURCE", "auto", "where records come from: auto (slurmrestd, else sacct), rest or sacct", strOpt(&c.IngestSource)},
 		{"ingest", "ingest-interval", "TALLY_INGEST_INTERVAL", "10m", "how often serve ingests new records (0 turns it off)", durOpt(&c.IngestInterval)},

@@ -26,6 +26,7 @@ Re-running a range changes nothing that has not changed in Slurm.
 	to := fs.String("to", now.Format("2006-01-02T15:04"), "end of the range, exclusive (UTC)")
 	source := fs.String("source", "", "override TALLY_INGEST_SOURCE for this run: auto, rest or sacct")
 	dry := fs.Bool("dry-run", false, "read and count everything, write nothing")
+	assoc := fs.Bool("associations", true, "also refresh associations and coordinators (for roles and account pages)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -83,6 +84,13 @@ Re-running a range changes nothing that has not changed in Slurm.
 		sum.Took.Round(time.Millisecond), sum.Counts.New, sum.Counts.Changed, sum.Counts.Unchanged, sum.Counts.Rejected)
 	if err != nil {
 		return fail("%v", err)
+	}
+	if *assoc && !*dry {
+		na, nc, err := in.SyncAssociations(ctx, cfg.Sacctmgr)
+		if err != nil {
+			return fail("associations: %v", err)
+		}
+		fmt.Fprintf(env.stdout, "associations: %d user-account pairs, %d coordinators\n", na, nc)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tally-hpc/tally/migrations"
-	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/static"
 	"github.com/tally-hpc/tally/web"
 	"github.com/tally-hpc/tally/web/pamauth"
@@ -30,7 +30,7 @@ func newLogger(cfg *Config, env *cmdEnv) *slog.Logger {
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	var cfg Config
 	fs := newFlagSet(env, "serve", "serve [flags]\n\nServes the portal until interrupted (Ctrl-C or SIGTERM), then drains requests.")
-	if err := cfg.bind(fs, "database", "log", "http", "auth", "slurm"); err != nil {
+	if err := cfg.bind(fs, "database", "log", "http", "auth", "slurm", "ingest"); err != nil {
 		return usageErr("%v", err)
 	}
 	if err := parse(fs, args); err != nil {
@@ -65,20 +65,22 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if _, err := pamauth.ServiceFile(cfg.PAMService); err != nil {
 		return fail("%v", err)
 	}
-	var minter *slurm.Minter
-	if cfg.JWTKeyFile != "" {
-		minter, err = slurm.NewMinter(slurm.MinterConfig{Alg: cfg.JWTAlg, KeyFile: cfg.JWTKeyFile, Lifetime: cfg.JWTLifetime, UserClaim: cfg.JWTUserClaim})
-		if err != nil {
-			return fail("%v", err)
-		}
-	} else {
+	parts, err := cfg.slurmParts()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if parts.minter == nil {
 		log.Warn("no TALLY_JWT_KEY_FILE: people can sign in, but Tally holds no Slurm token for them")
 	}
-	var client *slurm.Client
-	if cfg.SlurmrestdURL != "" {
-		client, err = slurm.NewClient(cfg.SlurmrestdURL, nil)
-		if err != nil {
-			return usageErr("%v", err)
+	var ingestControl web.IngestControl
+	if in, err := cfg.ingester(pool, parts, log); err != nil {
+		log.Warn("ingest disabled", "reason", err)
+	} else {
+		sched := ingest.NewScheduler(in, pool, cfg.IngestInterval, cfg.IngestOverlap, cfg.Sacctmgr, log)
+		ingestControl = sched
+		if cfg.IngestInterval > 0 {
+			go sched.Run(ctx)
+			log.Info("scheduled ingest", "every", cfg.IngestInterval, "source", cfg.IngestSource)
 		}
 	}
 
@@ -97,8 +99,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	}, web.Deps{
 		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool),
 		Authn:  pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
-		Minter: minter,
-		Slurm:  client,
+		Minter: parts.minter,
+		Slurm:  parts.client,
+		Ingest: ingestControl,
 	})
 	if err != nil {
 		return usageErr("%v", err)

@@ -87,3 +87,13 @@ func StopRestd(t testing.TB, tb testenv.Slurm) {
 		}
 	})
 }
+
+// Sacctmgr runs sacctmgr -i with args as root.
+func Sacctmgr(t testing.TB, tb testenv.Slurm, args ...string) {
+	t.Helper()
+	cmd := exec.Command("sacctmgr", append([]string{"-i"}, args...)...)
+	cmd.Env = append(os.Environ(), "SLURM_CONF="+tb.Conf)
+	if out, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(out), "Nothing new added") {
+		t.Fatalf("sacctmgr %v: %v %s", args, err, out)
+	}
+}

@@ -268,3 +268,41 @@ func (s StaticCredential) Credential(context.Context) (slurm.Credential, error) 
 
 // Invalidate does nothing: there is no way to renew a person's token here.
 func (s StaticCredential) Invalidate() {}
+
+// SyncAssociations refreshes who may charge which account and who
+// coordinates it, from slurmrestd or else sacctmgr.
+func (in *Ingester) SyncAssociations(ctx context.Context, sacctmgr string) (int, int, error) {
+	var as []slurm.Association
+	var cs []slurm.Coordinator
+	var err error
+	if in.client != nil && in.creds != nil && in.cfg.Source != "sacct" {
+		var v string
+		if v, err = in.apiVersion(ctx, in.creds); err == nil {
+			as, cs, err = in.client.Associations(ctx, in.creds, v)
+		}
+		if err != nil {
+			in.log.Warn("associations from slurmrestd failed, trying sacctmgr", "err", err)
+		}
+	}
+	if as == nil && in.cfg.Source != "rest" {
+		as, cs, err = slurm.SacctmgrAssociations(ctx, sacctmgr, in.cfg.Cluster)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	clusters := map[string]bool{}
+	for _, a := range as {
+		if a.Cluster != "" {
+			clusters[a.Cluster] = true
+		}
+	}
+	if in.cfg.Cluster != "" {
+		clusters = map[string]bool{in.cfg.Cluster: true}
+	}
+	for c := range clusters {
+		if err := in.store.ReplaceAssociations(ctx, c, as, cs); err != nil {
+			return 0, 0, err
+		}
+	}
+	return len(as), len(cs), nil
+}

@@ -145,3 +145,39 @@ func TestLiveIngest(t *testing.T) {
 		t.Fatal("ingest_runs does not say why sacct served the window")
 	}
 }
+
+// Associations and coordinators from the real slurmrestd and from sacctmgr
+// agree, and land in the tables roles are read from.
+func TestLiveAssociations(t *testing.T) {
+	l := newLive(t)
+	// Make alice a coordinator of physics (idempotent on the testbed).
+	slurmtest.Sacctmgr(t, l.tb, "add", "coordinator", "account=physics", "names=alice")
+	store := jobstore.New(pgtest.New(t))
+	ctx := context.Background()
+	for _, source := range []string{"rest", "sacct"} {
+		in := l.ingester(t, store, source)
+		na, nc, err := in.SyncAssociations(ctx, "sacctmgr")
+		if err != nil {
+			t.Fatalf("%s: %v", source, err)
+		}
+		if na < 4 || nc < 1 {
+			t.Fatalf("%s: %d associations, %d coordinators", source, na, nc)
+		}
+		var alice []string
+		rows, _ := store.Pool().Query(ctx, `SELECT account || ':' || is_default FROM slurm_associations WHERE username = 'alice' ORDER BY account`)
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			alice = append(alice, s)
+		}
+		rows.Close()
+		if len(alice) != 2 || alice[0] != "chem:false" || alice[1] != "physics:true" {
+			t.Errorf("%s: alice's associations %v", source, alice)
+		}
+		var coord int
+		store.Pool().QueryRow(ctx, `SELECT count(*) FROM slurm_coordinators WHERE username = 'alice' AND account = 'physics' AND cluster = 'testbed'`).Scan(&coord)
+		if coord != 1 {
+			t.Errorf("%s: alice is not recorded as coordinator of physics", source)
+		}
+	}
+}

@@ -322,3 +322,38 @@ func (s *Store) RecordFailure(ctx context.Context, run Run) error {
 
 // Pool exposes the pool for tests and read paths built on the store.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// ReplaceAssociations makes the stored associations and coordinators of
+// cluster exactly these, in one transaction.
+func (s *Store) ReplaceAssociations(ctx context.Context, cluster string, as []slurm.Association, cs []slurm.Coordinator) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM slurm_associations WHERE cluster = $1`, cluster); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM slurm_coordinators WHERE cluster = $1`, cluster); err != nil {
+			return err
+		}
+		seen := map[[2]string]bool{}
+		for _, a := range as {
+			c := a.Cluster
+			if c == "" {
+				c = cluster
+			}
+			if c != cluster || seen[[2]string{a.Account, a.User}] {
+				continue
+			}
+			seen[[2]string{a.Account, a.User}] = true
+			if _, err := tx.Exec(ctx, `INSERT INTO slurm_associations (cluster, account, username, is_default) VALUES ($1,$2,$3,$4)`,
+				cluster, a.Account, a.User, a.Default); err != nil {
+				return err
+			}
+		}
+		for _, co := range cs {
+			if _, err := tx.Exec(ctx, `INSERT INTO slurm_coordinators (cluster, account, username) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING`,
+				cluster, co.Account, co.User); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

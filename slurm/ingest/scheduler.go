@@ -1,0 +1,122 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-hpc/tally/slurm"
+)
+
+// lockKey is the Postgres advisory lock that makes one replica ingest at a
+// time ("tally-ingest" as a number).
+const lockKey = 0x7461_6c6c_7969
+
+// Scheduler runs incremental ingest on an interval, and on demand.
+type Scheduler struct {
+	in       *Ingester
+	pool     *pgxpool.Pool
+	interval time.Duration
+	overlap  time.Duration
+	sacctmgr string
+	log      *slog.Logger
+	kick     chan string
+}
+
+// NewScheduler returns a scheduler; Run starts it.
+func NewScheduler(in *Ingester, pool *pgxpool.Pool, interval, overlap time.Duration, sacctmgr string, log *slog.Logger) *Scheduler {
+	return &Scheduler{in: in, pool: pool, interval: interval, overlap: overlap, sacctmgr: sacctmgr, log: log, kick: make(chan string, 1)}
+}
+
+// Trigger asks for a run now (the admin's "ingest now"); it returns false
+// when one is already queued.
+func (s *Scheduler) Trigger(why string) bool {
+	select {
+	case s.kick <- why:
+		return true
+	default:
+		return false
+	}
+}
+
+// Run ingests every interval until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
+	timer := time.NewTimer(5 * time.Second) // first run soon after start
+	defer timer.Stop()
+	for {
+		trigger := "schedule"
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case trigger = <-s.kick:
+		}
+		if err := s.Once(ctx, trigger); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("scheduled ingest failed", "err", err)
+		}
+		if s.interval > 0 {
+			timer.Reset(s.interval)
+		}
+	}
+}
+
+// Once runs one incremental ingest if no other replica is running one:
+// from the end of the last window that succeeded, less the overlap (so
+// jobs that were running then are read again once they end), to now.
+func (s *Scheduler) Once(ctx context.Context, trigger string) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(lockKey)).Scan(&got); err != nil {
+		return err
+	}
+	if !got {
+		s.log.Info("ingest skipped: another replica is ingesting")
+		return nil
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(lockKey))
+
+	now := time.Now().UTC().Truncate(time.Second)
+	var last *time.Time
+	if err := conn.QueryRow(ctx, `SELECT max(window_end) FROM ingest_runs WHERE source <> 'none' AND NOT dry_run AND trigger <> 'login'`).Scan(&last); err != nil {
+		return err
+	}
+	from := now.Add(-24 * time.Hour) // the first run ever reads the last day
+	if last != nil {
+		from = last.Add(-s.overlap)
+	}
+	if !from.Before(now) {
+		from = now.Add(-s.overlap)
+	}
+	sum, err := s.in.Run(ctx, from, now, Options{Trigger: trigger})
+	s.log.Info("ingest finished", "trigger", trigger, "from", from, "to", now, "windows", sum.Windows,
+		"new", sum.Counts.New, "changed", sum.Counts.Changed, "unchanged", sum.Counts.Unchanged, "rejected", sum.Counts.Rejected, "took", sum.Took)
+	if err != nil {
+		return err
+	}
+	if na, nc, err := s.in.SyncAssociations(ctx, s.sacctmgr); err != nil {
+		s.log.Warn("association sync failed", "err", err)
+	} else {
+		s.log.Info("associations synced", "associations", na, "coordinators", nc)
+	}
+	return nil
+}
+
+// RefreshUser re-reads a person's own records of the last days with their
+// own token, right after they sign in, so what they see is current.
+func (s *Scheduler) RefreshUser(ctx context.Context, cred slurm.Credential, days int) error {
+	if s.in.client == nil {
+		return nil
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	_, err := s.in.Run(ctx, now.Add(-time.Duration(days)*24*time.Hour), now, Options{
+		Trigger: "login", Creds: StaticCredential{Cred: cred}, OnlyUser: cred.User, Source: "rest",
+	})
+	return err
+}
