@@ -1,0 +1,262 @@
+package billing
+
+import (
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Resources are trackable resources as typed counts.
+type Resources struct {
+	CPU       int64
+	MemMiB    int64
+	Nodes     int64
+	Billing   int64
+	GPU       int64            // all GPUs
+	GPUByType map[string]int64 // "a100" -> 2
+}
+
+func (r Resources) empty() bool {
+	return r.CPU == 0 && r.MemMiB == 0 && r.Nodes == 0 && r.Billing == 0 && r.GPU == 0
+}
+
+// Usage is what billing needs of one job record (one requeued attempt).
+type Usage struct {
+	Cluster        string
+	JobID          int64
+	User           string
+	Account        string
+	Partition      string
+	QOS            string
+	State          string
+	Start, End     time.Time // zero Start: never ran
+	ElapsedSeconds int64
+	CPUTimeMicros  int64 // TotalCPU, user+system
+	Requested      Resources
+	Allocated      Resources
+}
+
+// Line is one component of a job's charge, with everything needed to
+// explain and recompute its amount.
+type Line struct {
+	Component         string `json:"component"` // cpu, mem, gpu, node, billing, cpu_time, fee, minimum
+	GPUType           string `json:"gpu_type,omitempty"`
+	Quantity          string `json:"quantity"` // exact decimal, e.g. "10" core-hours
+	Unit              string `json:"unit"`     // core-h, GiB-h, GPU-h, node-h, billing-h, CPU-h, job
+	UnitPrice         Micros `json:"unit_price"`
+	QOSMultiplier     Ratio  `json:"qos_multiplier"`
+	AccountMultiplier Ratio  `json:"account_multiplier"`
+	Amount            Micros `json:"amount"`
+	Note              string `json:"note,omitempty"`
+}
+
+// Charge is a job's (or, under split attribution, a job portion's) cost.
+type Charge struct {
+	RateCardID      int64
+	RateCardName    string
+	RateCardVersion int
+	Currency        string
+	PortionStart    time.Time // the part of the job this charge covers
+	PortionEnd      time.Time
+	Lines           []Line
+	Total           Micros
+	NotCharged      string // why a job costs nothing, when it does not
+	AccountReason   string // the discount's reason, for receipts
+	// CPU efficiency: TotalCPU / (elapsed x CPUs), in parts per million,
+	// and the cost of the reserved cores that did nothing.
+	EfficiencyPPM int64
+	IdleCost      Micros
+}
+
+// Rater rates usage under rate cards.
+type Rater struct {
+	Cards    Cards
+	Rounding Rounding
+}
+
+var secondsPerHour = big.NewInt(3600)
+
+// Rate prices one job record whole (end attribution).
+func (rt Rater) Rate(u Usage) (Charge, error) {
+	return rt.RatePortion(u, u.Start, u.End, true)
+}
+
+// RatePortion prices the part of a job that ran between from and to (split
+// attribution). The per-job fee and minimum charge are applied once, in the
+// portion that holds the job's end (last).
+func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, error) {
+	rounding := rt.Rounding
+	if rounding == "" {
+		rounding = HalfUp
+	}
+	ch := Charge{PortionStart: from, PortionEnd: to}
+	if u.Start.IsZero() || u.End.IsZero() {
+		ch.NotCharged = "never started"
+		if u.End.IsZero() && !u.Start.IsZero() {
+			ch.NotCharged = "still running"
+		}
+		return ch, nil
+	}
+	card := rt.Cards.InForce(u.Cluster, u.End)
+	if card == nil {
+		return ch, NotFoundf("no rate card is in force on %s for cluster %q", u.End.UTC().Format(time.RFC3339), u.Cluster)
+	}
+	ch.RateCardID, ch.RateCardName, ch.RateCardVersion, ch.Currency = card.ID, card.Name, card.Version, card.Currency
+	if !card.charges(u.State) {
+		ch.NotCharged = u.State + " jobs are not charged"
+		return ch, nil
+	}
+	prices, ok := card.prices(u.Account, u.Partition)
+	if !ok {
+		return ch, NotFoundf("rate card %s v%d has no prices for partition %q", card.Name, card.Version, u.Partition)
+	}
+
+	// The seconds of this portion: elapsed scaled by the portion's share of
+	// the wall-clock run, so suspended time is treated alike everywhere.
+	wall := u.End.Sub(u.Start)
+	seconds := big.NewRat(u.ElapsedSeconds, 1)
+	cpuSeconds := big.NewRat(u.CPUTimeMicros, 1_000_000)
+	if wall > 0 && (from.After(u.Start) || to.Before(u.End)) {
+		share := big.NewRat(int64(overlap(u.Start, u.End, from, to)/time.Second), int64(wall/time.Second))
+		seconds.Mul(seconds, share)
+		cpuSeconds.Mul(cpuSeconds, share)
+	}
+
+	res := u.Requested
+	if card.Basis == "allocated" || res.empty() {
+		res = u.Allocated
+	}
+	qos := One
+	if m, ok := card.QOS[u.QOS]; ok {
+		qos = m
+	}
+	acct := One
+	if a, ok := card.Accounts[u.Account]; ok {
+		acct = a.Multiplier
+		ch.AccountReason = a.Reason
+	}
+	hours := new(big.Rat).Quo(seconds, new(big.Rat).SetInt(secondsPerHour))
+
+	line := func(component, gpuType, unit string, qty *big.Rat, price Micros) Line {
+		amt := new(big.Rat).Mul(qty, price.Rat())
+		amt.Mul(amt, big.NewRat(int64(qos), int64(One)))
+		amt.Mul(amt, big.NewRat(int64(acct), int64(One)))
+		return Line{Component: component, GPUType: gpuType, Quantity: decimal(qty), Unit: unit, UnitPrice: price,
+			QOSMultiplier: qos, AccountMultiplier: acct, Amount: rounding.ToMicros(amt)}
+	}
+	count := func(n int64) *big.Rat { return new(big.Rat).Mul(big.NewRat(n, 1), hours) }
+
+	var tres []Line
+	if prices.CPU != nil && res.CPU > 0 {
+		tres = append(tres, line("cpu", "", "core-h", count(res.CPU), *prices.CPU))
+	}
+	if prices.Mem != nil && res.MemMiB > 0 {
+		gib := new(big.Rat).Mul(big.NewRat(res.MemMiB, 1024), hours)
+		tres = append(tres, line("mem", "", "GiB-h", gib, *prices.Mem))
+	}
+	if res.GPU > 0 && (prices.GPU != nil || len(prices.GPUTypes) > 0) {
+		types := make([]string, 0, len(res.GPUByType))
+		for t := range res.GPUByType {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		rest := res.GPU
+		for _, t := range types {
+			n := res.GPUByType[t]
+			price, ok := prices.GPUTypes[t]
+			if !ok {
+				continue // billed at the default price below
+			}
+			tres = append(tres, line("gpu", t, "GPU-h", count(n), price))
+			rest -= n
+		}
+		if rest > 0 && prices.GPU != nil {
+			tres = append(tres, line("gpu", "", "GPU-h", count(rest), *prices.GPU))
+		}
+	}
+	if prices.Node != nil && res.Nodes > 0 {
+		tres = append(tres, line("node", "", "node-h", count(res.Nodes), *prices.Node))
+	}
+	if prices.Billing != nil && res.Billing > 0 {
+		tres = append(tres, line("billing", "", "billing-h", count(res.Billing), *prices.Billing))
+	}
+	if prices.Combine == "max" && len(tres) > 1 {
+		// Core-equivalent: only the largest TRES component is charged; the
+		// others are shown at zero with what they would have cost.
+		maxI := 0
+		for i, l := range tres {
+			if l.Amount > tres[maxI].Amount {
+				maxI = i
+			}
+		}
+		for i := range tres {
+			if i != maxI {
+				tres[i].Note = fmt.Sprintf("not charged: the larger %s component is (would be %s)", tres[maxI].Component, tres[i].Amount)
+				tres[i].Amount = 0
+			}
+		}
+	}
+	ch.Lines = append(ch.Lines, tres...)
+	if prices.CPUTime != nil {
+		cpuHours := new(big.Rat).Quo(cpuSeconds, new(big.Rat).SetInt(secondsPerHour))
+		ch.Lines = append(ch.Lines, line("cpu_time", "", "CPU-h", cpuHours, *prices.CPUTime))
+	}
+	if last && prices.FixedFee != nil {
+		ch.Lines = append(ch.Lines, line("fee", "", "job", big.NewRat(1, 1), *prices.FixedFee))
+	}
+	for _, l := range ch.Lines {
+		ch.Total += l.Amount
+	}
+	if last && prices.MinCharge != nil && qos != 0 && acct != 0 && ch.Total < *prices.MinCharge {
+		short := *prices.MinCharge - ch.Total
+		ch.Lines = append(ch.Lines, Line{Component: "minimum", Quantity: "1", Unit: "job", UnitPrice: *prices.MinCharge,
+			QOSMultiplier: One, AccountMultiplier: One, Amount: short,
+			Note: "raises the job to the minimum charge of " + prices.MinCharge.String()})
+		ch.Total += short
+	}
+
+	// Efficiency: how much of the reserved CPU time was used, and what the
+	// idle share of the cpu line cost.
+	if u.ElapsedSeconds > 0 && res.CPU > 0 {
+		reserved := new(big.Int).Mul(big.NewInt(u.ElapsedSeconds*1_000_000), big.NewInt(res.CPU))
+		eff := rounding.divRound(new(big.Int).Mul(big.NewInt(u.CPUTimeMicros), big.NewInt(1_000_000)), reserved).Int64()
+		if eff > 1_000_000 {
+			eff = 1_000_000
+		}
+		ch.EfficiencyPPM = eff
+		for _, l := range ch.Lines {
+			if l.Component == "cpu" {
+				idle := new(big.Rat).Mul(l.Amount.Rat(), big.NewRat(1_000_000-eff, 1_000_000))
+				ch.IdleCost = rounding.ToMicros(idle)
+			}
+		}
+	}
+	return ch, nil
+}
+
+// overlap is how long [a1,a2) and [b1,b2) share.
+func overlap(a1, a2, b1, b2 time.Time) time.Duration {
+	start, end := a1, a2
+	if b1.After(start) {
+		start = b1
+	}
+	if b2.Before(end) {
+		end = b2
+	}
+	if end.Before(start) {
+		return 0
+	}
+	return end.Sub(start)
+}
+
+// decimal prints a rational exactly when it has at most six decimals, else
+// to six decimals (display only; amounts never come from it).
+func decimal(r *big.Rat) string {
+	s := r.FloatString(6)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
