@@ -88,12 +88,13 @@ func (s *Store) Begin(ctx context.Context, source string) (*Window, error) {
 	}
 	cctx, stop := context.WithCancel(ctx)
 	w := &Window{tx: tx, source: source, batches: make(chan [][]any, 4), copied: make(chan error, 1), stop: stop}
+	batches := w.batches // finishCopy clears the field; the copier keeps its channel
 	go func() {
-		_, err := tx.CopyFrom(cctx, pgx.Identifier{"jobs_staging"}, stagingColumns, &batchSource{in: w.batches})
+		_, err := tx.CopyFrom(cctx, pgx.Identifier{"jobs_staging"}, stagingColumns, &batchSource{in: batches})
 		if err != nil {
 			// Keep draining so a producer never blocks on a dead copy.
 			go func() {
-				for range w.batches {
+				for range batches {
 				}
 			}()
 		}

@@ -1,0 +1,144 @@
+// Package postgres keeps billing's rate cards, periods and charges in
+// PostgreSQL.
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-hpc/tally/billing"
+)
+
+// Store is billing's PostgreSQL store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Cards loads every stored rate card version.
+func (s *Store) Cards(ctx context.Context) (billing.Cards, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, spec FROM rate_cards ORDER BY name, version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out billing.Cards
+	for rows.Next() {
+		var id int64
+		var spec string
+		if err := rows.Scan(&id, &spec); err != nil {
+			return nil, err
+		}
+		cs, err := billing.ParseRateFile(strings.NewReader(spec), nil)
+		if err != nil || len(cs) != 1 {
+			return nil, fmt.Errorf("stored rate card %d does not parse: %v", id, err)
+		}
+		cs[0].ID = id
+		out = append(out, cs[0])
+	}
+	return out, rows.Err()
+}
+
+// KnownPartitions lists the partitions jobs have run in, to catch typos in
+// rate files.
+func (s *Store) KnownPartitions(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT partition FROM jobs WHERE partition <> '' ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// ImportResult says what an import did with each version.
+type ImportResult struct {
+	Added     []string
+	Unchanged []string
+}
+
+// Import stores the versions of a parsed rate file. A version already
+// stored with the same content is left alone; one stored with different
+// content is refused, since versions are read-only.
+func (s *Store) Import(ctx context.Context, cards billing.Cards, by string) (ImportResult, error) {
+	var res ImportResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, c := range cards {
+			spec, err := billing.MarshalVersion(c)
+			if err != nil {
+				return err
+			}
+			label := fmt.Sprintf("%s v%d", c.Name, c.Version)
+			var existing string
+			err = tx.QueryRow(ctx, `SELECT spec FROM rate_cards WHERE name = $1 AND version = $2`, c.Name, c.Version).Scan(&existing)
+			switch {
+			case err == nil && bytes.Equal([]byte(existing), spec):
+				res.Unchanged = append(res.Unchanged, label)
+				continue
+			case err == nil:
+				return billing.Conflictf("%s is already stored with other prices; versions are read-only: add version %d instead", label, c.Version+1)
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+			var latest *int
+			if err := tx.QueryRow(ctx, `SELECT max(version) FROM rate_cards WHERE name = $1 AND effective_from >= $2`, c.Name, c.EffectiveFrom).Scan(&latest); err != nil {
+				return err
+			}
+			if latest != nil && *latest > c.Version {
+				return billing.Conflictf("%s starts %s, not after version %d: versions must start in order", label,
+					c.EffectiveFrom.Format("2006-01-02T15:04Z"), *latest)
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO rate_cards (name, version, effective_from, cluster, currency, spec, created_by)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)`, c.Name, c.Version, c.EffectiveFrom, c.Cluster, c.Currency, string(spec), by)
+			if err != nil {
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "23505" {
+					return billing.Conflictf("%s: another version of %s already starts at %s", label, c.Name, c.EffectiveFrom.Format("2006-01-02T15:04Z"))
+				}
+				return err
+			}
+			res.Added = append(res.Added, label)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// AddVersion stores the next version of a card from the YAML an admin
+// edited: it must be numbered one above the newest and start after it.
+func (s *Store) AddVersion(ctx context.Context, yamlText, by string) (*billing.RateCard, error) {
+	parts, err := s.KnownPartitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cards, err := billing.ParseRateFile(strings.NewReader(yamlText), parts)
+	if err != nil {
+		return nil, err
+	}
+	if len(cards) != 1 {
+		return nil, billing.Invalidf("give exactly one version (found %d)", len(cards))
+	}
+	c := cards[0]
+	var maxV *int
+	if err := s.pool.QueryRow(ctx, `SELECT max(version) FROM rate_cards WHERE name = $1`, c.Name).Scan(&maxV); err != nil {
+		return nil, err
+	}
+	want := 1
+	if maxV != nil {
+		want = *maxV + 1
+	}
+	if c.Version != want {
+		return nil, billing.Invalidf("the next version of %s is %d, not %d", c.Name, want, c.Version)
+	}
+	if _, err := s.Import(ctx, cards, by); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
