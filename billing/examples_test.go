@@ -167,3 +167,27 @@ func TestSplitAttribution(t *testing.T) {
 		t.Fatalf("whole %s, parts %s + %s", whole.Total, oct.Total, novc.Total)
 	}
 }
+
+// The estimator gives example 4's figure for the same request.
+func TestEstimate(t *testing.T) {
+	r := Rater{Cards: standardCards(t), Rounding: HalfUp}
+	mem, _ := ParseMemory("64G")
+	gpus, _ := ParseGPUs("a100:2")
+	d, _ := ParseWalltime("03:00:00")
+	ch, err := r.Estimate(EstimateInput{Partition: "gpu", QOS: "standby", Account: "physics", CPUs: 8, MemMiB: mem, GPUs: gpus,
+		Duration: d, End: at("2026-10-10T12:00:00Z")})
+	if err != nil || ch.Total.String() != "8.220000" {
+		t.Fatalf("estimate %s %v", ch.Total, err)
+	}
+	for in, want := range map[string]time.Duration{"12:00:00": 12 * time.Hour, "1-00:00:00": 24 * time.Hour, "90": 90 * time.Minute, "2-12": 60 * time.Hour, "05:30": 5*time.Minute + 30*time.Second} {
+		if got, err := ParseWalltime(in); err != nil || got != want {
+			t.Errorf("walltime %q: %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseWalltime("soon"); err == nil {
+		t.Error("bad time accepted")
+	}
+	if _, err := r.Estimate(EstimateInput{Partition: "nope", CPUs: 1, Duration: time.Hour, End: at("2026-10-10T12:00:00Z")}); err == nil {
+		t.Error("unknown partition estimated")
+	}
+}

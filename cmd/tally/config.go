@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tally-hpc/tally/billing"
 )
 
 // Config is every setting Tally reads, from flags and TALLY_* variables.
@@ -56,6 +58,9 @@ type Config struct {
 	IngestInterval time.Duration
 	IngestWindow   time.Duration
 	IngestOverlap  time.Duration
+
+	Rounding    string
+	Attribution string
 }
 
 // option describes one setting: its flag, variable, default and help. The
@@ -108,6 +113,8 @@ func (c *Config) options() []option {
 		{"ingest", "ingest-source", "TALLY_INGEST_SOURCE", "auto", "where records come from: auto (slurmrestd, else sacct), rest or sacct", strOpt(&c.IngestSource)},
 		{"ingest", "ingest-interval", "TALLY_INGEST_INTERVAL", "10m", "how often serve ingests new records (0 turns it off)", durOpt(&c.IngestInterval)},
 		{"ingest", "ingest-window", "TALLY_INGEST_WINDOW", "24h", "length of one ingest window (one transaction)", durOpt(&c.IngestWindow)},
+		{"billing", "rounding", "TALLY_ROUNDING", "half-up", "how statement lines round to the currency's minor unit: half-up or half-even", strOpt(&c.Rounding)},
+		{"billing", "attribution", "TALLY_ATTRIBUTION", "end", "which period a job is charged in: end (where it ended) or split (by wall-clock overlap)", strOpt(&c.Attribution)},
 		{"ingest", "ingest-overlap", "TALLY_INGEST_OVERLAP", "1h", "how far back each scheduled ingest re-reads, to catch jobs that ended", durOpt(&c.IngestOverlap)},
 	}
 }
@@ -222,6 +229,12 @@ func (c *Config) validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key must be given together")
+	}
+	if _, err := billing.ParseRounding(c.Rounding); c.Rounding != "" && err != nil {
+		return err
+	}
+	if c.Attribution != "" && c.Attribution != "end" && c.Attribution != "split" {
+		return fmt.Errorf("invalid attribution %q: want end or split", c.Attribution)
 	}
 	if c.JWTAlg != "HS256" && c.JWTAlg != "RS256" {
 		return fmt.Errorf("invalid jwt-alg %q: want HS256 or RS256", c.JWTAlg)

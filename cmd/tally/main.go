@@ -46,6 +46,9 @@ func commands() []command {
 		{"migrate", "apply, revert or list schema migrations", runMigrate},
 		{"config", "print the configuration reference", runConfig},
 		{"ingest", "pull job records from slurmrestd or sacct into the database", runIngest},
+		{"rates", "import, list and show rate cards", runRates},
+		{"rate", "rate every ended job in open periods", runRate},
+		{"estimate", "what a job would cost, with the breakdown", runEstimate},
 		{"jwks", "print the JWKS that Slurm needs for Tally's RS256 key", runJWKS},
 		{"version", "print the version", runVersion},
 	}

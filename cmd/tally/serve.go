@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/migrations"
 	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/static"
@@ -30,7 +32,7 @@ func newLogger(cfg *Config, env *cmdEnv) *slog.Logger {
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	var cfg Config
 	fs := newFlagSet(env, "serve", "serve [flags]\n\nServes the portal until interrupted (Ctrl-C or SIGTERM), then drains requests.")
-	if err := cfg.bind(fs, "database", "log", "http", "auth", "slurm", "ingest"); err != nil {
+	if err := cfg.bind(fs, "database", "log", "http", "auth", "slurm", "ingest", "billing"); err != nil {
 		return usageErr("%v", err)
 	}
 	if err := parse(fs, args); err != nil {
@@ -77,6 +79,14 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		log.Warn("ingest disabled", "reason", err)
 	} else {
 		sched := ingest.NewScheduler(in, pool, cfg.IngestInterval, cfg.IngestOverlap, cfg.Sacctmgr, log)
+		sched.After = func(ctx context.Context) {
+			sum, err := billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding)})
+			if err != nil {
+				log.Error("rating after ingest failed", "err", err)
+				return
+			}
+			log.Info("rated open periods", "jobs", sum.Jobs, "written", sum.Written, "failed", sum.Failed, "first_failure", sum.FirstFail, "took", sum.Took)
+		}
 		ingestControl = sched
 		if cfg.IngestInterval > 0 {
 			go sched.Run(ctx)

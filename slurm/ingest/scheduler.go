@@ -24,6 +24,9 @@ type Scheduler struct {
 	sacctmgr string
 	log      *slog.Logger
 	kick     chan string
+	// After runs after each successful scheduled ingest (serve re-rates
+	// open periods there, so charges follow the records).
+	After func(ctx context.Context)
 }
 
 // NewScheduler returns a scheduler; Run starts it.
@@ -104,6 +107,9 @@ func (s *Scheduler) Once(ctx context.Context, trigger string) error {
 		s.log.Warn("association sync failed", "err", err)
 	} else {
 		s.log.Info("associations synced", "associations", na, "coordinators", nc)
+	}
+	if s.After != nil {
+		s.After(ctx)
 	}
 	return nil
 }

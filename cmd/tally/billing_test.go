@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tally-hpc/tally/internal/pgtest"
+)
+
+func TestRatesAndEstimateCommands(t *testing.T) {
+	pool := pgtest.New(t)
+	t.Setenv("TALLY_DATABASE_URL", pool.Config().ConnString())
+	steps := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"rates", "list"}, 0, "no rate cards yet"},
+		{[]string{"rates", "import", "../../billing/testdata/standard.yaml"}, 0, "added     standard v2"},
+		{[]string{"rates", "import", "../../billing/testdata/standard.yaml"}, 0, "unchanged standard v1"},
+		{[]string{"rates", "list"}, 0, "2026-10-15T00:00:00Z"},
+		{[]string{"rates", "show", "standard", "2"}, 0, `cpu: "0.03"`},
+		{[]string{"rates", "import", "/nonexistent.yaml"}, 1, "no such file"},
+		{[]string{"rate"}, 0, "rated 0 jobs"},
+		{[]string{"estimate", "--partition", "cpu", "--cpus", "4", "--mem", "16G", "--time", "02:30:00", "--end", "2026-10-10"}, 0, "0.400000 USD"},
+		{[]string{"estimate", "--partition", "cpu", "--time", "soon"}, 2, "Slurm time"},
+		{[]string{"estimate", "--partition", "nowhere", "--time", "1:00:00", "--end", "2026-10-10"}, 1, `no prices for partition "nowhere"`},
+	}
+	for _, s := range steps {
+		code, out, errOut := runCmd(t, s.args...)
+		if code != s.code || !strings.Contains(out+errOut, s.want) {
+			t.Fatalf("%v: code %d (want %d)\n%s%s\nwant %q", s.args, code, s.code, out, errOut, s.want)
+		}
+	}
+	code, out, _ := runCmd(t, "estimate", "--partition", "gpu", "--cpus", "8", "--mem", "64G", "--gpus", "a100:2",
+		"--time", "03:00:00", "--qos", "standby", "--end", "2026-10-10", "--json")
+	var doc struct {
+		Total    string `json:"total"`
+		Currency string `json:"currency"`
+		Lines    []struct {
+			Component, Amount string
+		} `json:"lines"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || doc.Total != "8.220000" || doc.Currency != "USD" || len(doc.Lines) != 3 {
+		t.Fatalf("estimate --json: %d %s", code, out)
+	}
+}
