@@ -68,28 +68,34 @@ CREATE INDEX job_charges_period_account_idx ON job_charges (period_id, account);
 CREATE INDEX job_charges_user_idx ON job_charges (username, portion_end DESC);
 CREATE INDEX job_charges_account_idx ON job_charges (account, portion_end DESC);
 
--- Charges in a closed period are final: the database refuses to change them.
+-- Charges in a closed period are final: the database refuses to change
+-- them. Statement-level triggers over transition tables check a whole bulk
+-- write with one query instead of one per row.
 -- +goose StatementBegin
 CREATE FUNCTION job_charges_closed_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    pid bigint;
+    closed bigint;
 BEGIN
-    FOREACH pid IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.period_id END,
-                               CASE WHEN TG_OP <> 'DELETE' THEN NEW.period_id END] LOOP
-        IF pid IS NOT NULL AND EXISTS (SELECT 1 FROM billing_periods WHERE id = pid AND status = 'closed') THEN
-            RAISE EXCEPTION 'billing period % is closed: its charges cannot change', pid
-                USING ERRCODE = 'check_violation';
-        END IF;
-    END LOOP;
-    IF TG_OP = 'DELETE' THEN
-        RETURN OLD;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT p.id INTO closed FROM old_rows o JOIN billing_periods p ON p.id = o.period_id WHERE p.status = 'closed' LIMIT 1;
     END IF;
-    RETURN NEW;
+    IF closed IS NULL AND TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT p.id INTO closed FROM new_rows n JOIN billing_periods p ON p.id = n.period_id WHERE p.status = 'closed' LIMIT 1;
+    END IF;
+    IF closed IS NOT NULL THEN
+        RAISE EXCEPTION 'billing period % is closed: its charges cannot change', closed
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
 END;
 $$;
 -- +goose StatementEnd
-CREATE TRIGGER job_charges_closed BEFORE INSERT OR UPDATE OR DELETE ON job_charges
-    FOR EACH ROW EXECUTE FUNCTION job_charges_closed_guard();
+CREATE TRIGGER job_charges_closed_insert AFTER INSERT ON job_charges
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_charges_closed_guard();
+CREATE TRIGGER job_charges_closed_update AFTER UPDATE ON job_charges
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_charges_closed_guard();
+CREATE TRIGGER job_charges_closed_delete AFTER DELETE ON job_charges
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION job_charges_closed_guard();
 
 -- +goose Down
 DROP TABLE job_charges;

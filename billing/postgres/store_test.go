@@ -16,7 +16,7 @@ import (
 	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
-func importStandard(t *testing.T, s *Store) {
+func importStandard(t testing.TB, s *Store) {
 	t.Helper()
 	f, err := os.Open("../testdata/standard.yaml")
 	if err != nil {

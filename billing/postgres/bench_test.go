@@ -1,0 +1,55 @@
+package postgres
+
+import (
+	"context"
+	"syscall"
+	"testing"
+
+	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/internal/pgtest"
+)
+
+// BenchmarkRateOpen rates N stored jobs (1,000,000 unless -short) from
+// scratch, then again (nothing changes), and reports both.
+func BenchmarkRateOpen(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 50_000
+	}
+	pool := pgtest.New(b)
+	ctx := context.Background()
+	s := New(pool)
+	importStandard(b, s)
+	_, err := pool.Exec(ctx, `INSERT INTO jobs (cluster, job_id, submit_time, username, account, partition, qos, state,
+			start_time, end_time, elapsed_seconds, cpu_time_us, req_cpu, req_mem_mib, req_nodes, req_gpu, req_gpu_types,
+			alloc_cpu, alloc_mem_mib, alloc_nodes, content_hash, source)
+		SELECT 'testbed', g, t, 'user' || (g % 200), (ARRAY['physics','chem','bio','astro'])[1 + g % 4],
+			(ARRAY['cpu','cpu','cpu','gpu','bigmem','short'])[1 + g % 6], (ARRAY['normal','normal','standby','debug'])[1 + g % 4],
+			(ARRAY['COMPLETED','COMPLETED','FAILED','TIMEOUT','CANCELLED','NODE_FAIL'])[1 + g % 6],
+			t, t + (g % 7200) * interval '1 second', g % 7200, (g % 7200) * 1000000::bigint * (1 + g % 4),
+			1 + g % 16, 1024 * (1 + g % 64), 1, CASE WHEN g % 6 = 3 THEN 1 + g % 2 ELSE 0 END,
+			CASE WHEN g % 12 = 3 THEN '{"a100": 1}'::jsonb ELSE '{}'::jsonb END,
+			1 + g % 16, 1024 * (1 + g % 64), 1, md5(g::text), 'demo'
+		FROM generate_series(1, $1) g, LATERAL (SELECT timestamptz '2026-10-01' + (g % 2500000) * interval '1 second' AS t) x`, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pool.Exec(ctx, `TRUNCATE job_charges`)
+		first, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp})
+		if err != nil || first.Jobs != n || first.Failed != 0 {
+			b.Fatalf("%+v %v", first, err)
+		}
+		again, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp})
+		if err != nil || again.Written != 0 {
+			b.Fatalf("re-rate: %+v %v", again, err)
+		}
+		b.ReportMetric(first.Took.Seconds(), "s-first-rating")
+		b.ReportMetric(again.Took.Seconds(), "s-re-rating")
+		b.ReportMetric(float64(n)/first.Took.Seconds(), "jobs/s")
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
+}
