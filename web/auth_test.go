@@ -387,3 +387,20 @@ func TestTokenStaysOnServer(t *testing.T) {
 		t.Fatal("something JWT-shaped reached a page, header or log line")
 	}
 }
+
+func TestRealmStripping(t *testing.T) {
+	for _, c := range []struct {
+		strip     bool
+		in, slurm string
+	}{
+		{true, "alice@EXAMPLE.ORG", "alice"},
+		{true, "alice", "alice"},
+		{false, "alice@EXAMPLE.ORG", "alice@EXAMPLE.ORG"},
+		{true, "@odd", "@odd"},
+	} {
+		s := &Server{auth: AuthConfig{StripRealm: c.strip}}
+		if got := s.slurmUserName(c.in); got != c.slurm {
+			t.Errorf("strip=%v %q -> %q, want %q", c.strip, c.in, got, c.slurm)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -128,5 +129,29 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "migrate", "sideways"); code != 2 || !strings.Contains(errOut, "sideways") {
 		t.Errorf("bad action: %d %q", code, errOut)
+	}
+}
+
+func TestJWKSCommand(t *testing.T) {
+	dir := t.TempDir()
+	key := dir + "/rs.pem"
+	if out, err := exec.Command("openssl", "genrsa", "-out", key, "2048").CombinedOutput(); err != nil {
+		t.Skipf("openssl: %v %s", err, out)
+	}
+	os.Chmod(key, 0o600)
+	t.Setenv("TALLY_JWT_KEY_FILE", key)
+	t.Setenv("TALLY_JWT_ALG", "RS256")
+	code, out, errOut := runCmd(t, "jwks")
+	if code != 0 || !strings.Contains(out, `"kty": "RSA"`) || !strings.Contains(out, `"alg": "RS256"`) || strings.Contains(out, "PRIVATE") {
+		t.Fatalf("jwks: %d %s %s", code, out, errOut)
+	}
+	t.Setenv("TALLY_JWT_ALG", "HS256")
+	if code, _, errOut := runCmd(t, "jwks"); code != 2 || !strings.Contains(errOut, "RS256") {
+		t.Fatalf("jwks with HS256: %d %s", code, errOut)
+	}
+	os.Chmod(key, 0o644)
+	t.Setenv("TALLY_JWT_ALG", "RS256")
+	if code, _, errOut := runCmd(t, "jwks"); code != 1 || !strings.Contains(errOut, "chmod 600") {
+		t.Fatalf("world-readable key: %d %s", code, errOut)
 	}
 }
