@@ -99,6 +99,7 @@ func (s *Server) ingestNow(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	case s.ingest.Trigger("manual"):
 		s.flash(r, "success", "Ingest started. Reload this page in a moment to see the run.")
 		s.log.Info("ingest requested", "by", v.User)
+		s.recordAdmin(r, v, "ingest_requested", "")
 	default:
 		s.flash(r, "info", "An ingest is already queued.")
 	}

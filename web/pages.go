@@ -38,11 +38,6 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	s.render(w, r, http.StatusOK, templates.Me(s.page(r, "Your account"), d))
 }
 
-func (s *Server) accounts(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	s.render(w, r, http.StatusOK, templates.Section(s.page(r, "Accounts"), "Accounts",
-		"Account usage appears here once job records have been ingested."))
-}
-
 func (s *Server) finance(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	s.render(w, r, http.StatusOK, templates.Section(s.page(r, "Finance"), "Statements and exports",
 		"Statements appear here once an admin closes a billing period."))

@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/static"
 )
@@ -43,6 +44,8 @@ type Deps struct {
 	Slurm *slurm.Client
 	// Ingest controls background ingest; nil when not configured.
 	Ingest IngestControl
+	// Billing is the store of rate cards, charges and periods.
+	Billing *billingpg.Store
 }
 
 // Server is the HTTP application.
@@ -57,6 +60,7 @@ type Server struct {
 	minter   *slurm.Minter
 	slurm    *slurm.Client
 	ingest   IngestControl
+	billing  *billingpg.Store
 	sessions *scs.SessionManager
 	metrics  *Metrics
 	mux      *http.ServeMux
@@ -77,8 +81,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 		minter:  d.Minter,
 		slurm:   d.Slurm,
 		ingest:  d.Ingest,
+		billing: d.Billing,
 		metrics: NewMetrics(),
 		mux:     http.NewServeMux(),
+	}
+	if s.billing == nil {
+		s.billing = billingpg.New(d.Pool)
 	}
 	s.store = pgxstore.NewWithCleanupInterval(d.Pool, 10*time.Minute)
 	s.sessions = newSessionManager(cfg, s.store)
@@ -144,7 +152,14 @@ func (s *Server) routes() {
 	s.handle("POST /logout", s.logout)
 
 	s.handle("GET /me", s.signedIn(s.me))
-	s.handle("GET /accounts", s.anyRole(s.accounts, RoleCoordinator, RoleAdmin, RoleFinance))
+	s.handle("GET /jobs", s.signedIn(s.jobs))
+	s.handle("GET /jobs.csv", s.signedIn(s.jobsCSV))
+	s.handle("GET /jobs/{id}", s.signedIn(s.receipt))
+	s.handle("GET /estimate", s.signedIn(s.estimate))
+	s.handle("GET /accounts", s.anyRole(s.accountsPage, RoleCoordinator, RoleAdmin, RoleFinance))
+	s.handle("GET /accounts/{account}", s.anyRole(s.accountPage, RoleCoordinator, RoleAdmin, RoleFinance))
+	s.handle("GET /admin/rates", s.anyRole(s.rateCards, RoleAdmin))
+	s.handle("POST /admin/rates", s.anyRole(s.addRateCard, RoleAdmin))
 	s.handle("GET /finance", s.anyRole(s.finance, RoleFinance, RoleAdmin))
 	s.handle("GET /admin/audit", s.anyRole(s.audit, RoleAdmin))
 	s.handle("GET /admin/ingest", s.anyRole(s.ingestPage, RoleAdmin))

@@ -76,7 +76,7 @@ func (s *Server) fillViewer(r *http.Request, p *templates.Page) {
 		return
 	}
 	p.Viewer = &templates.Viewer{Name: v.User, Roles: v.Roles}
-	p.Nav = append(p.Nav, templates.NavItem{Label: "Your account", Href: "/me"})
+	p.Nav = append(p.Nav, templates.NavItem{Label: "Jobs", Href: "/jobs"}, templates.NavItem{Label: "Estimate", Href: "/estimate"})
 	if v.Has(RoleCoordinator) || v.Has(RoleAdmin) || v.Has(RoleFinance) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Accounts", Href: "/accounts"})
 	}
@@ -84,7 +84,9 @@ func (s *Server) fillViewer(r *http.Request, p *templates.Page) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Finance", Href: "/finance"})
 	}
 	if v.Has(RoleAdmin) {
-		p.Nav = append(p.Nav, templates.NavItem{Label: "Ingest", Href: "/admin/ingest"},
+		p.Nav = append(p.Nav, templates.NavItem{Label: "Rate cards", Href: "/admin/rates"},
+			templates.NavItem{Label: "Ingest", Href: "/admin/ingest"},
 			templates.NavItem{Label: "Audit log", Href: "/admin/audit"})
 	}
+	p.Nav = append(p.Nav, templates.NavItem{Label: "Your account", Href: "/me"})
 }

@@ -1,0 +1,59 @@
+package templates
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+)
+
+// Money shows an amount rounded half-up to cents for display; the exact
+// micro-unit amounts are on receipts' lines and in the CSV exports.
+func Money(m billing.Micros, currency string) string {
+	r := billing.HalfUp.ToMinor(m, 2)
+	s := r.String()
+	s = s[:len(s)-4] // drop the micro digits beyond cents
+	if currency != "" {
+		s += " " + currency
+	}
+	return s
+}
+
+// ExactMoney shows all six decimals.
+func ExactMoney(m billing.Micros) string { return m.String() }
+
+// Duration shows elapsed seconds as D-HH:MM:SS like Slurm.
+func Duration(sec int64) string {
+	d, h, m, s := sec/86400, sec%86400/3600, sec%3600/60, sec%60
+	if d > 0 {
+		return fmt.Sprintf("%d-%02d:%02d:%02d", d, h, m, s)
+	}
+	return fmt.Sprintf("%02d:%02d:%02d", h, m, s)
+}
+
+// When shows a time in UTC, or a dash.
+func When(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+// Percent shows parts per million as a percentage.
+func Percent(ppm *int64) string {
+	if ppm == nil {
+		return "—"
+	}
+	return strconv.FormatInt(*ppm/10000, 10) + "%"
+}
+
+// JobLabel shows 123, 4_1 for array tasks.
+func JobLabel(id, arrayJob int64, task *int64) string {
+	if arrayJob != 0 && task != nil {
+		return fmt.Sprintf("%d_%d", arrayJob, *task)
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

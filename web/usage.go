@@ -1,0 +1,421 @@
+package web
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/templates"
+)
+
+// scope is the viewer's authorisation as a query filter: admins and
+// finance see everything, others their own jobs and those of accounts
+// they coordinate.
+func scope(v *Viewer) billingpg.Scope {
+	if v.Has(RoleAdmin) || v.Has(RoleFinance) {
+		return billingpg.Scope{All: true}
+	}
+	return billingpg.Scope{User: v.SlurmUser, Accounts: v.Accounts}
+}
+
+func monthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	ctx := r.Context()
+	sc := scope(v)
+	now := time.Now().UTC()
+	from := monthStart(now)
+	to := from.AddDate(0, 1, 0)
+	d := templates.DashboardData{MonthName: from.Format("January 2006"), Scope: "your jobs"}
+	if sc.All {
+		d.Scope = "the whole cluster"
+	} else if len(sc.Accounts) > 0 {
+		d.Scope = "your jobs and the accounts you coordinate"
+	}
+	var err error
+	if d.Month, err = s.billing.Summarize(ctx, sc, billingpg.JobFilter{From: from, To: to}); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	days, err := s.billing.DailyCosts(ctx, sc, billingpg.JobFilter{From: now.AddDate(0, 0, -30), To: now.Add(time.Hour)})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	d.Chart = dailyChart("Charges per day, last 30 days", days, now.AddDate(0, 0, -29), 30, d.Month.Currency)
+	if d.Recent, err = s.billing.Jobs(ctx, sc, billingpg.JobFilter{Sort: "end", Desc: true, Limit: 10}); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	d.HasJobs = len(d.Recent) > 0
+	s.render(w, r, http.StatusOK, templates.Dashboard(s.page(r, ""), d))
+}
+
+// dailyChart draws n days from start as bars.
+func dailyChart(title string, days []billingpg.DayCost, start time.Time, n int, currency string) templates.Chart {
+	c := templates.Chart{Title: title, Width: 600, Height: 160}
+	by := map[string]billingpg.DayCost{}
+	var max billing.Micros
+	for _, d := range days {
+		by[d.Day.Format("2006-01-02")] = d
+		if d.Total > max {
+			max = d.Total
+		}
+	}
+	if len(days) == 0 {
+		return c
+	}
+	bw := c.Width / n
+	for i := 0; i < n; i++ {
+		day := start.AddDate(0, 0, i)
+		d := by[day.Format("2006-01-02")]
+		h := 0
+		if max > 0 {
+			h = int(int64(d.Total) * int64(c.Height-15) / int64(max))
+		}
+		c.Bars = append(c.Bars, templates.Bar{X: i*bw + 1, Y: c.Height - h, W: bw - 2, H: h,
+			Title: fmt.Sprintf("%s: %s, %d jobs", day.Format("Jan 2"), templates.Money(d.Total, currency), d.Jobs)})
+	}
+	c.MaxLabel = templates.Money(max, currency)
+	c.FirstLabel = start.Format("Jan 2")
+	c.LastLabel = start.AddDate(0, 0, n-1).Format("Jan 2")
+	return c
+}
+
+const jobsPageSize = 50
+
+// jobFilter reads the list's query: only accounts and users within the
+// viewer's scope can be asked for; the scope is applied in SQL anyway.
+func jobFilter(r *http.Request) billingpg.JobFilter {
+	q := r.URL.Query()
+	page, _ := strconv.Atoi(q.Get("page"))
+	if page < 1 {
+		page = 1
+	}
+	sort := q.Get("sort")
+	if sort == "" {
+		sort = "end"
+	}
+	return billingpg.JobFilter{Account: q.Get("account"), User: q.Get("user"), Sort: sort, Desc: q.Get("dir") != "asc",
+		Limit: jobsPageSize + 1, Offset: (page - 1) * jobsPageSize}
+}
+
+func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	f := jobFilter(r)
+	rows, err := s.billing.Jobs(r.Context(), scope(v), f)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	page := f.Offset/jobsPageSize + 1
+	q := r.URL.Query()
+	q.Del("page")
+	base := "/jobs?" + q.Encode()
+	d := templates.JobsData{Heading: "Jobs", Rows: rows, CSVHref: "/jobs.csv?" + q.Encode(),
+		Pager: templates.Pager{Page: page, HasPrev: page > 1, Base: strings.TrimSuffix(base, "?")}}
+	if f.Account != "" {
+		d.Heading = "Jobs of account " + f.Account
+	}
+	if len(rows) > jobsPageSize {
+		d.Rows, d.Pager.HasNext = rows[:jobsPageSize], true
+	}
+	for _, col := range []struct{ key, label string }{{"end", "End"}, {"cost", "Cost"}, {"elapsed", "Elapsed"}, {"cpus", "CPUs"}, {"efficiency", "Efficiency"}, {"job", "Job id"}} {
+		sq := r.URL.Query()
+		sq.Del("page")
+		sq.Set("sort", col.key)
+		state := ""
+		dir := "desc"
+		if f.Sort == col.key {
+			state = "descending"
+			if !f.Desc {
+				state = "ascending"
+			} else {
+				dir = "asc"
+			}
+		}
+		sq.Set("dir", dir)
+		d.Sorts = append(d.Sorts, templates.SortLink{Label: col.label, Href: "/jobs?" + sq.Encode(), Sort: state})
+	}
+	s.render(w, r, http.StatusOK, templates.Jobs(s.page(r, "Jobs"), d))
+}
+
+// csvSafe neutralises cells a spreadsheet would run as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// jobsCSV streams the viewer's job list, page by page, never all at once.
+func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	f := jobFilter(r)
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="tally-jobs.csv"`)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"cluster", "job_id", "array_job_id", "array_task_id", "name", "user", "account", "partition", "qos", "state",
+		"submit", "start", "end", "elapsed_seconds", "cpus", "mem_mib", "gpus", "cpu_time_seconds", "total", "currency"})
+	iso := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	const chunk = 5000
+	for off := 0; ; off += chunk {
+		f.Limit, f.Offset = chunk, off
+		rows, err := s.billing.Jobs(r.Context(), scope(v), f)
+		if err != nil {
+			s.log.Error("jobs csv", "err", err)
+			return // headers are gone; the truncated file is the error
+		}
+		for _, j := range rows {
+			task, total := "", ""
+			if j.ArrayTaskID != nil {
+				task = strconv.FormatInt(*j.ArrayTaskID, 10)
+			}
+			if j.Total != nil {
+				total = j.Total.String()
+			}
+			cw.Write([]string{csvSafe(j.Cluster), strconv.FormatInt(j.JobID, 10), strconv.FormatInt(j.ArrayJobID, 10), task,
+				csvSafe(j.Name), csvSafe(j.User), csvSafe(j.Account), csvSafe(j.Partition), csvSafe(j.QOS), j.State,
+				j.Submit.UTC().Format(time.RFC3339), iso(j.Start), iso(j.End), strconv.FormatInt(j.ElapsedSeconds, 10),
+				strconv.FormatInt(j.CPUs, 10), strconv.FormatInt(j.MemMiB, 10), strconv.FormatInt(j.GPUs, 10),
+				strconv.FormatInt(j.CPUTimeMicros/1_000_000, 10), total, j.Currency})
+		}
+		cw.Flush()
+		if len(rows) < chunk {
+			return
+		}
+	}
+}
+
+func (s *Server) receipt(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	rc, err := s.billing.Receipt(r.Context(), scope(v), id)
+	if errors.Is(err, billingpg.ErrNotVisible) {
+		s.notFound(w, r) // the same answer whether the job exists or not
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), rc))
+}
+
+func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	f := templates.EstimateForm{Partition: q.Get("partition"), CPUs: q.Get("cpus"), Mem: q.Get("mem"), GPUs: q.Get("gpus"),
+		Time: q.Get("time"), QOS: q.Get("qos"), Account: q.Get("account"), CPUTime: q.Get("cpu_time")}
+	if f.QOS == "" {
+		f.QOS = "normal"
+	}
+	if f.CPUs == "" {
+		f.CPUs = "1"
+	}
+	cards, err := s.billing.Cards(ctx)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	seen := map[string]bool{}
+	if c := cards.InForce(s.auth.Cluster, time.Now()); c != nil {
+		for p := range c.Partitions {
+			if p != "*" && !seen[p] {
+				seen[p] = true
+				f.Partitions = append(f.Partitions, p)
+			}
+		}
+	}
+	sortStrings(f.Partitions)
+	if len(f.Partitions) == 0 {
+		f.Error = "No rate card is in force yet, so nothing can be estimated."
+	}
+	if f.Time != "" && f.Error == "" {
+		ch, err := estimateFrom(cards, s.auth.Cluster, f)
+		if err != nil {
+			var be *billing.Error
+			if !errors.As(err, &be) {
+				s.serverError(w, r, err)
+				return
+			}
+			f.Error = be.SafeMessage()
+		} else {
+			f.Result = &ch
+		}
+	}
+	s.render(w, r, http.StatusOK, templates.Estimate(s.page(r, "Estimate"), f))
+}
+
+func estimateFrom(cards billing.Cards, cluster string, f templates.EstimateForm) (billing.Charge, error) {
+	in := billing.EstimateInput{Cluster: cluster, Partition: f.Partition, QOS: f.QOS, Account: f.Account}
+	var err error
+	if in.CPUs, err = strconv.ParseInt(strings.TrimSpace(f.CPUs), 10, 64); err != nil || in.CPUs < 1 {
+		return billing.Charge{}, billing.Invalidf("CPUs: give a whole number, 1 or more")
+	}
+	if in.MemMiB, err = billing.ParseMemory(f.Mem); err != nil {
+		return billing.Charge{}, err
+	}
+	if in.GPUs, err = billing.ParseGPUs(f.GPUs); err != nil {
+		return billing.Charge{}, err
+	}
+	if in.Duration, err = billing.ParseWalltime(f.Time); err != nil {
+		return billing.Charge{}, err
+	}
+	if f.CPUTime != "" {
+		if in.CPUTime, err = billing.ParseWalltime(f.CPUTime); err != nil {
+			return billing.Charge{}, err
+		}
+	}
+	return billing.Rater{Cards: cards, Rounding: billing.HalfUp}.Estimate(in)
+}
+
+func (s *Server) rateCards(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	s.renderRateCards(w, r, http.StatusOK, "")
+}
+
+func (s *Server) renderRateCards(w http.ResponseWriter, r *http.Request, status int, draft string) {
+	cards, err := s.billing.Cards(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	now := time.Now()
+	inForce := cards.InForce(s.auth.Cluster, now)
+	var rows []templates.RateCardRow
+	for _, c := range cards {
+		spec, _ := billing.MarshalVersion(c)
+		cl := c.Cluster
+		if cl == "" {
+			cl = "any"
+		}
+		rows = append(rows, templates.RateCardRow{ID: c.ID, Name: c.Name, Version: c.Version, EffectiveFrom: c.EffectiveFrom.UTC().Format("2006-01-02 15:04"),
+			Currency: c.Currency, Cluster: cl, InForce: c == inForce, Spec: string(spec)})
+	}
+	if draft == "" && len(cards) > 0 {
+		// The newest version, renumbered and dated tomorrow: edit and submit.
+		last := *cards[len(cards)-1]
+		last.Version++
+		last.EffectiveFrom = time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+		b, _ := billing.MarshalVersion(&last)
+		draft = string(b)
+	}
+	s.render(w, r, status, templates.RateCards(s.page(r, "Rate cards"), rows, draft))
+}
+
+func (s *Server) addRateCard(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	spec := r.PostForm.Get("spec")
+	c, err := s.billing.AddVersion(r.Context(), spec, v.User)
+	if err != nil {
+		var ve *billing.ValidationError
+		var be *billing.Error
+		if errors.As(err, &ve) || errors.As(err, &be) {
+			s.flash(r, "error", err.Error())
+			s.renderRateCards(w, r, http.StatusUnprocessableEntity, spec)
+			return
+		}
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.Info("rate card version added", "by", v.User, "card", c.Name, "version", c.Version, "effective_from", c.EffectiveFrom)
+	s.recordAdmin(r, v, "rate_card_added", fmt.Sprintf("%s v%d effective %s", c.Name, c.Version, c.EffectiveFrom.Format(time.RFC3339)))
+	s.flash(r, "success", fmt.Sprintf("Added %s version %d, effective %s. Open periods are re-rated at the next ingest.",
+		c.Name, c.Version, c.EffectiveFrom.Format("2006-01-02 15:04 UTC")))
+	http.Redirect(w, r, "/admin/rates", http.StatusSeeOther)
+}
+
+func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	from := monthStart(time.Now())
+	rows, err := s.billing.TotalsBy(r.Context(), scope(v), "account", billingpg.JobFilter{From: from, To: from.AddDate(0, 1, 0)})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if !scope(v).All {
+		// Coordinators see their accounts only (their own jobs in other
+		// accounts are on their job list).
+		var mine []billingpg.AccountTotals
+		for _, a := range rows {
+			if v.Coordinates(a.Name) {
+				mine = append(mine, a)
+			}
+		}
+		rows = mine
+	}
+	currency := s.currency(r)
+	s.render(w, r, http.StatusOK, templates.Accounts(s.page(r, "Accounts"), from.Format("January 2006"), rows, currency))
+}
+
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	account := r.PathValue("account")
+	if !scope(v).All && !v.Coordinates(account) {
+		s.notFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	sc := billingpg.Scope{All: true} // authorised above for this one account
+	from := monthStart(time.Now())
+	f := billingpg.JobFilter{From: from, To: from.AddDate(0, 1, 0), Account: account}
+	sum, err := s.billing.Summarize(ctx, sc, f)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	users, err := s.billing.TotalsBy(ctx, sc, "user", f)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	now := time.Now().UTC()
+	days, err := s.billing.DailyCosts(ctx, sc, billingpg.JobFilter{From: now.AddDate(0, 0, -30), To: now.Add(time.Hour), Account: account})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	jobs, err := s.billing.Jobs(ctx, sc, billingpg.JobFilter{Account: account, Sort: "end", Desc: true, Limit: 20})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	chart := dailyChart("Charges per day, last 30 days", days, now.AddDate(0, 0, -29), 30, sum.Currency)
+	s.render(w, r, http.StatusOK, templates.AccountDetail(s.page(r, "Account "+account), account, from.Format("January 2006"), sum, users, chart, jobs))
+}
+
+// currency is the in-force card's currency, for pages without charges.
+func (s *Server) currency(r *http.Request) string {
+	cards, err := s.billing.Cards(r.Context())
+	if err != nil {
+		return ""
+	}
+	if c := cards.InForce(s.auth.Cluster, time.Now()); c != nil {
+		return c.Currency
+	}
+	return ""
+}
+
+func sortStrings(a []string) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package web
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/jobstore"
+)
+
+// seedBilling stores the standard card and jobs of two users in two
+// accounts, rated, and returns the job rows by job id.
+func seedBilling(t *testing.T, e *testEnv) map[int64]int64 {
+	t.Helper()
+	ctx := context.Background()
+	pool := e.srv.pool
+	f, _ := os.Open("../billing/testdata/standard.yaml")
+	cards, err := billing.ParseRateFile(f, nil)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := billingpg.New(pool)
+	if _, err := store.Import(ctx, cards, "test"); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	mk := func(id int64, user, account, name string) slurm.Job {
+		return slurm.Job{Cluster: "testbed", JobID: id, Submit: end.Add(-3 * time.Hour), Start: end.Add(-2 * time.Hour), End: end,
+			User: user, Account: account, Partition: "cpu", QOS: "normal", State: "COMPLETED", Name: name, ElapsedSeconds: 7200,
+			CPUTimeMicros: 3600 * 1_000_000, Requested: slurm.TRES{CPU: 2, MemMiB: 2048, Nodes: 1}, Allocated: slurm.TRES{CPU: 2, MemMiB: 2048, Nodes: 1}}
+	}
+	w, err := jobstore.New(pool).Begin(ctx, "sacct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range []slurm.Job{
+		mk(101, "tally-t-alice", "physics", "alice's job"),
+		mk(102, "tally-t-coord", "physics", "coord's job"),
+		mk(103, "tally-t-fin", "chem", `=HYPERLINK("http://x"),"quoted"`+"\nnewline"),
+	} {
+		w.Add(ctx, j)
+	}
+	if _, err := w.Commit(ctx, jobstore.Run{WindowStart: end.Add(-time.Hour), WindowEnd: end, Source: "sacct", Trigger: "test", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	pool.Exec(ctx, `INSERT INTO slurm_coordinators (cluster, account, username) VALUES ('testbed', 'physics', 'tally-t-coord')`)
+	rows := map[int64]int64{}
+	r, _ := pool.Query(ctx, `SELECT job_id, id FROM jobs`)
+	for r.Next() {
+		var j, id int64
+		r.Scan(&j, &id)
+		rows[j] = id
+	}
+	r.Close()
+	return rows
+}
+
+// Changing an id in a URL shows nothing of anyone else.
+func TestReceiptsAndJobListsAreScoped(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	rows := seedBilling(t, e)
+	cases := []struct {
+		user    string
+		see     []int64 // receipts that open
+		hidden  []int64 // receipts that answer 404
+		listHas []string
+		listNot []string
+	}{
+		{"tally-t-alice", []int64{101}, []int64{102, 103}, []string{"alice&#39;s job"}, []string{"coord&#39;s job", "HYPERLINK"}},
+		{"tally-t-coord", []int64{101, 102}, []int64{103}, []string{"alice&#39;s job", "coord&#39;s job"}, []string{"HYPERLINK"}},
+		{"tally-t-admin", []int64{101, 102, 103}, nil, []string{"alice&#39;s job", "coord&#39;s job"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.user, func(t *testing.T) {
+			b := newBrowser(t, e)
+			b.login(c.user, pamUsers[c.user], "/")
+			for _, id := range c.see {
+				resp, body := b.get(fmt.Sprintf("/jobs/%d", rows[id]))
+				if resp.StatusCode != 200 || !strings.Contains(body, "Receipt for job") || !strings.Contains(body, "Rate card standard v2") {
+					t.Errorf("receipt of job %d: %d", id, resp.StatusCode)
+				}
+			}
+			for _, id := range c.hidden {
+				if resp, body := b.get(fmt.Sprintf("/jobs/%d", rows[id])); resp.StatusCode != 404 || strings.Contains(body, "Receipt") {
+					t.Errorf("receipt of job %d visible: %d", id, resp.StatusCode)
+				}
+			}
+			if resp, _ := b.get("/jobs/999999999"); resp.StatusCode != 404 {
+				t.Errorf("unknown job: %d", resp.StatusCode)
+			}
+			_, body := b.get("/jobs")
+			for _, s := range c.listHas {
+				if !strings.Contains(body, s) {
+					t.Errorf("job list lacks %q", s)
+				}
+			}
+			for _, s := range c.listNot {
+				if strings.Contains(body, s) {
+					t.Errorf("job list shows %q", s)
+				}
+			}
+			// Asking for another account in the query changes nothing.
+			if _, body := b.get("/jobs?account=chem"); c.user != "tally-t-admin" && strings.Contains(body, "HYPERLINK") {
+				t.Error("account filter escaped the scope")
+			}
+			if resp, body := b.get("/"); resp.StatusCode != 200 || !strings.Contains(body, "<svg") {
+				t.Errorf("dashboard: %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+func TestJobsCSVNeutralisesFormulas(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
+	b := newBrowser(t, e)
+	b.login("tally-t-admin", "tally-admin-pw", "/")
+	resp, body := b.get("/jobs.csv?sort=job&dir=asc")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("csv: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatalf("not RFC 4180: %v", err)
+	}
+	if len(recs) != 4 || recs[0][1] != "job_id" {
+		t.Fatalf("rows %d", len(recs))
+	}
+	name := recs[3][4]
+	if !strings.HasPrefix(name, "'=HYPERLINK") || !strings.Contains(name, "\n") || !strings.Contains(name, `"quoted"`) {
+		t.Errorf("name cell %q", name)
+	}
+	if recs[1][18] != "0.140000" {
+		t.Errorf("total %q, want exact 0.140000", recs[1][18])
+	}
+}
+
+func TestEstimatorAndRateCardAdmin(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
+	b := newBrowser(t, e)
+	b.login("tally-t-alice", "tally-alice-pw", "/")
+	_, body := b.get("/estimate?partition=cpu&cpus=4&mem=16G&time=02:30:00&qos=normal")
+	if !strings.Contains(body, "0.030000") || !strings.Contains(body, "standard v2") {
+		t.Errorf("estimate page lacks the lines")
+	}
+	if _, body := b.get("/estimate?partition=cpu&cpus=4&time=soon"); !strings.Contains(body, "Slurm time") {
+		t.Error("bad time not explained")
+	}
+	if resp, _ := b.get("/admin/rates"); resp.StatusCode != 403 {
+		t.Errorf("researcher sees rate admin: %d", resp.StatusCode)
+	}
+
+	a := newBrowser(t, e)
+	a.login("tally-t-admin", "tally-admin-pw", "/")
+	resp, body := a.get("/admin/rates")
+	if resp.StatusCode != 200 || !strings.Contains(body, "in force") || !strings.Contains(body, "version: 3") {
+		t.Fatalf("rates page: %d", resp.StatusCode)
+	}
+	bad := "name: standard\ncurrency: USD\nversions:\n  - version: 3\n    effective_from: 2030-01-01T00:00:00Z\n    partitions:\n      cpu: {cpu: \"-1\"}\n"
+	resp, body = a.post("/admin/rates", map[string][]string{"spec": {bad}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "negative price") {
+		t.Fatalf("invalid card: %d", resp.StatusCode)
+	}
+	good := strings.Replace(bad, `"-1"`, `"0.04"`, 1)
+	if resp, _ = a.post("/admin/rates", map[string][]string{"spec": {good}}); resp.StatusCode != 303 {
+		t.Fatalf("valid card: %d", resp.StatusCode)
+	}
+	if _, body = a.get("/admin/rates"); !strings.Contains(body, "Added standard version 3") {
+		t.Error("no confirmation")
+	}
+	var n int
+	e.srv.pool.QueryRow(context.Background(), `SELECT count(*) FROM admin_events WHERE action = 'rate_card_added'`).Scan(&n)
+	if n != 1 {
+		t.Errorf("admin audit has %d rate card events", n)
+	}
+}
