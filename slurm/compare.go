@@ -11,6 +11,13 @@ import (
 // source cannot know is not a difference.
 func CompareRecords(a, b Job) string {
 	a, b = comparable(a), comparable(b)
+	// sacct prints CPU times of an hour or more without the milliseconds.
+	a.CPUTimeMicros, b.CPUTimeMicros = sameSecond(a.CPUTimeMicros, b.CPUTimeMicros)
+	for i := range a.Steps {
+		if i < len(b.Steps) {
+			a.Steps[i].CPUTimeMicros, b.Steps[i].CPUTimeMicros = sameSecond(a.Steps[i].CPUTimeMicros, b.Steps[i].CPUTimeMicros)
+		}
+	}
 	if a.ExitCode == nil || b.ExitCode == nil {
 		a.ExitCode, b.ExitCode = nil, nil
 	}
@@ -50,4 +57,13 @@ func comparable(j Job) Job {
 		}
 	}
 	return j
+}
+
+// sameSecond treats two millisecond CPU times of an hour or more as equal
+// when they fall in the same second.
+func sameSecond(a, b int64) (int64, int64) {
+	if (a >= 3_600_000 || b >= 3_600_000) && a/1000 == b/1000 {
+		return a, a
+	}
+	return a, b
 }

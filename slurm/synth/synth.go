@@ -1,0 +1,247 @@
+// Package synth generates a believable Slurm cluster's job records,
+// deterministically from a seed: for the demo, tests and benchmarks. It
+// writes them as sacct prints them and as slurmrestd answers them.
+package synth
+
+import (
+	"math"
+	"math/rand"
+	"sort"
+	"time"
+
+	"github.com/tally-hpc/tally/slurm"
+)
+
+// Config sizes the synthetic cluster.
+type Config struct {
+	Seed       int64
+	From, To   time.Time
+	JobsPerDay int
+	Cluster    string
+	Users      []User // default: DefaultUsers()
+}
+
+// User is a person with the accounts they may charge (first is default).
+type User struct {
+	Name     string
+	Accounts []string
+}
+
+// DefaultUsers is a mid-size research group mix.
+func DefaultUsers() []User {
+	return []User{
+		{"alice", []string{"physics", "chem"}}, {"bob", []string{"chem"}}, {"carol", []string{"physics"}},
+		{"dave", []string{"physics"}}, {"erin", []string{"astro"}}, {"frank", []string{"bio", "chem"}},
+		{"grace", []string{"bio"}}, {"heidi", []string{"astro", "physics"}}, {"ivan", []string{"cs"}},
+		{"judy", []string{"cs", "bio"}}, {"mallory", []string{"chem"}}, {"oscar", []string{"astro"}},
+	}
+}
+
+type partition struct {
+	name    string
+	weight  int
+	gpu     bool
+	memPer  int64 // MiB per CPU, typical
+	maxCPUs int64
+}
+
+var partitions = []partition{
+	{"cpu", 64, false, 2048, 64}, {"gpu", 16, true, 8192, 32}, {"bigmem", 6, false, 32768, 32}, {"short", 14, false, 1024, 8},
+}
+
+var jobNames = []string{"relax", "md-run", "train", "analysis", "postproc", "sweep", "blast", "cfd", "qmc", "render",
+	"fit, v2", `scan "final"`, "résumé-étude", "数据处理", "snap_α", "=calc", "job with spaces"}
+
+// Generate calls fn for every job record, ordered by submit time.
+func Generate(cfg Config, fn func(slurm.Job) error) error {
+	if cfg.JobsPerDay <= 0 {
+		cfg.JobsPerDay = 300
+	}
+	if cfg.Cluster == "" {
+		cfg.Cluster = "demo"
+	}
+	users := cfg.Users
+	if len(users) == 0 {
+		users = DefaultUsers()
+	}
+	rng := rand.New(rand.NewSource(cfg.Seed))
+	var nextID int64 = 1000
+	span := cfg.To.Sub(cfg.From)
+	total := int(float64(cfg.JobsPerDay) * span.Hours() / 24)
+	// Submission times are drawn up front and sorted, so output is ordered.
+	subs := make([]time.Time, total)
+	for i := range subs {
+		subs[i] = cfg.From.Add(time.Duration(rng.Int63n(int64(span/time.Second))) * time.Second)
+	}
+	sort.Slice(subs, func(i, j int) bool { return subs[i].Before(subs[j]) })
+	for i := 0; i < total; i++ {
+		sub := subs[i]
+		u := users[weighted(rng, len(users))]
+		account := u.Accounts[0]
+		if len(u.Accounts) > 1 && rng.Intn(4) == 0 {
+			account = u.Accounts[1+rng.Intn(len(u.Accounts)-1)]
+		}
+		p := pickPartition(rng)
+		base := slurm.Job{Cluster: cfg.Cluster, User: u.Name, Account: account, Partition: p.name, Submit: sub.UTC().Truncate(time.Second)}
+		base.QOS = "normal"
+		switch r := rng.Intn(100); {
+		case r < 14:
+			base.QOS = "standby"
+		case r < 18:
+			base.QOS = "debug"
+		}
+		base.Name = jobNames[rng.Intn(len(jobNames))]
+		if rng.Intn(20) == 0 {
+			// An array of tasks sharing everything but their id.
+			n := 5 + rng.Intn(40)
+			arrayID := nextID
+			for t := 0; t < n; t++ {
+				j := base
+				j.JobID = nextID
+				nextID++
+				task := int64(t)
+				j.ArrayJobID, j.ArrayTaskID = arrayID, &task
+				shape(rng, &j, p, true)
+				if err := fn(j); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		j := base
+		j.JobID = nextID
+		nextID++
+		shape(rng, &j, p, false)
+		if j.State == "REQUEUED" {
+			// The first attempt is requeued; the rerun is its own record.
+			if err := fn(j); err != nil {
+				return err
+			}
+			again := base
+			again.JobID = j.JobID
+			again.Submit = j.End
+			shape(rng, &again, p, false)
+			if again.State == "REQUEUED" {
+				again.State = "COMPLETED"
+			}
+			j = again
+		}
+		if err := fn(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// weighted prefers low indexes: a few heavy users, a long tail.
+func weighted(rng *rand.Rand, n int) int {
+	i := int(math.Abs(rng.NormFloat64()) * float64(n) / 2.5)
+	if i >= n {
+		i = rng.Intn(n)
+	}
+	return i
+}
+
+func pickPartition(rng *rand.Rand) partition {
+	total := 0
+	for _, p := range partitions {
+		total += p.weight
+	}
+	r := rng.Intn(total)
+	for _, p := range partitions {
+		if r < p.weight {
+			return p
+		}
+		r -= p.weight
+	}
+	return partitions[0]
+}
+
+// shape fills sizes, times, state, steps and CPU use.
+func shape(rng *rand.Rand, j *slurm.Job, p partition, small bool) {
+	cpus := int64(1) << uint(rng.Intn(7)) // 1..64, skewed small below
+	if rng.Intn(3) > 0 || small {
+		cpus = int64(1) << uint(rng.Intn(3))
+	}
+	if cpus > p.maxCPUs {
+		cpus = p.maxCPUs
+	}
+	mem := cpus * p.memPer * int64(1+rng.Intn(2))
+	limit := int64([]int{30, 60, 240, 720, 1440, 2880}[rng.Intn(6)])
+	if p.name == "short" {
+		limit = 30
+	}
+	j.TimeLimitMinutes = &limit
+	j.Requested = slurm.TRES{CPU: cpus, MemMiB: mem, Nodes: 1, Billing: cpus}
+	if p.gpu {
+		n := int64(1 + rng.Intn(4))
+		typ := []string{"a100", "a100", "v100"}[rng.Intn(3)]
+		j.Requested.GPU = n
+		j.Requested.GPUByType = map[string]int64{typ: n}
+		j.Requested.Billing = cpus + 10*n
+	}
+	wait := time.Duration(rng.ExpFloat64()*600) * time.Second
+	j.Eligible = j.Submit
+	start := j.Submit.Add(wait).Truncate(time.Second)
+	// Heavy-tailed run times: log-normal around 20 minutes.
+	run := int64(math.Exp(rng.NormFloat64()*1.4+math.Log(1200))) + 1
+	j.State = "COMPLETED"
+	exit := 0
+	switch r := rng.Intn(1000); {
+	case r < 80:
+		j.State, exit = "FAILED", 1+rng.Intn(3)
+	case r < 120:
+		j.State, run = "TIMEOUT", limit*60
+	case r < 150:
+		j.State = "CANCELLED"
+		j.ExitSignal = 15
+	case r < 165:
+		j.State, run = "CANCELLED", 0 // cancelled while pending
+	case r < 185:
+		j.State, exit = "OUT_OF_MEMORY", 0
+	case r < 190:
+		j.State = "NODE_FAIL"
+	case r < 195:
+		j.State = "REQUEUED"
+	}
+	if run > limit*60 {
+		run, j.State, exit = limit*60, "TIMEOUT", 0
+	}
+	j.ExitCode = &exit
+	if j.State == "CANCELLED" && run == 0 {
+		// Never ran: start = end = submit, no steps, nothing allocated.
+		j.Start, j.End, j.ElapsedSeconds = j.Submit, j.Submit, 0
+		j.Requested.Billing = j.Requested.CPU
+		return
+	}
+	j.Start = start
+	j.End = start.Add(time.Duration(run) * time.Second)
+	j.ElapsedSeconds = run
+	j.Allocated = j.Requested
+	j.NodeList = "node" + string(rune('0'+rng.Intn(10))) + string(rune('0'+rng.Intn(10)))
+	// CPU efficiency: mostly decent, some idle-heavy jobs.
+	eff := 0.5 + rng.Float64()*0.48
+	if rng.Intn(12) == 0 {
+		eff = rng.Float64() * 0.1
+	}
+	cpuUs := int64(float64(run*cpus) * eff * 1e6)
+	steps := 1 + rng.Intn(3)
+	j.Steps = nil
+	for s := 0; s < steps; s++ {
+		id := "batch"
+		name := "batch"
+		if s > 0 {
+			id, name = string(rune('0'+s-1)), j.Name
+		}
+		st := slurm.Step{ID: id, Name: name, State: j.State, ExitCode: j.ExitCode, Start: j.Start.Unix(), End: j.End.Unix(),
+			ElapsedSeconds: run, CPUTimeMicros: cpuUs / int64(steps) / 1000 * 1000, Tasks: 1, NodeList: j.NodeList}
+		if st.State == "TIMEOUT" || st.State == "REQUEUED" {
+			st.State = "CANCELLED"
+		}
+		j.Steps = append(j.Steps, st)
+	}
+	j.StepCount = len(j.Steps)
+	for _, s := range j.Steps {
+		j.CPUTimeMicros += s.CPUTimeMicros
+	}
+}
