@@ -236,7 +236,7 @@ func (c *Config) validate() error {
 	if c.Attribution != "" && c.Attribution != "end" && c.Attribution != "split" {
 		return fmt.Errorf("invalid attribution %q: want end or split", c.Attribution)
 	}
-	if c.JWTAlg != "HS256" && c.JWTAlg != "RS256" {
+	if c.JWTAlg != "" && c.JWTAlg != "HS256" && c.JWTAlg != "RS256" {
 		return fmt.Errorf("invalid jwt-alg %q: want HS256 or RS256", c.JWTAlg)
 	}
 	if c.SessionIdleTimeout <= 0 || c.SessionLifetime <= 0 {

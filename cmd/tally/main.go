@@ -45,6 +45,8 @@ func commands() []command {
 		{"serve", "run the web portal (and scheduled ingest)", runServe},
 		{"migrate", "apply, revert or list schema migrations", runMigrate},
 		{"config", "print the configuration reference", runConfig},
+		{"demo", "a living demo on a synthetic cluster (loopback only)", runDemo},
+		{"gen", "write a synthetic cluster's job records (sacct or slurmdb JSON)", runGen},
 		{"ingest", "pull job records from slurmrestd or sacct into the database", runIngest},
 		{"rates", "import, list and show rate cards", runRates},
 		{"rate", "rate every ended job in open periods", runRate},

@@ -118,12 +118,17 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer srv.Close()
 
+	return listenAndServe(ctx, &cfg, log, srv)
+}
+
+// listenAndServe serves h on cfg.Addr until ctx ends, then drains.
+func listenAndServe(ctx context.Context, cfg *Config, log *slog.Logger, h http.Handler) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail("cannot listen on %s: %v", cfg.Addr, err)
 	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      5 * time.Minute, // CSV exports of a busy year take a while

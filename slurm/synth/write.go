@@ -226,7 +226,7 @@ func (s *SlurmdbWriter) Write(j slurm.Job) error {
 		steps = append(steps, map[string]any{"step": map[string]any{"job_id": j.JobID, "id": id, "name": st.Name},
 			"state": state, "exit_code": exit(st.ExitCode, 0), "time": t, "tasks": map[string]any{"count": st.Tasks},
 			"nodes": map[string]any{"count": 1, "range": st.NodeList, "list": []string{st.NodeList}},
-			"tres": map[string]any{"allocated": tresList(slurm.TRES{CPU: j.Allocated.CPU, MemMiB: j.Allocated.MemMiB, Nodes: 1}, v41)}})
+			"tres":  map[string]any{"allocated": tresList(slurm.TRES{CPU: j.Allocated.CPU, MemMiB: j.Allocated.MemMiB, Nodes: 1}, v41)}})
 	}
 	if steps == nil {
 		steps = []map[string]any{}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/migrations"
+	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/ingest"
+	"github.com/tally-hpc/tally/slurm/jobstore"
+	"github.com/tally-hpc/tally/slurm/synth"
+	"github.com/tally-hpc/tally/static"
+	"github.com/tally-hpc/tally/web"
+)
+
+// demoAuth checks the demo users' printed passwords. It exists only in
+// demo mode, which refuses to listen anywhere but loopback.
+type demoAuth struct{ passwords map[string]string }
+
+func (d demoAuth) Authenticate(ctx context.Context, user, password string) error {
+	want, ok := d.passwords[user]
+	if !ok {
+		want = "\x00never" // compare anyway: same time for unknown users
+	}
+	if subtle.ConstantTimeCompare([]byte(want), []byte(password)) != 1 || !ok {
+		return errors.New("demo: user name or password not accepted")
+	}
+	return nil
+}
+
+type demoUser struct{ name, role string }
+
+func demoUsers() []demoUser {
+	return []demoUser{{"alice", "researcher"}, {"carol", "coordinator"}, {"admin", "admin"}, {"finance", "finance"}}
+}
+
+func randomPassword() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
+	var cfg Config
+	fs := newFlagSet(env, "demo", `demo [flags]
+
+Starts Tally on a synthetic mid-size cluster: generates a few months of
+jobs, serves them through an in-process imitation of slurmrestd so the real
+ingest path loads them, applies the sample rate card, closes the earlier
+months as billing periods, and serves the portal. Demo users sign in with the
+passwords printed at start-up. Loopback addresses only.`)
+	if err := cfg.bind(fs, "database", "log", "http", "billing"); err != nil {
+		return usageErr("%v", err)
+	}
+	reset := fs.Bool("reset", false, "empty the database and start over")
+	months := fs.Int("months", 3, "months of history to generate")
+	perDay := fs.Int("jobs-per-day", 400, "jobs submitted per day")
+	seed := fs.Int64("seed", 7, "random seed (the same seed gives the same cluster)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return usageErr("--addr %q: %v", cfg.Addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usageErr("demo mode signs people in with printed passwords, so it only listens on loopback (127.0.0.1); %s is not", host)
+	}
+	log := newLogger(&cfg, env)
+	log.Warn("DEMO MODE: synthetic data and demo passwords; never expose this to a network")
+
+	pool, err := openDatabase(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	m, err := migrations.New(pool)
+	if err != nil {
+		return err
+	}
+	if *reset {
+		fmt.Fprintln(env.stderr, "demo: resetting the database")
+		if _, err := m.DownTo(ctx, 0); err != nil {
+			m.Close()
+			return fail("reset: %v", err)
+		}
+	}
+	_, err = m.Up(ctx)
+	m.Close()
+	if err != nil {
+		return fail("migrate: %v", err)
+	}
+
+	now := time.Now().UTC()
+	thisMonth := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	from := thisMonth.AddDate(0, -(*months - 1), 0)
+	users := synth.DefaultUsers()
+	var jobs []slurm.Job
+	if err := synth.Generate(synth.Config{Seed: *seed, From: from, To: now, JobsPerDay: *perDay, Cluster: "demo", Users: users},
+		func(j slurm.Job) error { jobs = append(jobs, j); return nil }); err != nil {
+		return err
+	}
+	restd := &http.Server{Handler: synth.NewRestd(jobs, users, map[string][]string{"physics": {"carol"}}), ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail("demo slurmrestd: %v", err)
+	}
+	go restd.Serve(ln)
+	defer restd.Close()
+	restURL := "http://" + ln.Addr().String()
+	client, _ := slurm.NewClient(restURL, nil)
+	creds := ingest.StaticCredential{Cred: slurm.Credential{User: "tally", Token: slurm.Token{Value: "demo-token", Expires: now.Add(24 * time.Hour)}}}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	in, err := ingest.New(ingest.Config{Cluster: "demo", Source: "rest", Window: 24 * time.Hour, APIVersion: "auto"},
+		jobstore.New(pool), client, creds, nil, quiet)
+	if err != nil {
+		return err
+	}
+
+	var have int
+	pool.QueryRow(ctx, `SELECT count(*) FROM jobs`).Scan(&have)
+	if have == 0 {
+		fmt.Fprintf(env.stderr, "demo: %d synthetic jobs since %s, ingested through the demo slurmrestd at %s\n", len(jobs), from.Format("2006-01-02"), restURL)
+		began := time.Now()
+		done := 0
+		_, err := in.Run(ctx, from, now.Add(time.Minute), ingest.Options{Trigger: "cli", Progress: func(r ingest.Report) {
+			done += r.Counts.Total()
+			if r.Index%10 == 0 || r.Index == r.Total {
+				fmt.Fprintf(env.stderr, "demo: ingest window %d/%d · %d records · %.0f records/s\n", r.Index, r.Total, done, float64(done)/time.Since(began).Seconds())
+			}
+		}})
+		if err != nil {
+			return fail("demo ingest: %v", err)
+		}
+		if _, _, err := in.SyncAssociations(ctx, ""); err != nil {
+			return fail("demo associations: %v", err)
+		}
+		if err := demoBilling(ctx, env, pool, &cfg, from, thisMonth); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(env.stderr, "demo: using the %d jobs already in the database (--reset starts over)\n", have)
+	}
+
+	passwords := map[string]string{}
+	for _, u := range demoUsers() {
+		passwords[u.name] = randomPassword()
+	}
+	assets, err := static.New()
+	if err != nil {
+		return err
+	}
+	sched := ingest.NewScheduler(in, pool, 0, time.Hour, "", log)
+	sched.After = func(ctx context.Context) {
+		billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding)})
+	}
+	go sched.Run(ctx)
+	auth := cfg.authConfig()
+	auth.AdminUsers, auth.FinanceUsers, auth.Cluster = []string{"admin"}, []string{"finance"}, "demo"
+	srv, err := web.New(web.Config{
+		Version: version() + " (demo)", CookieSecure: cfg.CookieSecure, TrustProxy: false,
+		SessionIdleTimeout: cfg.SessionIdleTimeout, SessionLifetime: cfg.SessionLifetime, Auth: auth,
+	}, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Ingest: sched})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	fmt.Fprintf(env.stdout, "\nTally demo on http://%s — sign in as one of:\n", cfg.Addr)
+	for _, u := range demoUsers() {
+		fmt.Fprintf(env.stdout, "demo user: %s %s %s\n", u.name, u.role, passwords[u.name])
+	}
+	fmt.Fprintln(env.stdout, "Start with alice's dashboard and a job receipt; then admin's Rate cards and Ingest pages. Ctrl-C stops the demo.")
+	return listenAndServe(ctx, &cfg, log, srv)
+}
+
+// demoBilling applies the sample card, makes monthly periods, rates every
+// job and closes the months before this one.
+func demoBilling(ctx context.Context, env *cmdEnv, pool *pgxpool.Pool, cfg *Config, from, thisMonth time.Time) error {
+	store := billingpg.New(pool)
+	cards, err := billing.StandardCards()
+	if err != nil {
+		return err
+	}
+	if _, err := store.Import(ctx, cards, "demo"); err != nil {
+		return fail("demo rate card: %v", err)
+	}
+	for m := from; !m.After(thisMonth); m = m.AddDate(0, 1, 0) {
+		if _, err := pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
+			m.Format("2006-01"), m, m.AddDate(0, 1, 0)); err != nil {
+			return fail("demo periods: %v", err)
+		}
+	}
+	sum, err := store.RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding)})
+	if err != nil {
+		return fail("demo rating: %v", err)
+	}
+	fmt.Fprintf(env.stderr, "demo: rated %d jobs (%d charges) in %s\n", sum.Jobs, sum.Charges, sum.Took.Round(time.Millisecond))
+	if _, err := pool.Exec(ctx, `UPDATE billing_periods SET status = 'closed', closed_at = now(), closed_by = 'demo' WHERE ends_at <= $1 AND status = 'open'`, thisMonth); err != nil {
+		return fail("demo close: %v", err)
+	}
+	return nil
+}
