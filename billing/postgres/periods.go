@@ -1,0 +1,262 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tally-hpc/tally/billing"
+)
+
+// EnsureMonths creates calendar-month periods covering [from, to).
+func (s *Store) EnsureMonths(ctx context.Context, from, to time.Time) error {
+	m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for ; m.Before(to); m = m.AddDate(0, 1, 0) {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
+			m.Format("2006-01"), m, m.AddDate(0, 1, 0)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Statement is one account's statement for a period: a preview while the
+// period is open, the stored snapshot once it is closed.
+type Statement struct {
+	Number   string // empty in a preview
+	Account  string
+	Currency string
+	Jobs     int
+	Lines    []billing.StatementLine
+	Total    billing.Micros
+	SHA256   string
+}
+
+// PeriodStatements is every account's statement of a period.
+type PeriodStatements struct {
+	Period     Period
+	Statements []Statement
+	Total      billing.Micros
+	Currency   string
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Period finds a period by name.
+func (s *Store) Period(ctx context.Context, name string) (Period, error) {
+	var p Period
+	err := s.pool.QueryRow(ctx, `SELECT id, name, starts_at, ends_at, status, closed_at, closed_by FROM billing_periods WHERE name = $1`, name).
+		Scan(&p.ID, &p.Name, &p.Starts, &p.Ends, &p.Status, &p.ClosedAt, &p.ClosedBy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, billing.NotFoundf("no billing period %q", name)
+	}
+	return p, err
+}
+
+// preview computes statements from the period's charges: per account and
+// component, the exact sum of the jobs' lines rounded once.
+func preview(ctx context.Context, q querier, p Period, accounts []string, rule billing.Rounding) ([]Statement, error) {
+	args := []any{p.ID}
+	cond := ""
+	if accounts != nil {
+		args = append(args, accounts)
+		cond = " AND c.account = ANY($2)"
+	}
+	rows, err := q.Query(ctx, `SELECT c.account, max(c.currency), l->>'component', count(DISTINCT c.job_row), sum((l->>'amount')::bigint)::bigint
+		FROM job_charges c, jsonb_array_elements(c.lines) l
+		WHERE c.period_id = $1`+cond+`
+		GROUP BY 1, 3 ORDER BY 1, 3`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Statement
+	for rows.Next() {
+		var acct, currency, comp string
+		var jobs int
+		var exact int64
+		if err := rows.Scan(&acct, &currency, &comp, &jobs, &exact); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Account != acct {
+			out = append(out, Statement{Account: acct, Currency: currency})
+		}
+		st := &out[len(out)-1]
+		line := billing.StatementLine{Account: acct, Component: comp, Jobs: jobs, Exact: billing.Micros(exact)}
+		line.Amount = rule.ToMinor(line.Exact, 2)
+		st.Lines = append(st.Lines, line)
+		st.Total += line.Amount
+		if jobs > st.Jobs {
+			st.Jobs = jobs
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].SHA256 = statementHash(p, out[i])
+	}
+	return out, nil
+}
+
+// statementHash is SHA-256 over the statement's canonical text, so anyone
+// can check a printed statement against its lines.
+func statementHash(p Period, st Statement) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tally-statement-v1\nperiod %s %s %s\naccount %s\ncurrency %s\n", p.Name,
+		p.Starts.UTC().Format(time.RFC3339), p.Ends.UTC().Format(time.RFC3339), st.Account, st.Currency)
+	for _, l := range st.Lines {
+		fmt.Fprintf(&b, "line %s jobs=%d exact=%s amount=%s\n", l.Component, l.Jobs, l.Exact, l.Amount)
+	}
+	fmt.Fprintf(&b, "total %s\n", st.Total)
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+// Statements returns a period's statements: stored ones when closed, a
+// live preview when open. accounts, when not nil, limits which.
+func (s *Store) Statements(ctx context.Context, name string, accounts []string, rule billing.Rounding) (PeriodStatements, error) {
+	p, err := s.Period(ctx, name)
+	if err != nil {
+		return PeriodStatements{}, err
+	}
+	ps := PeriodStatements{Period: p}
+	if p.Status == "closed" {
+		ps.Statements, err = s.stored(ctx, p, accounts)
+	} else {
+		ps.Statements, err = preview(ctx, s.pool, p, accounts, rule)
+	}
+	for _, st := range ps.Statements {
+		ps.Total += st.Total
+		ps.Currency = st.Currency
+	}
+	return ps, err
+}
+
+func (s *Store) stored(ctx context.Context, p Period, accounts []string) ([]Statement, error) {
+	args := []any{p.ID}
+	cond := ""
+	if accounts != nil {
+		args = append(args, accounts)
+		cond = " AND s.account = ANY($2)"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT s.number, s.account, s.currency, s.jobs, s.total_micros, s.sha256, l.component, l.jobs, l.exact_micros, l.amount_micros
+		FROM statements s JOIN statement_lines l ON l.statement_id = s.id
+		WHERE s.period_id = $1`+cond+` ORDER BY s.account, l.component`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Statement
+	for rows.Next() {
+		var st Statement
+		var l billing.StatementLine
+		var total, exact, amount int64
+		if err := rows.Scan(&st.Number, &st.Account, &st.Currency, &st.Jobs, &total, &st.SHA256, &l.Component, &l.Jobs, &exact, &amount); err != nil {
+			return nil, err
+		}
+		l.Account, l.Exact, l.Amount = st.Account, billing.Micros(exact), billing.Micros(amount)
+		if len(out) == 0 || out[len(out)-1].Account != st.Account {
+			st.Total = billing.Micros(total)
+			out = append(out, st)
+		}
+		out[len(out)-1].Lines = append(out[len(out)-1].Lines, l)
+	}
+	return out, rows.Err()
+}
+
+// ClosePeriod takes the period's snapshot in one transaction: statements
+// numbered without gaps and hashed, then the period closed. After this the
+// database refuses to change the period, its charges and its statements.
+func (s *Store) ClosePeriod(ctx context.Context, name, by string, rule billing.Rounding) (PeriodStatements, error) {
+	var ps PeriodStatements
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var p Period
+		err := tx.QueryRow(ctx, `SELECT id, name, starts_at, ends_at, status FROM billing_periods WHERE name = $1 FOR UPDATE`, name).
+			Scan(&p.ID, &p.Name, &p.Starts, &p.Ends, &p.Status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return billing.NotFoundf("no billing period %q", name)
+		}
+		if err != nil {
+			return err
+		}
+		if p.Status == "closed" {
+			return billing.Conflictf("billing period %s is already closed", name)
+		}
+		if time.Now().Before(p.Ends) {
+			return billing.Conflictf("billing period %s has not ended yet (it ends %s)", name, p.Ends.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		sts, err := preview(ctx, tx, p, nil, rule)
+		if err != nil {
+			return err
+		}
+		for i := range sts {
+			st := &sts[i]
+			st.Number = fmt.Sprintf("%s-%04d", p.Name, i+1)
+			var id int64
+			if err := tx.QueryRow(ctx, `INSERT INTO statements (period_id, number, account, currency, jobs, total_micros, sha256)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, p.ID, st.Number, st.Account, st.Currency, st.Jobs, int64(st.Total), st.SHA256).Scan(&id); err != nil {
+				return err
+			}
+			for _, l := range st.Lines {
+				if _, err := tx.Exec(ctx, `INSERT INTO statement_lines (statement_id, component, jobs, exact_micros, amount_micros) VALUES ($1, $2, $3, $4, $5)`,
+					id, l.Component, l.Jobs, int64(l.Exact), int64(l.Amount)); err != nil {
+					return err
+				}
+			}
+			ps.Total += st.Total
+			ps.Currency = st.Currency
+		}
+		if _, err := tx.Exec(ctx, `UPDATE billing_periods SET status = 'closed', closed_at = now(), closed_by = $2 WHERE id = $1`, p.ID, by); err != nil {
+			return err
+		}
+		p.Status = "closed"
+		ps.Period, ps.Statements = p, sts
+		return nil
+	})
+	return ps, err
+}
+
+// PeriodSummary is one row of the periods list.
+type PeriodSummary struct {
+	Period
+	Jobs  int64
+	Total billing.Micros
+}
+
+// PeriodSummaries lists periods, newest first, with their charges.
+func (s *Store) PeriodSummaries(ctx context.Context, accounts []string) ([]PeriodSummary, error) {
+	args := []any{}
+	cond := ""
+	if accounts != nil {
+		args = append(args, accounts)
+		cond = " AND c.account = ANY($1)"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT p.id, p.name, p.starts_at, p.ends_at, p.status, p.closed_at, p.closed_by,
+			count(DISTINCT c.job_row), coalesce(sum(c.total_micros), 0)::bigint
+		FROM billing_periods p LEFT JOIN job_charges c ON c.period_id = p.id`+cond+`
+		GROUP BY p.id ORDER BY p.starts_at DESC`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PeriodSummary
+	for rows.Next() {
+		var ps PeriodSummary
+		var total int64
+		if err := rows.Scan(&ps.ID, &ps.Name, &ps.Starts, &ps.Ends, &ps.Status, &ps.ClosedAt, &ps.ClosedBy, &ps.Jobs, &total); err != nil {
+			return nil, err
+		}
+		ps.Total = billing.Micros(total)
+		out = append(out, ps)
+	}
+	return out, rows.Err()
+}

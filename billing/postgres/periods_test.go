@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/internal/pgtest"
+)
+
+func TestCloseSnapshotsThePreview(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := context.Background()
+	importStandard(t, s)
+	addJobs(t, pool,
+		mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"),
+		mk(2, "bob", "chem", "cpu", "normal", 1, 1024, "2026-10-10T10:45:00Z", "2026-10-10T12:00:00Z"),
+		mk(3, "dave", "physics", "cpu", "normal", 1, 512, "2026-10-05T11:48:00Z", "2026-10-05T12:00:00Z"),
+	)
+	if err := s.EnsureMonths(ctx, at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	pre, err := s.Statements(ctx, "2026-10", nil, billing.HalfUp)
+	if err != nil || len(pre.Statements) != 2 {
+		t.Fatalf("preview: %+v %v", pre, err)
+	}
+	chem := pre.Statements[0]
+	if chem.Account != "chem" || chem.Total.String() != "0.030000" || chem.Number != "" {
+		t.Fatalf("chem preview: %+v", chem)
+	}
+	closed, err := s.ClosePeriod(ctx, "2026-10", "finance-test", billing.HalfUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.Statements(ctx, "2026-10", nil, billing.HalfUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pre.Statements {
+		p, c, st := pre.Statements[i], closed.Statements[i], stored.Statements[i]
+		if c.Number != "2026-10-000"+string(rune('1'+i)) || st.Number != c.Number {
+			t.Errorf("number %q / %q", c.Number, st.Number)
+		}
+		p.Number = st.Number
+		if !reflect.DeepEqual(p, st) {
+			t.Errorf("snapshot differs from preview:\n%+v\n%+v", p, st)
+		}
+		if st.SHA256 != p.SHA256 || len(st.SHA256) != 64 {
+			t.Errorf("hash %q vs %q", st.SHA256, p.SHA256)
+		}
+	}
+	if _, err := s.ClosePeriod(ctx, "2026-10", "again", billing.HalfUp); err == nil || !strings.Contains(err.Error(), "already closed") {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := s.ClosePeriod(ctx, "2026-12", "x", billing.HalfUp); err == nil {
+		t.Fatal("closed a period that does not exist")
+	}
+	for _, q := range []string{
+		`UPDATE statements SET total_micros = 0`,
+		`DELETE FROM statement_lines`,
+		`UPDATE billing_periods SET status = 'open', closed_at = NULL WHERE name = '2026-10'`,
+		`UPDATE job_charges SET total_micros = 1 WHERE period_id = (SELECT id FROM billing_periods WHERE name = '2026-10')`,
+	} {
+		if _, err := pool.Exec(ctx, q); err == nil {
+			t.Errorf("the database allowed: %s", q)
+		}
+	}
+	// Re-rating leaves the closed period exactly as it was.
+	sum, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp})
+	if err != nil || sum.Written != 0 {
+		t.Fatalf("re-rate after close: %+v %v", sum, err)
+	}
+	// Coordinators' view: only their accounts.
+	only, _ := s.Statements(ctx, "2026-10", []string{"physics"}, billing.HalfUp)
+	if len(only.Statements) != 1 || only.Statements[0].Account != "physics" {
+		t.Fatalf("scoped statements: %+v", only.Statements)
+	}
+}
