@@ -38,10 +38,8 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	s.render(w, r, http.StatusOK, templates.Me(s.page(r, "Your account"), d))
 }
 
-func (s *Server) finance(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	s.render(w, r, http.StatusOK, templates.Section(s.page(r, "Finance"), "Statements and exports",
-		"Statements appear here once an admin closes a billing period."))
-}
+// finance is the finance team's start page: the periods with their exports.
+func (s *Server) finance(w http.ResponseWriter, r *http.Request, v *Viewer) { s.periods(w, r, v) }
 
 const auditPageSize = 50
 

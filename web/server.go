@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/static"
@@ -26,6 +27,7 @@ type Config struct {
 	SessionLifetime    time.Duration
 	TrustedOrigins     []string
 	Auth               AuthConfig
+	Rounding           billing.Rounding // statement lines; half-up when empty
 }
 
 // Deps are the collaborators the server is built from.
@@ -61,6 +63,7 @@ type Server struct {
 	slurm    *slurm.Client
 	ingest   IngestControl
 	billing  *billingpg.Store
+	rounding billing.Rounding
 	sessions *scs.SessionManager
 	metrics  *Metrics
 	mux      *http.ServeMux
@@ -87,6 +90,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	if s.billing == nil {
 		s.billing = billingpg.New(d.Pool)
+	}
+	s.rounding = cfg.Rounding
+	if s.rounding == "" {
+		s.rounding = billing.HalfUp
 	}
 	s.store = pgxstore.NewWithCleanupInterval(d.Pool, 10*time.Minute)
 	s.sessions = newSessionManager(cfg, s.store)
@@ -158,6 +165,11 @@ func (s *Server) routes() {
 	s.handle("GET /estimate", s.signedIn(s.estimate))
 	s.handle("GET /accounts", s.anyRole(s.accountsPage, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /accounts/{account}", s.anyRole(s.accountPage, RoleCoordinator, RoleAdmin, RoleFinance))
+	s.handle("GET /periods", s.anyRole(s.periods, RoleCoordinator, RoleAdmin, RoleFinance))
+	s.handle("GET /periods/{name}", s.anyRole(s.periodPage, RoleCoordinator, RoleAdmin, RoleFinance))
+	s.handle("POST /periods/{name}/close", s.anyRole(s.closePeriod, RoleAdmin))
+	s.handle("GET /periods/{name}/accounts.csv", s.anyRole(s.periodCSV("accounts"), RoleCoordinator, RoleAdmin, RoleFinance))
+	s.handle("GET /periods/{name}/jobs.csv", s.anyRole(s.periodCSV("jobs"), RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /admin/rates", s.anyRole(s.rateCards, RoleAdmin))
 	s.handle("POST /admin/rates", s.anyRole(s.addRateCard, RoleAdmin))
 	s.handle("GET /finance", s.anyRole(s.finance, RoleFinance, RoleAdmin))

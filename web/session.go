@@ -80,8 +80,8 @@ func (s *Server) fillViewer(r *http.Request, p *templates.Page) {
 	if v.Has(RoleCoordinator) || v.Has(RoleAdmin) || v.Has(RoleFinance) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Accounts", Href: "/accounts"})
 	}
-	if v.Has(RoleFinance) || v.Has(RoleAdmin) {
-		p.Nav = append(p.Nav, templates.NavItem{Label: "Finance", Href: "/finance"})
+	if v.Has(RoleCoordinator) || v.Has(RoleFinance) || v.Has(RoleAdmin) {
+		p.Nav = append(p.Nav, templates.NavItem{Label: "Periods", Href: "/periods"})
 	}
 	if v.Has(RoleAdmin) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Rate cards", Href: "/admin/rates"},

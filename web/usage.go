@@ -149,12 +149,7 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 }
 
 // csvSafe neutralises cells a spreadsheet would run as a formula.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+func csvSafe(s string) string { return billingpg.CSVSafe(s) }
 
 // jobsCSV streams the viewer's job list, page by page, never all at once.
 func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {

@@ -174,7 +174,8 @@ passwords printed at start-up. Loopback addresses only.`)
 	auth := cfg.authConfig()
 	auth.AdminUsers, auth.FinanceUsers, auth.Cluster = []string{"admin"}, []string{"finance"}, "demo"
 	srv, err := web.New(web.Config{
-		Version: version() + " (demo)", CookieSecure: cfg.CookieSecure, TrustProxy: false,
+		Rounding: billing.Rounding(cfg.Rounding),
+		Version:  version() + " (demo)", CookieSecure: cfg.CookieSecure, TrustProxy: false,
 		SessionIdleTimeout: cfg.SessionIdleTimeout, SessionLifetime: cfg.SessionLifetime, Auth: auth,
 	}, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Ingest: sched})
 	if err != nil {
@@ -201,19 +202,20 @@ func demoBilling(ctx context.Context, env *cmdEnv, pool *pgxpool.Pool, cfg *Conf
 	if _, err := store.Import(ctx, cards, "demo"); err != nil {
 		return fail("demo rate card: %v", err)
 	}
-	for m := from; !m.After(thisMonth); m = m.AddDate(0, 1, 0) {
-		if _, err := pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
-			m.Format("2006-01"), m, m.AddDate(0, 1, 0)); err != nil {
-			return fail("demo periods: %v", err)
-		}
+	if err := store.EnsureMonths(ctx, from, thisMonth.AddDate(0, 1, 0)); err != nil {
+		return fail("demo periods: %v", err)
 	}
 	sum, err := store.RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding)})
 	if err != nil {
 		return fail("demo rating: %v", err)
 	}
 	fmt.Fprintf(env.stderr, "demo: rated %d jobs (%d charges) in %s\n", sum.Jobs, sum.Charges, sum.Took.Round(time.Millisecond))
-	if _, err := pool.Exec(ctx, `UPDATE billing_periods SET status = 'closed', closed_at = now(), closed_by = 'demo' WHERE ends_at <= $1 AND status = 'open'`, thisMonth); err != nil {
-		return fail("demo close: %v", err)
+	for m := from; m.Before(thisMonth); m = m.AddDate(0, 1, 0) {
+		ps, err := store.ClosePeriod(ctx, m.Format("2006-01"), "demo", billing.Rounding(cfg.Rounding))
+		if err != nil {
+			return fail("demo close: %v", err)
+		}
+		fmt.Fprintf(env.stderr, "demo: closed %s: %d statements, %s %s\n", ps.Period.Name, len(ps.Statements), ps.Total, ps.Currency)
 	}
 	return nil
 }

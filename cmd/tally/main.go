@@ -48,6 +48,7 @@ func commands() []command {
 		{"demo", "a living demo on a synthetic cluster (loopback only)", runDemo},
 		{"gen", "write a synthetic cluster's job records (sacct or slurmdb JSON)", runGen},
 		{"ingest", "pull job records from slurmrestd or sacct into the database", runIngest},
+		{"period", "billing periods: list, ensure, preview, close, export", runPeriod},
 		{"rates", "import, list and show rate cards", runRates},
 		{"rate", "rate every ended job in open periods", runRate},
 		{"estimate", "what a job would cost, with the breakdown", runEstimate},

@@ -106,6 +106,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		SessionLifetime:    cfg.SessionLifetime,
 		TrustedOrigins:     cfg.trustedOrigins(),
 		Auth:               cfg.authConfig(),
+		Rounding:           billing.Rounding(cfg.Rounding),
 	}, web.Deps{
 		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool),
 		Authn:  pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
+)
+
+func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
+	var cfg Config
+	fs := newFlagSet(env, "period", `period [flags] list | ensure FROM TO | preview NAME | close NAME | export NAME
+
+  list           periods with status, jobs and charges
+  ensure F T     create calendar-month periods covering F..T (2026-01-01 2027-01-01)
+  preview NAME   each account's statement as closing would freeze it
+  close NAME     freeze the period: numbered, hashed statements (one transaction)
+  export NAME    CSV to standard output (or -o FILE): --what accounts|jobs`)
+	if err := cfg.bind(fs, "database", "log", "billing"); err != nil {
+		return usageErr("%v", err)
+	}
+	what := fs.String("what", "accounts", "export: accounts (summary) or jobs (job lines)")
+	out := fs.String("o", "-", "export: output file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return usageErr("say list, ensure, preview, close or export")
+	}
+	pool, err := openDatabase(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := billingpg.New(pool)
+	rule := billing.Rounding(cfg.Rounding)
+	need := func(n int) error {
+		if len(rest) != n+1 {
+			return usageErr("%s wants %d argument(s)", rest[0], n)
+		}
+		return nil
+	}
+	switch rest[0] {
+	case "list":
+		ps, err := store.PeriodSummaries(ctx, nil)
+		if err != nil {
+			return fail("%v", err)
+		}
+		tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PERIOD\tFROM\tTO\tSTATUS\tJOBS\tCHARGES")
+		for _, p := range ps {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, p.Starts.Format("2006-01-02"), p.Ends.Format("2006-01-02"), p.Status, p.Jobs, p.Total)
+		}
+		tw.Flush()
+	case "ensure":
+		if err := need(2); err != nil {
+			return err
+		}
+		from, err1 := parseWhen(rest[1])
+		to, err2 := parseWhen(rest[2])
+		if err1 != nil || err2 != nil {
+			return usageErr("ensure wants two dates such as 2026-01-01 2027-01-01")
+		}
+		if err := store.EnsureMonths(ctx, from, to); err != nil {
+			return fail("%v", err)
+		}
+		fmt.Fprintln(env.stdout, "periods ready")
+	case "preview", "close":
+		if err := need(1); err != nil {
+			return err
+		}
+		var ps billingpg.PeriodStatements
+		if rest[0] == "close" {
+			ps, err = store.ClosePeriod(ctx, rest[1], "tally period close", rule)
+		} else {
+			ps, err = store.Statements(ctx, rest[1], nil, rule)
+		}
+		if err != nil {
+			return fail("%v", err)
+		}
+		tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "STATEMENT\tACCOUNT\tJOBS\tTOTAL\tSHA-256")
+		for _, st := range ps.Statements {
+			num := st.Number
+			if num == "" {
+				num = "(preview)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s %s\t%s\n", num, st.Account, st.Jobs, st.Total, st.Currency, st.SHA256[:16])
+		}
+		tw.Flush()
+		fmt.Fprintf(env.stdout, "%s %s: %d statements, total %s %s\n", ps.Period.Name, ps.Period.Status, len(ps.Statements), ps.Total, ps.Currency)
+	case "export":
+		if err := need(1); err != nil {
+			return err
+		}
+		w := env.stdout
+		if *out != "-" {
+			f, err := os.Create(*out)
+			if err != nil {
+				return fail("%v", err)
+			}
+			defer f.Close()
+			w = f
+		}
+		began := time.Now()
+		switch *what {
+		case "accounts":
+			err = store.WriteAccountSummary(ctx, w, rest[1], nil, rule)
+		case "jobs":
+			err = store.WriteJobLines(ctx, w, rest[1], nil)
+		default:
+			return usageErr("--what %q: want accounts or jobs", *what)
+		}
+		if err != nil {
+			return fail("%v", err)
+		}
+		fmt.Fprintf(env.stderr, "exported %s of %s in %s\n", *what, rest[1], time.Since(began).Round(time.Millisecond))
+	default:
+		return usageErr("unknown period action %q", rest[0])
+	}
+	return nil
+}
