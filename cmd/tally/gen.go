@@ -25,6 +25,9 @@ can stand in for sacct via TALLY_SACCT) or as a slurmrestd /slurmdb answer.
 	to := fs.String("to", time.Now().UTC().Format("2006-01-02"), "end, exclusive (UTC)")
 	perDay := fs.Int("jobs-per-day", 1000, "jobs submitted per day")
 	format := fs.String("format", "sacct", "sacct, slurmdb-v0.0.38 or slurmdb-v0.0.41")
+	users := fs.Int("users", 12, "number of users")
+	accounts := fs.Int("accounts", 5, "number of accounts")
+	cluster := fs.String("cluster", "demo", "cluster name in the records")
 	out := fs.String("o", "-", "output file (- for standard output)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -48,7 +51,10 @@ can stand in for sacct via TALLY_SACCT) or as a slurmrestd /slurmdb answer.
 		defer bw.Flush()
 		w = bw
 	}
-	cfg := synth.Config{Seed: *seed, From: start, To: end, JobsPerDay: *perDay}
+	if *users < 1 || *accounts < 1 {
+		return usageErr("--users and --accounts must be 1 or more")
+	}
+	cfg := synth.Config{Seed: *seed, From: start, To: end, JobsPerDay: *perDay, Cluster: *cluster, Users: synth.MakeUsers(*users, *accounts)}
 	n := 0
 	switch *format {
 	case "sacct":

@@ -4,6 +4,7 @@
 package synth
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"sort"
@@ -25,6 +26,52 @@ type Config struct {
 type User struct {
 	Name     string
 	Accounts []string
+}
+
+// MakeUsers builds n users over m accounts, deterministic: the default mix
+// first, then user013, user014, ... spread over the accounts.
+func MakeUsers(n, m int) []User {
+	accounts := []string{"physics", "chem", "bio", "astro", "cs"}
+	for i := len(accounts); i < m; i++ {
+		accounts = append(accounts, fmt.Sprintf("acct%02d", i+1))
+	}
+	if m > 0 && m < len(accounts) {
+		accounts = accounts[:m]
+	}
+	in := func(a string) bool {
+		for _, x := range accounts {
+			if x == a {
+				return true
+			}
+		}
+		return false
+	}
+	var out []User
+	for _, u := range DefaultUsers() {
+		var keep []string
+		for _, a := range u.Accounts {
+			if in(a) {
+				keep = append(keep, a)
+			}
+		}
+		if len(keep) == 0 {
+			keep = []string{accounts[len(out)%len(accounts)]}
+		}
+		out = append(out, User{Name: u.Name, Accounts: keep})
+	}
+	if n > 0 && n < len(out) {
+		out = out[:n]
+	}
+	for i := len(out); i < n; i++ {
+		a := accounts[i%len(accounts)]
+		b := accounts[(i*7+3)%len(accounts)]
+		accts := []string{a}
+		if b != a && i%3 == 0 {
+			accts = append(accts, b)
+		}
+		out = append(out, User{Name: fmt.Sprintf("user%03d", i+1), Accounts: accts})
+	}
+	return out
 }
 
 // DefaultUsers is a mid-size research group mix.

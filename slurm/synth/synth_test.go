@@ -95,3 +95,27 @@ func TestWritersRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestMakeUsers(t *testing.T) {
+	us := MakeUsers(200, 12)
+	if len(us) != 200 {
+		t.Fatalf("%d users", len(us))
+	}
+	accts := map[string]bool{}
+	names := map[string]bool{}
+	for _, u := range us {
+		if names[u.Name] || len(u.Accounts) == 0 {
+			t.Fatalf("user %+v", u)
+		}
+		names[u.Name] = true
+		for _, a := range u.Accounts {
+			accts[a] = true
+		}
+	}
+	if len(accts) != 12 {
+		t.Errorf("%d accounts used", len(accts))
+	}
+	if small := MakeUsers(3, 2); len(small) != 3 {
+		t.Errorf("%d users", len(small))
+	}
+}
