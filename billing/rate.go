@@ -139,22 +139,43 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 	}
 	hours := new(big.Rat).Quo(seconds, new(big.Rat).SetInt(secondsPerHour))
 
-	line := func(component, gpuType, unit string, qty *big.Rat, price Micros) Line {
+	// whole is the common case (end attribution): integer fast path.
+	whole := seconds.IsInt() && seconds.Num().IsInt64()
+	secs := int64(0)
+	if whole {
+		secs = seconds.Num().Int64()
+	}
+	line := func(component, gpuType, unit string, num, den int64, price Micros) Line {
+		l := Line{Component: component, GPUType: gpuType, Unit: unit, UnitPrice: price, QOSMultiplier: qos, AccountMultiplier: acct}
+		if whole {
+			a, ok1 := fastAmount(num, den, secs, price, qos, acct, rounding)
+			q, ok2 := fastQuantity(num, den, secs)
+			if ok1 && ok2 {
+				l.Amount, l.Quantity = a, q
+				return l
+			}
+		}
+		qty := new(big.Rat).Mul(big.NewRat(num, den), hours)
 		amt := new(big.Rat).Mul(qty, price.Rat())
 		amt.Mul(amt, big.NewRat(int64(qos), int64(One)))
 		amt.Mul(amt, big.NewRat(int64(acct), int64(One)))
-		return Line{Component: component, GPUType: gpuType, Quantity: decimal(qty), Unit: unit, UnitPrice: price,
+		l.Quantity, l.Amount = decimal(qty), rounding.ToMicros(amt)
+		return l
+	}
+	lineRat := func(component, unit string, qty *big.Rat, price Micros) Line {
+		amt := new(big.Rat).Mul(qty, price.Rat())
+		amt.Mul(amt, big.NewRat(int64(qos), int64(One)))
+		amt.Mul(amt, big.NewRat(int64(acct), int64(One)))
+		return Line{Component: component, Quantity: decimal(qty), Unit: unit, UnitPrice: price,
 			QOSMultiplier: qos, AccountMultiplier: acct, Amount: rounding.ToMicros(amt)}
 	}
-	count := func(n int64) *big.Rat { return new(big.Rat).Mul(big.NewRat(n, 1), hours) }
 
 	var tres []Line
 	if prices.CPU != nil && res.CPU > 0 {
-		tres = append(tres, line("cpu", "", "core-h", count(res.CPU), *prices.CPU))
+		tres = append(tres, line("cpu", "", "core-h", res.CPU, 1, *prices.CPU))
 	}
 	if prices.Mem != nil && res.MemMiB > 0 {
-		gib := new(big.Rat).Mul(big.NewRat(res.MemMiB, 1024), hours)
-		tres = append(tres, line("mem", "", "GiB-h", gib, *prices.Mem))
+		tres = append(tres, line("mem", "", "GiB-h", res.MemMiB, 1024, *prices.Mem))
 	}
 	if res.GPU > 0 && (prices.GPU != nil || len(prices.GPUTypes) > 0) {
 		types := make([]string, 0, len(res.GPUByType))
@@ -169,18 +190,18 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 			if !ok {
 				continue // billed at the default price below
 			}
-			tres = append(tres, line("gpu", t, "GPU-h", count(n), price))
+			tres = append(tres, line("gpu", t, "GPU-h", n, 1, price))
 			rest -= n
 		}
 		if rest > 0 && prices.GPU != nil {
-			tres = append(tres, line("gpu", "", "GPU-h", count(rest), *prices.GPU))
+			tres = append(tres, line("gpu", "", "GPU-h", rest, 1, *prices.GPU))
 		}
 	}
 	if prices.Node != nil && res.Nodes > 0 {
-		tres = append(tres, line("node", "", "node-h", count(res.Nodes), *prices.Node))
+		tres = append(tres, line("node", "", "node-h", res.Nodes, 1, *prices.Node))
 	}
 	if prices.Billing != nil && res.Billing > 0 {
-		tres = append(tres, line("billing", "", "billing-h", count(res.Billing), *prices.Billing))
+		tres = append(tres, line("billing", "", "billing-h", res.Billing, 1, *prices.Billing))
 	}
 	if prices.Combine == "max" && len(tres) > 1 {
 		// Core-equivalent: only the largest TRES component is charged; the
@@ -201,10 +222,12 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 	ch.Lines = append(ch.Lines, tres...)
 	if prices.CPUTime != nil {
 		cpuHours := new(big.Rat).Quo(cpuSeconds, new(big.Rat).SetInt(secondsPerHour))
-		ch.Lines = append(ch.Lines, line("cpu_time", "", "CPU-h", cpuHours, *prices.CPUTime))
+		ch.Lines = append(ch.Lines, lineRat("cpu_time", "CPU-h", cpuHours, *prices.CPUTime))
 	}
 	if last && prices.FixedFee != nil {
-		ch.Lines = append(ch.Lines, line("fee", "", "job", big.NewRat(1, 1), *prices.FixedFee))
+		fee := lineRat("fee", "job", big.NewRat(1, 1), *prices.FixedFee)
+		fee.Quantity = "1"
+		ch.Lines = append(ch.Lines, fee)
 	}
 	for _, l := range ch.Lines {
 		ch.Total += l.Amount

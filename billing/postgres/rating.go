@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -287,26 +289,79 @@ func gpuTypes(b []byte) map[string]int64 {
 }
 
 func chargeRow(row int64, u billing.Usage, ch billing.Charge, p *Period, from, to time.Time) []any {
-	lines := []byte("[]")
-	if len(ch.Lines) > 0 {
-		lines, _ = json.Marshal(ch.Lines)
-	}
+	lines := appendLines(make([]byte, 0, 256), ch.Lines)
 	var periodID, cardID, eff any
+	var pid, cid int64
 	if p != nil {
-		periodID = p.ID
+		periodID, pid = p.ID, p.ID
 	}
 	if ch.RateCardID != 0 {
-		cardID = ch.RateCardID
+		cardID, cid = ch.RateCardID, ch.RateCardID
 	}
 	if ch.EfficiencyPPM != 0 || ch.Total != 0 {
 		eff = ch.EfficiencyPPM
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%v|%v|%s|%s|%s|%v|%s|%d|%d|%v|%s|%s|", periodID, cardID, u.Cluster, u.Account, u.User, to.Unix(), ch.Currency,
-		ch.Total, ch.IdleCost, eff, ch.NotCharged, ch.AccountReason)
+	// The hash only detects change between ratings; FNV-128 is enough.
+	h := fnv.New128a()
+	var buf [8]byte
+	for _, n := range []int64{pid, cid, to.Unix(), int64(ch.Total), int64(ch.IdleCost), ch.EfficiencyPPM} {
+		binary.LittleEndian.PutUint64(buf[:], uint64(n))
+		h.Write(buf[:])
+	}
+	for _, s := range []string{u.Cluster, u.Account, u.User, ch.Currency, ch.NotCharged, ch.AccountReason} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
 	h.Write(lines)
 	return []any{row, from, to, periodID, u.Cluster, u.Account, u.User, cardID, ch.Currency, int64(ch.Total), int64(ch.IdleCost),
-		eff, ch.NotCharged, ch.AccountReason, lines, hex.EncodeToString(h.Sum(nil)[:16])}
+		eff, ch.NotCharged, ch.AccountReason, lines, hex.EncodeToString(h.Sum(nil))}
+}
+
+// appendLines encodes charge lines as encoding/json would, without
+// reflection: rating writes millions of them.
+func appendLines(b []byte, lines []billing.Line) []byte {
+	b = append(b, '[')
+	for i, l := range lines {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"component":`...)
+		b = appendString(b, l.Component)
+		if l.GPUType != "" {
+			b = append(b, `,"gpu_type":`...)
+			b = appendString(b, l.GPUType)
+		}
+		b = append(b, `,"quantity":`...)
+		b = appendString(b, l.Quantity)
+		b = append(b, `,"unit":`...)
+		b = appendString(b, l.Unit)
+		b = append(b, `,"unit_price":`...)
+		b = strconv.AppendInt(b, int64(l.UnitPrice), 10)
+		b = append(b, `,"qos_multiplier":`...)
+		b = strconv.AppendInt(b, int64(l.QOSMultiplier), 10)
+		b = append(b, `,"account_multiplier":`...)
+		b = strconv.AppendInt(b, int64(l.AccountMultiplier), 10)
+		b = append(b, `,"amount":`...)
+		b = strconv.AppendInt(b, int64(l.Amount), 10)
+		if l.Note != "" {
+			b = append(b, `,"note":`...)
+			b = appendString(b, l.Note)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // chanSource feeds COPY from a channel of row batches.

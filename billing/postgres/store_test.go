@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -199,5 +200,19 @@ func TestSplitAttributionAcrossPeriods(t *testing.T) {
 	pool.QueryRow(ctx, `SELECT count(*), sum(total_micros) FROM job_charges`).Scan(&n, &total)
 	if n != 1 || total != 560000 {
 		t.Fatalf("end attribution: %d rows, %d", n, total)
+	}
+}
+
+func TestAppendLinesMatchesEncodingJSON(t *testing.T) {
+	lines := []billing.Line{
+		{Component: "cpu", Quantity: "10", Unit: "core-h", UnitPrice: 20000, QOSMultiplier: billing.One, AccountMultiplier: 900000, Amount: 200000},
+		{Component: "gpu", GPUType: `a100 "x"<&>`, Quantity: "6.5", Unit: "GPU-h", UnitPrice: 2500000, QOSMultiplier: 500000, AccountMultiplier: billing.One, Amount: 7500000, Note: "not charged: é"},
+	}
+	want, _ := json.Marshal(lines)
+	if got := appendLines(nil, lines); string(got) != string(want) {
+		t.Fatalf("\n%s\n%s", got, want)
+	}
+	if got := appendLines(nil, nil); string(got) != "[]" {
+		t.Fatalf("empty: %s", got)
 	}
 }
