@@ -28,6 +28,8 @@ can stand in for sacct via TALLY_SACCT) or as a slurmrestd /slurmdb answer.
 	users := fs.Int("users", 12, "number of users")
 	accounts := fs.Int("accounts", 5, "number of accounts")
 	cluster := fs.String("cluster", "demo", "cluster name in the records")
+	parts := fs.String("partitions", "cpu,gpu,bigmem,short", "partitions (names with gpu get typed GPUs, mem large memory, short small jobs)")
+	qos := fs.String("qos", "normal,standby,debug", "QOS levels, the common one first")
 	out := fs.String("o", "-", "output file (- for standard output)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -54,7 +56,8 @@ can stand in for sacct via TALLY_SACCT) or as a slurmrestd /slurmdb answer.
 	if *users < 1 || *accounts < 1 {
 		return usageErr("--users and --accounts must be 1 or more")
 	}
-	cfg := synth.Config{Seed: *seed, From: start, To: end, JobsPerDay: *perDay, Cluster: *cluster, Users: synth.MakeUsers(*users, *accounts)}
+	cfg := synth.Config{Seed: *seed, From: start, To: end, JobsPerDay: *perDay, Cluster: *cluster, Users: synth.MakeUsers(*users, *accounts),
+		Partitions: splitList(*parts), QOS: splitList(*qos)}
 	n := 0
 	switch *format {
 	case "sacct":

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tally-hpc/tally/slurm"
@@ -20,6 +21,11 @@ type Config struct {
 	JobsPerDay int
 	Cluster    string
 	Users      []User // default: DefaultUsers()
+	// Partitions and QOS levels by name; defaults cpu, gpu, bigmem, short
+	// and normal, standby, debug. Partitions named *gpu* have typed GPUs;
+	// the first QOS is the common one.
+	Partitions []string
+	QOS        []string
 }
 
 // User is a person with the accounts they may charge (first is default).
@@ -92,8 +98,32 @@ type partition struct {
 	maxCPUs int64
 }
 
-var partitions = []partition{
-	{"cpu", 64, false, 2048, 64}, {"gpu", 16, true, 8192, 32}, {"bigmem", 6, false, 32768, 32}, {"short", 14, false, 1024, 8},
+func defaultPartitions() []partition {
+	return []partition{{"cpu", 64, false, 2048, 64}, {"gpu", 16, true, 8192, 32}, {"bigmem", 6, false, 32768, 32}, {"short", 14, false, 1024, 8}}
+}
+
+// partitionsFor shapes named partitions like the default ones.
+func partitionsFor(names []string) []partition {
+	if len(names) == 0 {
+		return defaultPartitions()
+	}
+	var out []partition
+	for i, n := range names {
+		p := partition{name: n, weight: 10, memPer: 2048, maxCPUs: 64}
+		switch {
+		case strings.Contains(n, "gpu"):
+			p.gpu, p.memPer, p.maxCPUs, p.weight = true, 8192, 32, 6
+		case strings.Contains(n, "mem"):
+			p.memPer, p.maxCPUs, p.weight = 32768, 32, 3
+		case strings.Contains(n, "short") || strings.Contains(n, "debug"):
+			p.memPer, p.maxCPUs, p.weight = 1024, 8, 5
+		}
+		if i == 0 {
+			p.weight = 30
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 var jobNames = []string{"relax", "md-run", "train", "analysis", "postproc", "sweep", "blast", "cfd", "qmc", "render",
@@ -112,40 +142,55 @@ func Generate(cfg Config, fn func(slurm.Job) error) error {
 		users = DefaultUsers()
 	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
-	var nextID int64 = 1000
-	span := cfg.To.Sub(cfg.From)
-	total := int(float64(cfg.JobsPerDay) * span.Hours() / 24)
-	// Submission times are drawn up front and sorted, so output is ordered.
-	subs := make([]time.Time, total)
-	for i := range subs {
-		subs[i] = cfg.From.Add(time.Duration(rng.Int63n(int64(span/time.Second))) * time.Second)
+	parts := partitionsFor(cfg.Partitions)
+	qos := cfg.QOS
+	if len(qos) == 0 {
+		qos = []string{"normal", "standby", "debug"}
 	}
-	sort.Slice(subs, func(i, j int) bool { return subs[i].Before(subs[j]) })
-	for i := 0; i < total; i++ {
+	var nextID int64 = 1000
+	// Day by day, so millions of jobs a day need memory for one day only.
+	for day := cfg.From; day.Before(cfg.To); day = day.Add(24 * time.Hour) {
+		end := day.Add(24 * time.Hour)
+		if end.After(cfg.To) {
+			end = cfg.To
+		}
+		span := end.Sub(day)
+		total := int(float64(cfg.JobsPerDay) * span.Hours() / 24)
+		subs := make([]time.Time, total)
+		for i := range subs {
+			subs[i] = day.Add(time.Duration(rng.Int63n(int64(span/time.Second))) * time.Second)
+		}
+		sort.Slice(subs, func(i, j int) bool { return subs[i].Before(subs[j]) })
+		if err := generateDay(cfg, rng, parts, qos, users, subs, &nextID, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func generateDay(cfg Config, rng *rand.Rand, parts []partition, qos []string, users []User, subs []time.Time, nextID *int64, fn func(slurm.Job) error) error {
+	for i := range subs {
 		sub := subs[i]
 		u := users[weighted(rng, len(users))]
 		account := u.Accounts[0]
 		if len(u.Accounts) > 1 && rng.Intn(4) == 0 {
 			account = u.Accounts[1+rng.Intn(len(u.Accounts)-1)]
 		}
-		p := pickPartition(rng)
+		p := pickPartition(rng, parts)
 		base := slurm.Job{Cluster: cfg.Cluster, User: u.Name, Account: account, Partition: p.name, Submit: sub.UTC().Truncate(time.Second)}
-		base.QOS = "normal"
-		switch r := rng.Intn(100); {
-		case r < 14:
-			base.QOS = "standby"
-		case r < 18:
-			base.QOS = "debug"
+		base.QOS = qos[0]
+		if r := rng.Intn(100); r < 20 && len(qos) > 1 {
+			base.QOS = qos[1+r%(len(qos)-1)]
 		}
 		base.Name = jobNames[rng.Intn(len(jobNames))]
 		if rng.Intn(20) == 0 {
 			// An array of tasks sharing everything but their id.
 			n := 5 + rng.Intn(40)
-			arrayID := nextID
+			arrayID := *nextID
 			for t := 0; t < n; t++ {
 				j := base
-				j.JobID = nextID
-				nextID++
+				j.JobID = *nextID
+				*nextID++
 				task := int64(t)
 				j.ArrayJobID, j.ArrayTaskID = arrayID, &task
 				shape(rng, &j, p, true)
@@ -156,8 +201,8 @@ func Generate(cfg Config, fn func(slurm.Job) error) error {
 			continue
 		}
 		j := base
-		j.JobID = nextID
-		nextID++
+		j.JobID = *nextID
+		*nextID++
 		shape(rng, &j, p, false)
 		if j.State == "REQUEUED" {
 			// The first attempt is requeued; the rerun is its own record.
@@ -189,19 +234,19 @@ func weighted(rng *rand.Rand, n int) int {
 	return i
 }
 
-func pickPartition(rng *rand.Rand) partition {
+func pickPartition(rng *rand.Rand, parts []partition) partition {
 	total := 0
-	for _, p := range partitions {
+	for _, p := range parts {
 		total += p.weight
 	}
 	r := rng.Intn(total)
-	for _, p := range partitions {
+	for _, p := range parts {
 		if r < p.weight {
 			return p
 		}
 		r -= p.weight
 	}
-	return partitions[0]
+	return parts[0]
 }
 
 // shape fills sizes, times, state, steps and CPU use.

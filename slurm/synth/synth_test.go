@@ -119,3 +119,27 @@ func TestMakeUsers(t *testing.T) {
 		t.Errorf("%d users", len(small))
 	}
 }
+
+func TestCustomPartitionsAndQOS(t *testing.T) {
+	seen := map[string]bool{}
+	gpus := 0
+	Generate(Config{Seed: 1, From: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 9, 2, 0, 0, 0, 0, time.UTC), JobsPerDay: 2000,
+		Partitions: []string{"main", "gpu-h100", "fat-mem"}, QOS: []string{"std", "low"}}, func(j slurm.Job) error {
+		seen[j.Partition+"/"+j.QOS] = true
+		if j.Requested.GPU > 0 && j.Partition != "gpu-h100" {
+			t.Errorf("GPUs on %s", j.Partition)
+		}
+		if j.Requested.GPU > 0 {
+			gpus++
+		}
+		return nil
+	})
+	for _, want := range []string{"main/std", "main/low", "gpu-h100/std", "fat-mem/std"} {
+		if !seen[want] {
+			t.Errorf("no %s jobs: %v", want, seen)
+		}
+	}
+	if gpus == 0 {
+		t.Error("no GPU jobs")
+	}
+}
