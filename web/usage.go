@@ -105,8 +105,16 @@ func jobFilter(r *http.Request) billingpg.JobFilter {
 	if sort == "" {
 		sort = "end"
 	}
-	return billingpg.JobFilter{Account: q.Get("account"), User: q.Get("user"), Sort: sort, Desc: q.Get("dir") != "asc",
+	f := billingpg.JobFilter{Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
+		State: q.Get("state"), Search: q.Get("q"), Sort: sort, Desc: q.Get("dir") != "asc",
 		Limit: jobsPageSize + 1, Offset: (page - 1) * jobsPageSize}
+	if t, err := time.Parse("2006-01-02", q.Get("from")); err == nil {
+		f.From = t
+	}
+	if t, err := time.Parse("2006-01-02", q.Get("to")); err == nil {
+		f.To = t.AddDate(0, 0, 1) // the whole "to" day
+	}
+	return f
 }
 
 func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -121,6 +129,8 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	q.Del("page")
 	base := "/jobs?" + q.Encode()
 	d := templates.JobsData{Heading: "Jobs", Rows: rows, CSVHref: "/jobs.csv?" + q.Encode(),
+		Form: templates.JobFilterForm{Account: f.Account, Partition: f.Partition, QOS: f.QOS, State: f.State, Search: f.Search,
+			From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")},
 		Pager: templates.Pager{Page: page, HasPrev: page > 1, Base: strings.TrimSuffix(base, "?")}}
 	if f.Account != "" {
 		d.Heading = "Jobs of account " + f.Account

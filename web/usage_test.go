@@ -186,3 +186,42 @@ func TestEstimatorAndRateCardAdmin(t *testing.T) {
 		t.Errorf("admin audit has %d rate card events", n)
 	}
 }
+
+func TestJobFiltersAndHostileInput(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
+	b := newBrowser(t, e)
+	b.login("tally-t-admin", "tally-admin-pw", "/")
+	for path, want := range map[string][]string{
+		"/jobs?account=chem":                  {"HYPERLINK"},
+		"/jobs?q=101":                         {"alice&#39;s job"},
+		"/jobs?q=coord":                       {"coord&#39;s job"},
+		"/jobs?state=FAILED":                  {"No jobs here yet"},
+		"/jobs?q=%25":                         {"No jobs here yet"}, // a literal %, not a wildcard
+		"/jobs?from=2000-01-01&to=2000-01-02": {"No jobs here yet"},
+	} {
+		resp, body := b.get(path)
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q", path, w)
+			}
+		}
+	}
+	for _, path := range []string{
+		"/jobs?q=%27%3B%20DROP%20TABLE%20jobs%3B--",
+		"/jobs?account=%27%20OR%201%3D1%20--&sort=end%3B%20DROP%20TABLE%20jobs",
+		"/jobs?sort=%28SELECT%201%29&dir=%3B",
+		"/jobs.csv?partition=%27%3BDROP%20TABLE%20job_charges%3B--",
+	} {
+		if resp, _ := b.get(path); resp.StatusCode != 200 {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	var n int
+	if err := e.srv.pool.QueryRow(context.Background(), `SELECT count(*) FROM jobs`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("jobs table after hostile input: %d %v", n, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,14 +39,18 @@ func (sc Scope) where(args *[]any) string {
 
 // JobFilter narrows a job list within a scope.
 type JobFilter struct {
-	User    string
-	Account string
-	From    time.Time // end time, inclusive
-	To      time.Time // end time, exclusive
-	Sort    string    // end, cost, elapsed, cpus, efficiency, job
-	Desc    bool
-	Limit   int
-	Offset  int
+	User      string
+	Account   string
+	Partition string
+	QOS       string
+	State     string
+	Search    string    // a job id, or part of a job name
+	From      time.Time // end time, inclusive
+	To        time.Time // end time, exclusive
+	Sort      string    // end, cost, elapsed, cpus, efficiency, job
+	Desc      bool
+	Limit     int
+	Offset    int
 }
 
 // JobRow is one line of a job list.
@@ -90,6 +95,21 @@ func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, erro
 	if f.Account != "" {
 		args = append(args, f.Account)
 		conds = append(conds, fmt.Sprintf("j.account = $%d", len(args)))
+	}
+	for _, c := range []struct{ col, val string }{{"j.partition", f.Partition}, {"j.qos", f.QOS}, {"j.state", f.State}} {
+		if c.val != "" {
+			args = append(args, c.val)
+			conds = append(conds, fmt.Sprintf("%s = $%d", c.col, len(args)))
+		}
+	}
+	if f.Search != "" {
+		if id, err := strconv.ParseInt(strings.TrimSpace(f.Search), 10, 64); err == nil {
+			args = append(args, id)
+			conds = append(conds, fmt.Sprintf("(j.job_id = $%d OR j.array_job_id = $%d)", len(args), len(args)))
+		} else {
+			args = append(args, "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)+"%")
+			conds = append(conds, fmt.Sprintf("j.name ILIKE $%d", len(args)))
+		}
 	}
 	if !f.From.IsZero() {
 		args = append(args, f.From)
