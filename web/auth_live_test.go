@@ -1,13 +1,19 @@
 package web
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tally-hpc/tally/internal/testenv"
 	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/ingest"
+	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 // A real person (the testbed's alice, password set by test-pam-setup.sh)
@@ -33,7 +39,15 @@ func TestLiveSlurmSession(t *testing.T) {
 	}
 
 	t.Run("accepted", func(t *testing.T) {
-		e := newAuthServer(t, tb.KeyFile, func(c *Config, d *Deps) { d.Slurm = client })
+		e := newAuthServer(t, tb.KeyFile, func(c *Config, d *Deps) {
+			d.Slurm = client
+			in, err := ingest.New(ingest.Config{Source: "rest", Window: 24 * time.Hour}, jobstore.New(d.Pool), client, nil, nil,
+				slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Ingest = ingest.NewScheduler(in, d.Pool, 0, time.Hour, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+		})
 		b := newBrowser(t, e)
 		if resp, _ := b.login("alice", "tally-alice-pw", "/me"); resp.StatusCode != 303 {
 			t.Fatalf("alice login: %d", resp.StatusCode)
@@ -44,6 +58,18 @@ func TestLiveSlurmSession(t *testing.T) {
 		}
 		if strings.Contains(body, "reports 0 of your jobs") {
 			t.Error("alice's job not visible through her token")
+		}
+		// "Refresh my records" pulls her own jobs with her own token.
+		if resp, _ := b.post("/refresh", nil); resp.StatusCode != 303 {
+			t.Fatalf("refresh: %d", resp.StatusCode)
+		}
+		if _, body := b.get("/"); !strings.Contains(body, "records of the last 7 days are refreshed") {
+			t.Errorf("refresh not confirmed:\n%.2000s", body)
+		}
+		var mine, others int
+		e.srv.pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE username = 'alice'), count(*) FILTER (WHERE username <> 'alice') FROM jobs`).Scan(&mine, &others)
+		if mine == 0 || others != 0 {
+			t.Errorf("after refresh: %d of alice's jobs, %d of others", mine, others)
 		}
 	})
 	t.Run("refused becomes expired state", func(t *testing.T) {

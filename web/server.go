@@ -159,6 +159,7 @@ func (s *Server) routes() {
 	s.handle("POST /logout", s.logout)
 
 	s.handle("GET /me", s.signedIn(s.me))
+	s.handle("POST /refresh", s.signedIn(s.refresh))
 	s.handle("GET /jobs", s.signedIn(s.jobs))
 	s.handle("GET /jobs.csv", s.signedIn(s.jobsCSV))
 	s.handle("GET /jobs/{id}", s.signedIn(s.receipt))

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -57,7 +58,42 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return
 	}
 	d.HasJobs = len(d.Recent) > 0
+	d.Freshness = s.freshness(r)
+	_, hasToken := s.slurmCredential(r)
+	d.CanRefresh = hasToken && s.ingest != nil && s.slurm != nil
 	s.render(w, r, http.StatusOK, templates.Dashboard(s.page(r, ""), d))
+}
+
+// freshness says how current the ingested records are.
+func (s *Server) freshness(r *http.Request) string {
+	var last *time.Time
+	if err := s.pool.QueryRow(r.Context(), `SELECT max(window_end) FROM ingest_runs WHERE source <> 'none' AND NOT dry_run`).Scan(&last); err != nil || last == nil {
+		return "No records have been ingested yet."
+	}
+	ago := time.Since(*last)
+	if ago < 0 {
+		ago = 0
+	}
+	return fmt.Sprintf("Records up to %s (%s ago).", last.UTC().Format("2006-01-02 15:04 UTC"), humanDuration(ago))
+}
+
+// refresh pulls the viewer's own recent records with their own token.
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	cred, ok := s.slurmCredential(r)
+	if !ok || s.ingest == nil || s.slurm == nil {
+		s.flash(r, "error", "This Tally cannot ask Slurm for your records directly; they arrive with the next scheduled ingest.")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
+	defer cancel()
+	if err := s.ingest.RefreshUser(ctx, cred, 7); err != nil {
+		s.log.Warn("refresh failed", "user", v.SlurmUser, "err", err)
+		s.flash(r, "error", "Slurm did not answer just now; your records will arrive with the next scheduled ingest.")
+	} else {
+		s.flash(r, "success", "Your records of the last 7 days are refreshed.")
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 // dailyChart draws n days from start as bars.

@@ -46,8 +46,8 @@ func New(cfg Config, store *jobstore.Store, client *slurm.Client, creds slurm.Cr
 			return nil, errors.New("ingest: neither slurmrestd nor sacct is configured")
 		}
 	case "rest":
-		if client == nil || creds == nil {
-			return nil, errors.New("ingest source rest needs TALLY_SLURMRESTD_URL and a service identity")
+		if client == nil {
+			return nil, errors.New("ingest source rest needs TALLY_SLURMRESTD_URL")
 		}
 	case "sacct":
 		if sacct == nil {
@@ -227,6 +227,9 @@ func (in *Ingester) fetch(ctx context.Context, src string, w *jobstore.Window, f
 		creds := in.creds
 		if opt.Creds != nil {
 			creds = opt.Creds
+		}
+		if creds == nil {
+			return errors.New("no service identity for slurmrestd: set TALLY_JWT_KEY_FILE or TALLY_SLURM_SERVICE_TOKEN_FILE")
 		}
 		v, err := in.apiVersion(ctx, creds)
 		if err != nil {
