@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/templates"
 )
 
@@ -31,12 +34,107 @@ func (s *Server) periods(w http.ResponseWriter, r *http.Request, v *Viewer) {
 }
 
 func (s *Server) periodPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	ps, err := s.billing.Statements(r.Context(), r.PathValue("name"), statementAccounts(v), s.rounding)
+	s.renderPeriod(w, r, v, http.StatusOK, templates.AdjustmentForm{})
+}
+
+func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer, status int, form templates.AdjustmentForm) {
+	ctx := r.Context()
+	name := r.PathValue("name")
+	ps, err := s.billing.Statements(ctx, name, statementAccounts(v), s.rounding)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.PeriodPage(s.page(r, "Period "+ps.Period.Name), ps, v.Has(RoleAdmin), true))
+	adj, err := s.billing.Adjustments(ctx, name, statementAccounts(v))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	all, err := s.billing.AccountDetailsAll(ctx)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	details := map[string]billingpg.AccountDetails{}
+	for _, d := range all {
+		details[d.Account] = d
+	}
+	view := templates.PeriodView{Statements: ps, Adjustments: adj, Details: details, CanClose: v.Has(RoleAdmin),
+		CanAdjust: v.Has(RoleAdmin), CanExport: true, Form: form}
+	s.render(w, r, status, templates.PeriodPage(s.page(r, "Period "+ps.Period.Name), view))
+}
+
+func (s *Server) addAdjustment(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	f := templates.AdjustmentForm{Account: r.PostForm.Get("account"), User: r.PostForm.Get("user"), JobID: r.PostForm.Get("job_id"),
+		Amount: r.PostForm.Get("amount"), Reason: r.PostForm.Get("reason")}
+	name := r.PathValue("name")
+	a := billingpg.Adjustment{Period: name, Account: f.Account, User: f.User, Reason: f.Reason, Author: v.User}
+	amt, err := billing.ParseMicros(f.Amount)
+	if err != nil {
+		f.Error = "Amount: " + err.Error()
+		s.renderPeriod(w, r, v, http.StatusUnprocessableEntity, f)
+		return
+	}
+	a.Amount = amt
+	if strings.TrimSpace(f.JobID) != "" {
+		id, err := strconv.ParseInt(strings.TrimSpace(f.JobID), 10, 64)
+		if err != nil {
+			f.Error = "Job id: give the number Slurm uses"
+			s.renderPeriod(w, r, v, http.StatusUnprocessableEntity, f)
+			return
+		}
+		a.JobID = &id
+	}
+	id, err := s.billing.AddAdjustment(r.Context(), a)
+	var be *billing.Error
+	if errors.As(err, &be) {
+		f.Error = be.SafeMessage()
+		s.renderPeriod(w, r, v, http.StatusUnprocessableEntity, f)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.recordAdmin(r, v, "adjustment_added", fmt.Sprintf("#%d %s %s %s: %s", id, name, a.Account, a.Amount, a.Reason))
+	s.flash(r, "success", fmt.Sprintf("Adjustment of %s added to %s.", a.Amount, a.Account))
+	http.Redirect(w, r, "/periods/"+name, http.StatusSeeOther)
+}
+
+func (s *Server) accountsAdmin(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	all, err := s.billing.AccountDetailsAll(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.AccountsAdmin(s.page(r, "Account details"), all))
+}
+
+func (s *Server) saveAccount(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	d := billingpg.AccountDetails{Account: r.PathValue("account"), DisplayName: r.PostForm.Get("display_name"), PI: r.PostForm.Get("pi"),
+		ContactEmail: r.PostForm.Get("contact_email"), CostCentre: r.PostForm.Get("cost_centre"), PONumber: r.PostForm.Get("po_number"),
+		Active: r.PostForm.Get("active") == "1"}
+	if err := s.billing.SaveAccountDetails(r.Context(), d, v.User); err != nil {
+		var be *billing.Error
+		if errors.As(err, &be) {
+			s.flash(r, "error", d.Account+": "+be.SafeMessage())
+			http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
+			return
+		}
+		s.serverError(w, r, err)
+		return
+	}
+	s.recordAdmin(r, v, "account_details_saved", d.Account)
+	s.flash(r, "success", "Saved "+d.Account+".")
+	http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
 }
 
 func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -67,9 +165,12 @@ func (s *Server) periodCSV(what string) func(http.ResponseWriter, *http.Request,
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-%s-%s.csv"`, name, what))
 		var err error
-		if what == "accounts" {
+		switch what {
+		case "accounts":
 			err = s.billing.WriteAccountSummary(r.Context(), w, name, statementAccounts(v), s.rounding)
-		} else {
+		case "adjustments":
+			err = s.billing.WriteAdjustments(r.Context(), w, name, statementAccounts(v))
+		default:
 			err = s.billing.WriteJobLines(r.Context(), w, name, statementAccounts(v))
 		}
 		if err != nil {

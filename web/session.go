@@ -85,6 +85,7 @@ func (s *Server) fillViewer(r *http.Request, p *templates.Page) {
 	}
 	if v.Has(RoleAdmin) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Rate cards", Href: "/admin/rates"},
+			templates.NavItem{Label: "Account details", Href: "/admin/accounts"},
 			templates.NavItem{Label: "Ingest", Href: "/admin/ingest"},
 			templates.NavItem{Label: "Audit log", Href: "/admin/audit"})
 	}

@@ -24,7 +24,8 @@ func CSVSafe(s string) string {
 // AccountSummaryColumns are the columns of the account summary export
 // (docs/csv.md, version 1).
 func AccountSummaryColumns() []string {
-	return []string{"period", "statement_number", "account", "jobs", "charges", "total", "currency", "sha256", "status"}
+	return []string{"period", "statement_number", "account", "display_name", "pi", "cost_centre", "po_number",
+		"jobs", "charges", "adjustments", "total", "currency", "sha256", "status"}
 }
 
 // WriteAccountSummary writes one row per account statement of the period.
@@ -33,11 +34,24 @@ func (s *Store) WriteAccountSummary(ctx context.Context, w io.Writer, name strin
 	if err != nil {
 		return err
 	}
+	details, err := s.detailsMap(ctx)
+	if err != nil {
+		return err
+	}
 	cw := csv.NewWriter(w)
 	cw.Write(AccountSummaryColumns())
 	for _, st := range ps.Statements {
-		cw.Write([]string{ps.Period.Name, st.Number, CSVSafe(st.Account), strconv.Itoa(st.Jobs), cents(st.Total), cents(st.Total),
-			st.Currency, st.SHA256, ps.Period.Status})
+		var charges, adj billing.Micros
+		for _, l := range st.Lines {
+			if l.Component == "adjustments" {
+				adj += l.Amount
+			} else {
+				charges += l.Amount
+			}
+		}
+		d := details[st.Account]
+		cw.Write([]string{ps.Period.Name, st.Number, CSVSafe(st.Account), CSVSafe(d.DisplayName), CSVSafe(d.PI), CSVSafe(d.CostCentre),
+			CSVSafe(d.PONumber), strconv.Itoa(st.Jobs), cents(charges), cents(adj), cents(st.Total), st.Currency, st.SHA256, ps.Period.Status})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -101,10 +102,51 @@ func preview(ctx context.Context, q querier, p Period, accounts []string, rule b
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	rows.Close()
+	// Adjustments: one line per account, summed exactly, rounded once.
+	arows, err := q.Query(ctx, `SELECT account, count(*), sum(amount_micros)::bigint FROM adjustments
+		WHERE period_id = $1`+strings.Replace(cond, "c.account", "account", 1)+` GROUP BY 1 ORDER BY 1`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer arows.Close()
+	for arows.Next() {
+		var acct string
+		var n int
+		var exact int64
+		if err := arows.Scan(&acct, &n, &exact); err != nil {
+			return nil, err
+		}
+		i := sort.Search(len(out), func(i int) bool { return out[i].Account >= acct })
+		if i == len(out) || out[i].Account != acct {
+			out = append(out, Statement{})
+			copy(out[i+1:], out[i:])
+			out[i] = Statement{Account: acct}
+		}
+		line := billing.StatementLine{Account: acct, Component: "adjustments", Jobs: n, Exact: billing.Micros(exact)}
+		line.Amount = rule.ToMinor(line.Exact, 2)
+		out[i].Lines = append(out[i].Lines, line)
+		out[i].Total += line.Amount
+	}
+	if err := arows.Err(); err != nil {
+		return nil, err
+	}
 	for i := range out {
+		if out[i].Currency == "" {
+			out[i].Currency = currencyOf(out)
+		}
 		out[i].SHA256 = statementHash(p, out[i])
 	}
 	return out, nil
+}
+
+func currencyOf(sts []Statement) string {
+	for _, s := range sts {
+		if s.Currency != "" {
+			return s.Currency
+		}
+	}
+	return "USD"
 }
 
 // statementHash is SHA-256 over the statement's canonical text, so anyone

@@ -82,3 +82,56 @@ func TestCloseSnapshotsThePreview(t *testing.T) {
 		t.Fatalf("scoped statements: %+v", only.Statements)
 	}
 }
+
+// Adjustments land on the open period's statements, freeze with its close,
+// and later corrections go to the next period.
+func TestAdjustmentsAcrossTwoPeriods(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := context.Background()
+	importStandard(t, s)
+	addJobs(t, pool, mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"))
+	s.EnsureMonths(ctx, at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"))
+	s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp})
+	job := int64(1)
+	if _, err := s.AddAdjustment(ctx, Adjustment{Period: "2026-10", Account: "physics", JobID: &job, Amount: -150000, Reason: "node 7 was slow", Author: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []Adjustment{
+		{Period: "2026-10", Account: "physics", Amount: 0, Reason: "x"},
+		{Period: "2026-10", Account: "physics", Amount: 1, Reason: "  "},
+		{Period: "2026-10", Account: "nosuch", Amount: 1, Reason: "x"},
+		{Period: "2026-10", Account: "physics", JobID: new(int64), Amount: 1, Reason: "x"},
+		{Period: "2031-01", Account: "physics", Amount: 1, Reason: "x"},
+	} {
+		if _, err := s.AddAdjustment(ctx, bad); err == nil {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+	pre, _ := s.Statements(ctx, "2026-10", nil, billing.HalfUp)
+	if len(pre.Statements) != 1 || pre.Statements[0].Total.String() != "0.250000" {
+		t.Fatalf("preview with a credit of 0.15: %+v", pre.Statements)
+	}
+	closed, err := s.ClosePeriod(ctx, "2026-10", "test", billing.HalfUp)
+	if err != nil || closed.Statements[0].Total.String() != "0.250000" {
+		t.Fatalf("close: %+v %v", closed.Statements, err)
+	}
+	if _, err := s.AddAdjustment(ctx, Adjustment{Period: "2026-10", Account: "physics", Amount: 1000, Reason: "late", Author: "admin"}); err == nil || !strings.Contains(err.Error(), "next open period") {
+		t.Fatalf("adjustment on a closed period: %v", err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO adjustments (period_id, account, amount_micros, reason, author)
+		SELECT id, 'physics', 5, 'sneaky', 'sql' FROM billing_periods WHERE name = '2026-10'`); err == nil {
+		t.Fatal("the database accepted an adjustment on a closed period")
+	}
+	if _, err := s.AddAdjustment(ctx, Adjustment{Period: "2026-11", Account: "physics", Amount: 1000000, Reason: "late record of job 1", Author: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	nov, _ := s.Statements(ctx, "2026-11", nil, billing.HalfUp)
+	if len(nov.Statements) != 1 || nov.Statements[0].Lines[0].Component != "adjustments" || nov.Statements[0].Total.String() != "1.000000" {
+		t.Fatalf("november: %+v", nov.Statements)
+	}
+	var buf strings.Builder
+	if err := s.WriteAdjustments(ctx, &buf, "2026-10", nil); err != nil || !strings.Contains(buf.String(), "-0.150000") || !strings.Contains(buf.String(), "node 7 was slow") {
+		t.Fatalf("adjustments csv: %v\n%s", err, buf.String())
+	}
+}

@@ -1,0 +1,125 @@
+package postgres
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tally-hpc/tally/billing"
+)
+
+// Adjustment is a credit (negative) or debit on an account in a period.
+type Adjustment struct {
+	ID      int64
+	Period  string
+	Account string
+	User    string
+	JobID   *int64 // the Slurm job id, when it concerns one job
+	Amount  billing.Micros
+	Reason  string
+	Author  string
+	Created time.Time
+}
+
+// AddAdjustment records an adjustment against an open period.
+func (s *Store) AddAdjustment(ctx context.Context, a Adjustment) (int64, error) {
+	a.Account, a.User, a.Reason = strings.TrimSpace(a.Account), strings.TrimSpace(a.User), strings.TrimSpace(a.Reason)
+	switch {
+	case a.Account == "":
+		return 0, billing.Invalidf("give the account to adjust")
+	case a.Amount == 0:
+		return 0, billing.Invalidf("give a non-zero amount: negative for a credit, positive for a debit")
+	case a.Reason == "":
+		return 0, billing.Invalidf("give a reason: it is printed on the statement")
+	}
+	p, err := s.Period(ctx, a.Period)
+	if err != nil {
+		return 0, err
+	}
+	if p.Status == "closed" {
+		return 0, billing.Conflictf("period %s is closed: enter the adjustment in the next open period", p.Name)
+	}
+	var known bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM slurm_associations WHERE account = $1)
+		OR EXISTS (SELECT 1 FROM jobs WHERE account = $1)`, a.Account).Scan(&known); err != nil {
+		return 0, err
+	}
+	if !known {
+		return 0, billing.Invalidf("unknown account %q", a.Account)
+	}
+	var jobRow *int64
+	if a.JobID != nil {
+		var row int64
+		err := s.pool.QueryRow(ctx, `SELECT id FROM jobs WHERE job_id = $1 AND account = $2 ORDER BY submit_time DESC LIMIT 1`, *a.JobID, a.Account).Scan(&row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, billing.Invalidf("job %d is not a job of account %s", *a.JobID, a.Account)
+		}
+		if err != nil {
+			return 0, err
+		}
+		jobRow = &row
+	}
+	var id int64
+	err = s.pool.QueryRow(ctx, `INSERT INTO adjustments (period_id, account, username, job_row, amount_micros, reason, author)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, p.ID, a.Account, a.User, jobRow, int64(a.Amount), a.Reason, a.Author).Scan(&id)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23514" {
+		return 0, billing.Conflictf("period %s is closed: enter the adjustment in the next open period", p.Name)
+	}
+	return id, err
+}
+
+// Adjustments lists a period's adjustments, for accounts (nil: all).
+func (s *Store) Adjustments(ctx context.Context, period string, accounts []string) ([]Adjustment, error) {
+	args := []any{period}
+	cond := ""
+	if accounts != nil {
+		args = append(args, accounts)
+		cond = " AND a.account = ANY($2)"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT a.id, p.name, a.account, a.username, j.job_id, a.amount_micros, a.reason, a.author, a.created_at
+		FROM adjustments a JOIN billing_periods p ON p.id = a.period_id LEFT JOIN jobs j ON j.id = a.job_row
+		WHERE p.name = $1`+cond+` ORDER BY a.account, a.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Adjustment
+	for rows.Next() {
+		var a Adjustment
+		var amt int64
+		if err := rows.Scan(&a.ID, &a.Period, &a.Account, &a.User, &a.JobID, &amt, &a.Reason, &a.Author, &a.Created); err != nil {
+			return nil, err
+		}
+		a.Amount = billing.Micros(amt)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// WriteAdjustments exports a period's adjustments as CSV.
+func (s *Store) WriteAdjustments(ctx context.Context, w io.Writer, period string, accounts []string) error {
+	adj, err := s.Adjustments(ctx, period, accounts)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"period", "id", "account", "user", "job_id", "amount", "reason", "author", "created"})
+	for _, a := range adj {
+		job := ""
+		if a.JobID != nil {
+			job = strconv.FormatInt(*a.JobID, 10)
+		}
+		cw.Write([]string{a.Period, strconv.FormatInt(a.ID, 10), CSVSafe(a.Account), CSVSafe(a.User), job, a.Amount.String(),
+			CSVSafe(a.Reason), CSVSafe(a.Author), a.Created.UTC().Format(time.RFC3339)})
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,93 @@
+package web
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/jobstore"
+)
+
+func TestPeriodWorkflow(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
+	ctx := context.Background()
+	pool := e.srv.pool
+	// Two October jobs, in two accounts.
+	w, _ := jobstore.New(pool).Begin(ctx, "sacct")
+	for i, acct := range []string{"physics", "chem"} {
+		end := time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)
+		w.Add(ctx, slurm.Job{Cluster: "testbed", JobID: int64(500 + i), Submit: end.Add(-2 * time.Hour), Start: end.Add(-2 * time.Hour), End: end,
+			User: "tally-t-coord", Account: acct, Partition: "cpu", QOS: "normal", State: "COMPLETED", ElapsedSeconds: 7200,
+			Requested: slurm.TRES{CPU: 1, MemMiB: 1024, Nodes: 1}})
+	}
+	w.Commit(ctx, jobstore.Run{WindowStart: time.Unix(0, 0), WindowEnd: time.Unix(1, 0), Source: "sacct", Trigger: "test", Started: time.Now()})
+	store := billingpg.New(pool)
+	store.EnsureMonths(ctx, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Now().AddDate(0, 1, 0))
+	if _, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+
+	a := newBrowser(t, e)
+	a.login("tally-t-admin", "tally-admin-pw", "/")
+	if resp, body := a.get("/periods"); resp.StatusCode != 200 || !strings.Contains(body, "2026-10") {
+		t.Fatalf("periods: %d", resp.StatusCode)
+	}
+	resp, body := a.post("/periods/2026-10/adjustments", map[string][]string{"account": {"physics"}, "amount": {"twelve"}, "reason": {"goodwill"}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "is not a number") || !strings.Contains(body, `value="goodwill"`) {
+		t.Fatalf("bad adjustment: %d", resp.StatusCode)
+	}
+	if resp, _ := a.post("/periods/2026-10/adjustments", map[string][]string{"account": {"physics"}, "amount": {"-0.02"}, "reason": {"goodwill"}}); resp.StatusCode != 303 {
+		t.Fatalf("adjustment: %d", resp.StatusCode)
+	}
+	a.post("/admin/accounts/physics", map[string][]string{"display_name": {"Physics Dept"}, "pi": {"Prof. Curie"}, "cost_centre": {"CC-42"}, "active": {"1"}})
+	if resp, _ := a.post("/periods/2026-10/close", nil); resp.StatusCode != 303 {
+		t.Fatalf("close: %d", resp.StatusCode)
+	}
+	_, body = a.get("/periods/2026-10")
+	for _, want := range []string{"Closed 2026-10", "statement 2026-10-0001", "statement 2026-10-0002", "goodwill", "Prof. Curie", "SHA-256"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("closed period page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "Add a credit or debit") {
+		t.Error("adjustment form shown on a closed period")
+	}
+	a.post("/periods/2026-10/close", nil)
+	if _, body = a.get("/periods/2026-10"); !strings.Contains(body, "already closed") {
+		t.Error("second close not refused clearly")
+	}
+	cur := time.Now().UTC().Format("2006-01")
+	a.post("/periods/"+cur+"/close", nil)
+	if _, body = a.get("/periods/" + cur); !strings.Contains(body, "has not ended yet") {
+		t.Error("closing a running period not refused")
+	}
+	_, csvBody := a.get("/periods/2026-10/accounts.csv")
+	if !strings.Contains(csvBody, "Physics Dept,Prof. Curie,CC-42") || !strings.Contains(csvBody, "-0.02") {
+		t.Errorf("accounts csv:\n%s", csvBody)
+	}
+
+	c := newBrowser(t, e)
+	c.login("tally-t-coord", "tally-coord-pw", "/")
+	_, body = c.get("/periods/2026-10")
+	if !strings.Contains(body, "Account physics") || strings.Contains(body, "Account chem") {
+		t.Error("coordinator sees statements of accounts they do not coordinate")
+	}
+	if _, csvBody := c.get("/periods/2026-10/jobs.csv"); strings.Contains(csvBody, ",chem,") {
+		t.Error("coordinator's job export includes chem")
+	}
+	if resp, _ := c.post("/periods/2026-10/close", nil); resp.StatusCode != 403 {
+		t.Errorf("coordinator closing: %d", resp.StatusCode)
+	}
+	r := newBrowser(t, e)
+	r.login("tally-t-alice", "tally-alice-pw", "/")
+	for _, p := range []string{"/periods", "/periods/2026-10", "/periods/2026-10/accounts.csv", "/admin/accounts"} {
+		if resp, _ := r.get(p); resp.StatusCode != 403 {
+			t.Errorf("researcher on %s: %d", p, resp.StatusCode)
+		}
+	}
+}
