@@ -248,6 +248,22 @@ func (s *Store) Receipt(ctx context.Context, sc Scope, row int64) (Receipt, erro
 	return rc, crow.Err()
 }
 
+// endedIn is the condition for jobs in scope that ended in [f.From, f.To),
+// optionally of one user and account, with its arguments.
+func endedIn(sc Scope, f JobFilter) (string, []any) {
+	args := []any{f.From, f.To}
+	conds := []string{sc.where(&args), "j.end_time >= $1", "j.end_time < $2"}
+	if f.User != "" {
+		args = append(args, f.User)
+		conds = append(conds, fmt.Sprintf("j.username = $%d", len(args)))
+	}
+	if f.Account != "" {
+		args = append(args, f.Account)
+		conds = append(conds, fmt.Sprintf("j.account = $%d", len(args)))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
 // Summary adds up usage in scope over a time range.
 type Summary struct {
 	Jobs          int64
@@ -261,16 +277,7 @@ type Summary struct {
 
 // Summarize totals jobs that ended in [from, to) within scope.
 func (s *Store) Summarize(ctx context.Context, sc Scope, f JobFilter) (Summary, error) {
-	args := []any{f.From, f.To}
-	conds := []string{sc.where(&args), "j.end_time >= $1", "j.end_time < $2"}
-	if f.User != "" {
-		args = append(args, f.User)
-		conds = append(conds, fmt.Sprintf("j.username = $%d", len(args)))
-	}
-	if f.Account != "" {
-		args = append(args, f.Account)
-		conds = append(conds, fmt.Sprintf("j.account = $%d", len(args)))
-	}
+	where, args := endedIn(sc, f)
 	var sum Summary
 	var coreSec, gpuSec, cpuUs, reserved int64
 	var currency *string
@@ -279,7 +286,7 @@ func (s *Store) Summarize(ctx context.Context, sc Scope, f JobFilter) (Summary, 
 			coalesce(sum(j.cpu_time_us), 0)::bigint, coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, max(c.currency)
 		FROM jobs j LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, sum(idle_micros) AS idle, max(currency) AS currency
 		                               FROM job_charges WHERE job_row = j.id) c ON true
-		WHERE `+strings.Join(conds, " AND "), args...).Scan(&sum.Jobs, &coreSec, &gpuSec, &sum.Total, &sum.Idle, &cpuUs, &reserved, &currency)
+		WHERE `+where, args...).Scan(&sum.Jobs, &coreSec, &gpuSec, &sum.Total, &sum.Idle, &cpuUs, &reserved, &currency)
 	if err != nil {
 		return sum, err
 	}
@@ -307,15 +314,10 @@ type DayCost struct {
 
 // DailyCosts returns charges per day (by job end) in [from, to).
 func (s *Store) DailyCosts(ctx context.Context, sc Scope, f JobFilter) ([]DayCost, error) {
-	args := []any{f.From, f.To}
-	conds := []string{sc.where(&args), "j.end_time >= $1", "j.end_time < $2"}
-	if f.Account != "" {
-		args = append(args, f.Account)
-		conds = append(conds, fmt.Sprintf("j.account = $%d", len(args)))
-	}
+	where, args := endedIn(sc, f)
 	rows, err := s.pool.Query(ctx, `SELECT date_trunc('day', j.end_time AT TIME ZONE 'UTC') AS day, coalesce(sum(c.total_micros), 0)::bigint, count(DISTINCT j.id)
 		FROM jobs j LEFT JOIN job_charges c ON c.job_row = j.id
-		WHERE `+strings.Join(conds, " AND ")+` GROUP BY 1 ORDER BY 1`, args...)
+		WHERE `+where+` GROUP BY 1 ORDER BY 1`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -346,15 +348,10 @@ func (s *Store) TotalsBy(ctx context.Context, sc Scope, by string, f JobFilter) 
 	if by == "user" {
 		col = "j.username"
 	}
-	args := []any{f.From, f.To}
-	conds := []string{sc.where(&args), "j.end_time >= $1", "j.end_time < $2"}
-	if f.Account != "" {
-		args = append(args, f.Account)
-		conds = append(conds, fmt.Sprintf("j.account = $%d", len(args)))
-	}
+	where, args := endedIn(sc, f)
 	rows, err := s.pool.Query(ctx, `SELECT `+col+`, count(DISTINCT j.id), coalesce(sum(c.total_micros), 0)::bigint
 		FROM jobs j LEFT JOIN job_charges c ON c.job_row = j.id
-		WHERE `+strings.Join(conds, " AND ")+` GROUP BY 1 ORDER BY 3 DESC, 1`, args...)
+		WHERE `+where+` GROUP BY 1 ORDER BY 3 DESC, 1`, args...)
 	if err != nil {
 		return nil, err
 	}
