@@ -53,6 +53,20 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return
 	}
 	d.Chart = dailyChart("Charges per day, last 30 days", days, now.AddDate(0, 0, -29), 30, d.Month.Currency)
+	month := billingpg.JobFilter{From: from, To: to}
+	if d.ByAccount, err = s.billing.TotalsBy(ctx, sc, "account", month); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if d.ByPartition, err = s.billing.TotalsBy(ctx, sc, "partition", month); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	// A straight-line forecast once a few days of the month are in.
+	if elapsed := now.Sub(from); elapsed > 72*time.Hour && d.Month.Total > 0 {
+		f := billing.Micros(int64(d.Month.Total) * int64(to.Sub(from)/time.Minute) / int64(elapsed/time.Minute))
+		d.Forecast = templates.Money(f, d.Month.Currency)
+	}
 	if d.Recent, err = s.billing.Jobs(ctx, sc, billingpg.JobFilter{Sort: "end", Desc: true, Limit: 10}); err != nil {
 		s.serverError(w, r, err)
 		return

@@ -342,11 +342,15 @@ type AccountTotals struct {
 	Total billing.Micros
 }
 
-// TotalsBy groups charges of jobs ended in [from, to) by "account" or "user".
+// TotalsBy groups charges of jobs ended in [from, to) by "account",
+// "user" or "partition".
 func (s *Store) TotalsBy(ctx context.Context, sc Scope, by string, f JobFilter) ([]AccountTotals, error) {
 	col := "j.account"
-	if by == "user" {
+	switch by {
+	case "user":
 		col = "j.username"
+	case "partition":
+		col = "j.partition"
 	}
 	where, args := endedIn(sc, f)
 	rows, err := s.pool.Query(ctx, `SELECT `+col+`, count(DISTINCT j.id), coalesce(sum(c.total_micros), 0)::bigint
