@@ -10,6 +10,7 @@ import (
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/templates"
+	"github.com/tally-hpc/tally/web/pdfdoc"
 )
 
 // statementAccounts is nil (all) for admins and finance, else the accounts
@@ -181,4 +182,78 @@ func (s *Server) periodCSV(what string) func(http.ResponseWriter, *http.Request,
 			s.recordAdmin(r, v, "export", name+" "+what)
 		}
 	}
+}
+
+// statementPDF is one account's statement of a period as a PDF.
+func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	name, account := r.PathValue("name"), r.URL.Query().Get("account")
+	scope := statementAccounts(v)
+	if scope != nil && !containsString(scope, account) {
+		s.notFound(w, r)
+		return
+	}
+	ps, err := s.billing.Statements(r.Context(), name, []string{account}, s.rounding)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(ps.Statements) == 0 {
+		s.notFound(w, r)
+		return
+	}
+	st := ps.Statements[0]
+	details, _ := s.billing.AccountDetailsAll(r.Context())
+	var d billingpg.AccountDetails
+	for _, x := range details {
+		if x.Account == account {
+			d = x
+		}
+	}
+	title := "Statement " + st.Number
+	if st.Number == "" {
+		title = "Statement preview (period open)"
+	}
+	lines := []pdfdoc.Line{
+		{Text: title, Bold: true, Size: 16},
+		{Text: fmt.Sprintf("Period %s: %s to %s (UTC)", ps.Period.Name, ps.Period.Starts.UTC().Format("2006-01-02"), ps.Period.Ends.UTC().Format("2006-01-02"))},
+		{Text: "Account " + account + " " + d.DisplayName, Bold: true, Gap: true},
+	}
+	for _, x := range []struct{ k, v string }{{"PI", d.PI}, {"Cost centre", d.CostCentre}, {"PO", d.PONumber}, {"Billing contact", d.ContactEmail}} {
+		if x.v != "" {
+			lines = append(lines, pdfdoc.Line{Text: x.k + ": " + x.v})
+		}
+	}
+	lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %8s %18s %14s", "Component", "Jobs", "Exact", "Amount"), Bold: true, Gap: true})
+	for _, l := range st.Lines {
+		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %8d %18s %14s", l.Component, l.Jobs, l.Exact, templates.Money(l.Amount, ""))})
+	}
+	lines = append(lines,
+		pdfdoc.Line{Text: "Total " + templates.Money(st.Total, st.Currency), Bold: true, Size: 12, Gap: true},
+		pdfdoc.Line{Text: "Each line is its jobs' exact amounts summed and rounded once to the minor unit.", Size: 8, Gap: true},
+		pdfdoc.Line{Text: "SHA-256 " + st.SHA256, Size: 8})
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-%s-%s.pdf"`, name, safeFileName(account)))
+	if err := pdfdoc.Write(w, title, lines); err != nil {
+		s.log.Error("statement pdf", "err", err)
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// safeFileName keeps a download name to letters, digits, dot, dash and
+// underscore.
+func safeFileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '_'
+	}, s)
 }

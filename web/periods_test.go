@@ -71,8 +71,20 @@ func TestPeriodWorkflow(t *testing.T) {
 		t.Errorf("accounts csv:\n%s", csvBody)
 	}
 
+	resp, pdf := a.get("/periods/2026-10/statement.pdf?account=physics")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(pdf, "%PDF-1.4") ||
+		!strings.Contains(pdf, "Statement 2026-10-0002") || !strings.Contains(pdf, "Prof. Curie") {
+		t.Errorf("statement pdf: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
 	c := newBrowser(t, e)
 	c.login("tally-t-coord", "tally-coord-pw", "/")
+	if resp, _ := c.get("/periods/2026-10/statement.pdf?account=chem"); resp.StatusCode != 404 {
+		t.Errorf("coordinator got another account's statement pdf: %d", resp.StatusCode)
+	}
+	if resp, _ := c.get("/periods/2026-10/statement.pdf?account=physics"); resp.StatusCode != 200 {
+		t.Errorf("coordinator's own statement pdf: %d", resp.StatusCode)
+	}
 	_, body = c.get("/periods/2026-10")
 	if !strings.Contains(body, "Account physics") || strings.Contains(body, "Account chem") {
 		t.Error("coordinator sees statements of accounts they do not coordinate")

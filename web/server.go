@@ -173,6 +173,7 @@ func (s *Server) routes() {
 	s.handle("GET /periods/{name}/jobs.csv", s.anyRole(s.periodCSV("jobs"), RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /periods/{name}/adjustments.csv", s.anyRole(s.periodCSV("adjustments"), RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("POST /periods/{name}/adjustments", s.anyRole(s.addAdjustment, RoleAdmin))
+	s.handle("GET /periods/{name}/statement.pdf", s.anyRole(s.statementPDF, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /admin/accounts", s.anyRole(s.accountsAdmin, RoleAdmin))
 	s.handle("POST /admin/accounts/{account}", s.anyRole(s.saveAccount, RoleAdmin))
 	s.handle("GET /admin/rates", s.anyRole(s.rateCards, RoleAdmin))
