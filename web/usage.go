@@ -341,10 +341,10 @@ func estimateFrom(cards billing.Cards, cluster string, f templates.EstimateForm)
 }
 
 func (s *Server) rateCards(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	s.renderRateCards(w, r, http.StatusOK, "")
+	s.renderRateCards(w, r, http.StatusOK, "", nil)
 }
 
-func (s *Server) renderRateCards(w http.ResponseWriter, r *http.Request, status int, draft string) {
+func (s *Server) renderRateCards(w http.ResponseWriter, r *http.Request, status int, draft string, whatIf *templates.WhatIf) {
 	cards, err := s.billing.Cards(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
@@ -370,7 +370,7 @@ func (s *Server) renderRateCards(w http.ResponseWriter, r *http.Request, status 
 		b, _ := billing.MarshalVersion(&last)
 		draft = string(b)
 	}
-	s.render(w, r, status, templates.RateCards(s.page(r, "Rate cards"), rows, draft))
+	s.render(w, r, status, templates.RateCards(s.page(r, "Rate cards"), rows, draft, whatIf))
 }
 
 func (s *Server) addRateCard(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -379,13 +379,17 @@ func (s *Server) addRateCard(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		return
 	}
 	spec := r.PostForm.Get("spec")
+	if r.PostForm.Get("action") == "whatif" {
+		s.rateWhatIf(w, r, v, spec)
+		return
+	}
 	c, err := s.billing.AddVersion(r.Context(), spec, v.User)
 	if err != nil {
 		var ve *billing.ValidationError
 		var be *billing.Error
 		if errors.As(err, &ve) || errors.As(err, &be) {
 			s.flash(r, "error", err.Error())
-			s.renderRateCards(w, r, http.StatusUnprocessableEntity, spec)
+			s.renderRateCards(w, r, http.StatusUnprocessableEntity, spec, nil)
 			return
 		}
 		s.serverError(w, r, err)
@@ -396,6 +400,35 @@ func (s *Server) addRateCard(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	s.flash(r, "success", fmt.Sprintf("Added %s version %d, effective %s. Open periods are re-rated at the next ingest.",
 		c.Name, c.Version, c.EffectiveFrom.Format("2006-01-02 15:04 UTC")))
 	http.Redirect(w, r, "/admin/rates", http.StatusSeeOther)
+}
+
+// rateWhatIf shows what a draft card would change for last month's jobs,
+// without saving anything.
+func (s *Server) rateWhatIf(w http.ResponseWriter, r *http.Request, v *Viewer, spec string) {
+	ctx := r.Context()
+	parts, err := s.billing.KnownPartitions(ctx)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	cards, err := billing.ParseRateFile(strings.NewReader(spec), parts)
+	if err == nil && len(cards) != 1 {
+		err = billing.Invalidf("give exactly one version")
+	}
+	if err != nil {
+		s.flash(r, "error", err.Error())
+		s.renderRateCards(w, r, http.StatusUnprocessableEntity, spec, nil)
+		return
+	}
+	from := monthStart(time.Now()).AddDate(0, -1, 0)
+	draft := cards[0]
+	rows, err := s.billing.WhatIf(ctx, draft, from, from.AddDate(0, 1, 0), s.rounding)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.recordAdmin(r, v, "rate_card_whatif", fmt.Sprintf("%s v%d over %s", draft.Name, draft.Version, from.Format("2006-01")))
+	s.renderRateCards(w, r, http.StatusOK, spec, &templates.WhatIf{Period: from.Format("January 2006"), Rows: rows})
 }
 
 func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, v *Viewer) {

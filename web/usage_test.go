@@ -174,6 +174,10 @@ func TestEstimatorAndRateCardAdmin(t *testing.T) {
 		t.Fatalf("invalid card: %d", resp.StatusCode)
 	}
 	good := strings.Replace(bad, `"-1"`, `"0.04"`, 1)
+	resp, body = a.post("/admin/rates", map[string][]string{"spec": {good}, "action": {"whatif"}})
+	if resp.StatusCode != 200 || !strings.Contains(body, "What if") || !strings.Contains(body, "Nothing has been saved") && !strings.Contains(body, "No jobs ended") {
+		t.Fatalf("what-if: %d", resp.StatusCode)
+	}
 	if resp, _ = a.post("/admin/rates", map[string][]string{"spec": {good}}); resp.StatusCode != 303 {
 		t.Fatalf("valid card: %d", resp.StatusCode)
 	}

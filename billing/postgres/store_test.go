@@ -216,3 +216,34 @@ func TestAppendLinesMatchesEncodingJSON(t *testing.T) {
 		t.Fatalf("empty: %s", got)
 	}
 }
+
+func TestWhatIf(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := context.Background()
+	importStandard(t, s)
+	addJobs(t, pool,
+		mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"),
+		mk(2, "bob", "chem", "cpu", "normal", 1, 1024, "2026-10-10T10:45:00Z", "2026-10-10T12:00:00Z"))
+	draft, _ := billing.ParseRateFile(strings.NewReader(`name: standard
+currency: USD
+versions:
+  - version: 3
+    effective_from: 2027-01-01T00:00:00Z
+    partitions:
+      cpu: {cpu: "0.04", mem: "0.005"}
+`), nil)
+	rows, err := s.WhatIf(ctx, draft[0], at("2026-10-01T00:00:00Z"), at("2026-11-01T00:00:00Z"), billing.HalfUp)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%+v %v", rows, err)
+	}
+	// physics: cpu 10 core-h at 0.02 -> 0.04; chem loses its discount in the draft.
+	if rows[1].Account != "physics" || rows[1].Current.String() != "0.400000" || rows[1].Draft.String() != "0.600000" {
+		t.Errorf("physics %+v", rows[1])
+	}
+	var n int
+	pool.QueryRow(ctx, `SELECT count(*) FROM job_charges`).Scan(&n)
+	if n != 0 {
+		t.Error("what-if wrote charges")
+	}
+}
