@@ -89,3 +89,20 @@ func trimDecimal(s string) string {
 	}
 	return s
 }
+
+// mulDivRound returns round(a × b / d) for non-negative values by rule.
+func mulDivRound(a, b, d uint64, rule Rounding) uint64 {
+	if d == 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(a, b)
+	if hi >= d {
+		return 1<<63 - 1 // beyond any real amount; callers cap it
+	}
+	q, r := bits.Div64(hi, lo, d)
+	half := r >= d-r
+	if half && (r != d-r || rule != HalfEven || q&1 == 1) {
+		q++
+	}
+	return q
+}

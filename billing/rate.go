@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"sort"
@@ -50,6 +51,33 @@ type Line struct {
 	AccountMultiplier Ratio  `json:"account_multiplier"`
 	Amount            Micros `json:"amount"`
 	Note              string `json:"note,omitempty"`
+}
+
+// MarshalJSON stores a line compactly as an array: [component, gpu_type,
+// quantity, unit, unit_price, qos_multiplier, account_multiplier, amount,
+// note]. Charges are stored by the million; keys would double their size.
+func (l Line) MarshalJSON() ([]byte, error) {
+	return json.Marshal([]any{l.Component, l.GPUType, l.Quantity, l.Unit, int64(l.UnitPrice), int64(l.QOSMultiplier),
+		int64(l.AccountMultiplier), int64(l.Amount), l.Note})
+}
+
+// UnmarshalJSON reads the array form.
+func (l *Line) UnmarshalJSON(b []byte) error {
+	var a []json.RawMessage
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	if len(a) != 9 {
+		return fmt.Errorf("charge line: want 9 fields, got %d", len(a))
+	}
+	var up, qm, am, amt int64
+	for i, dst := range []any{&l.Component, &l.GPUType, &l.Quantity, &l.Unit, &up, &qm, &am, &amt, &l.Note} {
+		if err := json.Unmarshal(a[i], dst); err != nil {
+			return fmt.Errorf("charge line field %d: %w", i, err)
+		}
+	}
+	l.UnitPrice, l.QOSMultiplier, l.AccountMultiplier, l.Amount = Micros(up), Ratio(qm), Ratio(am), Micros(amt)
+	return nil
 }
 
 // Charge is a job's (or, under split attribution, a job portion's) cost.
@@ -116,12 +144,33 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 	// The seconds of this portion: elapsed scaled by the portion's share of
 	// the wall-clock run, so suspended time is treated alike everywhere.
 	wall := u.End.Sub(u.Start)
-	seconds := big.NewRat(u.ElapsedSeconds, 1)
-	cpuSeconds := big.NewRat(u.CPUTimeMicros, 1_000_000)
-	if wall > 0 && (from.After(u.Start) || to.Before(u.End)) {
-		share := big.NewRat(int64(overlap(u.Start, u.End, from, to)/time.Second), int64(wall/time.Second))
-		seconds.Mul(seconds, share)
-		cpuSeconds.Mul(cpuSeconds, share)
+	partial := wall > 0 && (from.After(u.Start) || to.Before(u.End))
+	// Exact rationals are built only when needed: a portion of a job, CPU
+	// time, or a value too large for the integer fast path.
+	var secondsR, cpuSecondsR, hoursR *big.Rat
+	seconds := func() *big.Rat {
+		if secondsR == nil {
+			secondsR = big.NewRat(u.ElapsedSeconds, 1)
+			if partial {
+				secondsR.Mul(secondsR, big.NewRat(int64(overlap(u.Start, u.End, from, to)/time.Second), int64(wall/time.Second)))
+			}
+		}
+		return secondsR
+	}
+	cpuSeconds := func() *big.Rat {
+		if cpuSecondsR == nil {
+			cpuSecondsR = big.NewRat(u.CPUTimeMicros, 1_000_000)
+			if partial {
+				cpuSecondsR.Mul(cpuSecondsR, big.NewRat(int64(overlap(u.Start, u.End, from, to)/time.Second), int64(wall/time.Second)))
+			}
+		}
+		return cpuSecondsR
+	}
+	hours := func() *big.Rat {
+		if hoursR == nil {
+			hoursR = new(big.Rat).Quo(seconds(), new(big.Rat).SetInt(secondsPerHour))
+		}
+		return hoursR
 	}
 
 	res := u.Requested
@@ -137,14 +186,9 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 		acct = a.Multiplier
 		ch.AccountReason = a.Reason
 	}
-	hours := new(big.Rat).Quo(seconds, new(big.Rat).SetInt(secondsPerHour))
-
 	// whole is the common case (end attribution): integer fast path.
-	whole := seconds.IsInt() && seconds.Num().IsInt64()
-	secs := int64(0)
-	if whole {
-		secs = seconds.Num().Int64()
-	}
+	whole := !partial
+	secs := u.ElapsedSeconds
 	line := func(component, gpuType, unit string, num, den int64, price Micros) Line {
 		l := Line{Component: component, GPUType: gpuType, Unit: unit, UnitPrice: price, QOSMultiplier: qos, AccountMultiplier: acct}
 		if whole {
@@ -155,7 +199,7 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 				return l
 			}
 		}
-		qty := new(big.Rat).Mul(big.NewRat(num, den), hours)
+		qty := new(big.Rat).Mul(big.NewRat(num, den), hours())
 		amt := new(big.Rat).Mul(qty, price.Rat())
 		amt.Mul(amt, big.NewRat(int64(qos), int64(One)))
 		amt.Mul(amt, big.NewRat(int64(acct), int64(One)))
@@ -221,7 +265,7 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 	}
 	ch.Lines = append(ch.Lines, tres...)
 	if prices.CPUTime != nil {
-		cpuHours := new(big.Rat).Quo(cpuSeconds, new(big.Rat).SetInt(secondsPerHour))
+		cpuHours := new(big.Rat).Quo(cpuSeconds(), new(big.Rat).SetInt(secondsPerHour))
 		ch.Lines = append(ch.Lines, lineRat("cpu_time", "CPU-h", cpuHours, *prices.CPUTime))
 	}
 	if last && prices.FixedFee != nil {
@@ -242,17 +286,16 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 
 	// Efficiency: how much of the reserved CPU time was used, and what the
 	// idle share of the cpu line cost.
-	if u.ElapsedSeconds > 0 && res.CPU > 0 {
-		reserved := new(big.Int).Mul(big.NewInt(u.ElapsedSeconds*1_000_000), big.NewInt(res.CPU))
-		eff := rounding.divRound(new(big.Int).Mul(big.NewInt(u.CPUTimeMicros), big.NewInt(1_000_000)), reserved).Int64()
+	if u.ElapsedSeconds > 0 && res.CPU > 0 && u.CPUTimeMicros >= 0 {
+		// eff (ppm) = CPU µs / (elapsed s × CPUs); both fit 128 bits.
+		eff := int64(mulDivRound(uint64(u.CPUTimeMicros), 1, uint64(u.ElapsedSeconds)*uint64(res.CPU), rounding))
 		if eff > 1_000_000 {
 			eff = 1_000_000
 		}
 		ch.EfficiencyPPM = eff
 		for _, l := range ch.Lines {
-			if l.Component == "cpu" {
-				idle := new(big.Rat).Mul(l.Amount.Rat(), big.NewRat(1_000_000-eff, 1_000_000))
-				ch.IdleCost = rounding.ToMicros(idle)
+			if l.Component == "cpu" && l.Amount >= 0 {
+				ch.IdleCost = Micros(mulDivRound(uint64(l.Amount), uint64(1_000_000-eff), 1_000_000, rounding))
 			}
 		}
 	}

@@ -58,15 +58,14 @@ CREATE TABLE job_charges (
     efficiency_ppm bigint,
     not_charged    text        NOT NULL DEFAULT '',
     account_reason text        NOT NULL DEFAULT '',
-    lines          jsonb       NOT NULL DEFAULT '[]',
+    lines          json        NOT NULL DEFAULT '[]', -- arrays, see billing.Line
+
     charge_hash    text        NOT NULL,
     computed_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (job_row, portion_start),
     CHECK (portion_end >= portion_start)
 );
 CREATE INDEX job_charges_period_account_idx ON job_charges (period_id, account);
-CREATE INDEX job_charges_user_idx ON job_charges (username, portion_end DESC);
-CREATE INDEX job_charges_account_idx ON job_charges (account, portion_end DESC);
 
 -- Charges in a closed period are final: the database refuses to change
 -- them. Statement-level triggers over transition tables check a whole bulk

@@ -71,8 +71,9 @@ func preview(ctx context.Context, q querier, p Period, accounts []string, rule b
 		args = append(args, accounts)
 		cond = " AND c.account = ANY($2)"
 	}
-	rows, err := q.Query(ctx, `SELECT c.account, max(c.currency), l->>'component', count(DISTINCT c.job_row), sum((l->>'amount')::bigint)::bigint
-		FROM job_charges c, jsonb_array_elements(c.lines) l
+	// Lines are stored as arrays: element 0 is the component, 7 the amount.
+	rows, err := q.Query(ctx, `SELECT c.account, max(c.currency), l->>0, count(DISTINCT c.job_row), sum((l->>7)::bigint)::bigint
+		FROM job_charges c, json_array_elements(c.lines) l
 		WHERE c.period_id = $1`+cond+`
 		GROUP BY 1, 3 ORDER BY 1, 3`, args...)
 	if err != nil {

@@ -317,37 +317,29 @@ func chargeRow(row int64, u billing.Usage, ch billing.Charge, p *Period, from, t
 		eff, ch.NotCharged, ch.AccountReason, lines, hex.EncodeToString(h.Sum(nil))}
 }
 
-// appendLines encodes charge lines as encoding/json would, without
-// reflection: rating writes millions of them.
+// appendLines encodes charge lines as billing.Line's MarshalJSON does,
+// without reflection: rating writes millions of them.
 func appendLines(b []byte, lines []billing.Line) []byte {
 	b = append(b, '[')
 	for i, l := range lines {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"component":`...)
+		b = append(b, '[')
 		b = appendString(b, l.Component)
-		if l.GPUType != "" {
-			b = append(b, `,"gpu_type":`...)
-			b = appendString(b, l.GPUType)
-		}
-		b = append(b, `,"quantity":`...)
+		b = append(b, ',')
+		b = appendString(b, l.GPUType)
+		b = append(b, ',')
 		b = appendString(b, l.Quantity)
-		b = append(b, `,"unit":`...)
+		b = append(b, ',')
 		b = appendString(b, l.Unit)
-		b = append(b, `,"unit_price":`...)
-		b = strconv.AppendInt(b, int64(l.UnitPrice), 10)
-		b = append(b, `,"qos_multiplier":`...)
-		b = strconv.AppendInt(b, int64(l.QOSMultiplier), 10)
-		b = append(b, `,"account_multiplier":`...)
-		b = strconv.AppendInt(b, int64(l.AccountMultiplier), 10)
-		b = append(b, `,"amount":`...)
-		b = strconv.AppendInt(b, int64(l.Amount), 10)
-		if l.Note != "" {
-			b = append(b, `,"note":`...)
-			b = appendString(b, l.Note)
+		for _, n := range []int64{int64(l.UnitPrice), int64(l.QOSMultiplier), int64(l.AccountMultiplier), int64(l.Amount)} {
+			b = append(b, ',')
+			b = strconv.AppendInt(b, n, 10)
 		}
-		b = append(b, '}')
+		b = append(b, ',')
+		b = appendString(b, l.Note)
+		b = append(b, ']')
 	}
 	return append(b, ']')
 }
