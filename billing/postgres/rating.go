@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-hpc/tally/billing"
 )
@@ -102,9 +103,32 @@ func portions(ps []Period, start, end time.Time) [][2]time.Time {
 const chargeColumns = `job_row, portion_start, portion_end, period_id, cluster, account, username, rate_card_id, currency,
 	total_micros, idle_micros, efficiency_ppm, not_charged, account_reason, lines, charge_hash`
 
+func chargeColumnList() []string {
+	return []string{"job_row", "portion_start", "portion_end", "period_id", "cluster", "account", "username", "rate_card_id", "currency",
+		"total_micros", "idle_micros", "efficiency_ppm", "not_charged", "account_reason", "lines", "charge_hash"}
+}
+
+// rateLock serialises rating runs across replicas (a transaction-level
+// advisory lock): new charges are written with a plain COPY.
+const rateLock = 0x7461_6c6c_7972
+
+// jobColumns are what rating reads of a job; the last column is the
+// job's existing charge ("hash@portion_start") when it has exactly one.
+const jobColumns = `j.id, j.cluster, j.job_id, j.username, j.account, j.partition, j.qos, j.state,
+	j.start_time, j.end_time, j.elapsed_seconds, j.cpu_time_us,
+	j.req_cpu, j.req_mem_mib, j.req_nodes, j.req_billing, j.req_gpu, j.req_gpu_types,
+	j.alloc_cpu, j.alloc_mem_mib, j.alloc_nodes, j.alloc_billing, j.alloc_gpu, j.alloc_gpu_types`
+
+const notClosed = `j.end_time IS NOT NULL
+	AND NOT EXISTS (SELECT 1 FROM billing_periods p WHERE p.status = 'closed'
+	                AND coalesce(j.start_time, j.end_time) >= p.starts_at AND j.end_time < p.ends_at)`
+
 // RateOpen (re-)rates every ended job whose charge is not in a closed
 // period, deterministically: the same jobs, cards and options give the same
-// rows, and rows whose content is unchanged are not rewritten.
+// rows. In one transaction it makes two passes: jobs never rated are
+// rated and their charges written straight into job_charges with COPY;
+// jobs already rated are rated again, charges that did not change are left
+// alone, and the others are replaced through a staging table.
 func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, error) {
 	began := time.Now()
 	var sum RateSummary
@@ -116,76 +140,128 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 	if err != nil {
 		return sum, err
 	}
-	rater := billing.Rater{Cards: cards, Rounding: opt.Rounding}
-	split := opt.Attribution == "split"
+	r := &ratingRun{rater: billing.Rater{Cards: cards, Rounding: opt.Rounding}, periods: periods,
+		split: opt.Attribution == "split", sum: &sum, progress: opt.Progress}
 
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return sum, err
 	}
 	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE charges_staging ON COMMIT DROP AS SELECT `+chargeColumns+` FROM job_charges WITH NO DATA`); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(rateLock)); err != nil {
 		return sum, err
 	}
-
-	// Reading and writing need separate connections: the read streams while
-	// the staging COPY runs.
+	// Reading streams on its own connection while the COPY runs on the
+	// transaction's. The reader sees committed data only, so the second
+	// pass does not meet the charges the first pass just wrote.
 	readConn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return sum, err
 	}
 	defer readConn.Release()
-	rows, err := readConn.Query(ctx, `SELECT j.id, j.cluster, j.job_id, j.username, j.account, j.partition, j.qos, j.state,
-			j.start_time, j.end_time, j.elapsed_seconds, j.cpu_time_us,
-			j.req_cpu, j.req_mem_mib, j.req_nodes, j.req_billing, j.req_gpu, j.req_gpu_types,
-			j.alloc_cpu, j.alloc_mem_mib, j.alloc_nodes, j.alloc_billing, j.alloc_gpu, j.alloc_gpu_types
-		FROM jobs j
-		WHERE j.end_time IS NOT NULL
-		  AND NOT EXISTS (SELECT 1 FROM billing_periods p WHERE p.status = 'closed'
-		                  AND coalesce(j.start_time, j.end_time) >= p.starts_at AND j.end_time < p.ends_at)`)
+
+	// Pass 1: jobs with no charge yet.
+	direct := startCopy(ctx, tx, "job_charges")
+	err = r.each(ctx, readConn, `SELECT `+jobColumns+`, NULL FROM jobs j WHERE `+notClosed+`
+		AND NOT EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id)`,
+		func(rows [][]any, _ *string) error {
+			sum.Written += len(rows)
+			return direct.send(rows)
+		})
+	if cerr := direct.finish(); err == nil && cerr != nil {
+		err = fmt.Errorf("writing charges: %w", cerr)
+	}
 	if err != nil {
 		return sum, err
 	}
-	defer rows.Close()
 
-	batches := make(chan [][]any, 4)
-	copied := make(chan error, 1)
-	go func() {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"charges_staging"}, []string{
-			"job_row", "portion_start", "portion_end", "period_id", "cluster", "account", "username", "rate_card_id", "currency",
-			"total_micros", "idle_micros", "efficiency_ppm", "not_charged", "account_reason", "lines", "charge_hash",
-		}, &chanSource{in: batches})
-		if err != nil {
-			go func() {
-				for range batches {
-				}
-			}()
-		}
-		copied <- err
-	}()
-	batch := make([][]any, 0, 2000)
-	send := func() error {
-		select {
-		case batches <- batch:
-			batch = make([][]any, 0, 2000)
-			return nil
-		case err := <-copied:
-			copied <- err
-			return err
-		}
+	// Pass 2: jobs rated before.
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE charges_staging ON COMMIT DROP AS SELECT `+chargeColumns+` FROM job_charges WITH NO DATA`); err != nil {
+		return sum, err
 	}
+	staged := 0
+	stage := startCopy(ctx, tx, "charges_staging")
+	err = r.each(ctx, readConn, `SELECT `+jobColumns+`,
+			(SELECT CASE WHEN count(*) = 1 THEN max(c.charge_hash) || '@' || max(extract(epoch FROM c.portion_start))::bigint END
+			 FROM job_charges c WHERE c.job_row = j.id)
+		FROM jobs j WHERE `+notClosed+` AND EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id)`,
+		func(rows [][]any, existing *string) error {
+			if existing != nil && len(rows) == 1 {
+				ps := rows[0][1].(time.Time)
+				if *existing == fmt.Sprintf("%s@%d", rows[0][15], ps.Unix()) {
+					sum.Unchanged++
+					return nil
+				}
+			}
+			staged += len(rows)
+			return stage.send(rows)
+		})
+	if cerr := stage.finish(); err == nil && cerr != nil {
+		err = fmt.Errorf("staging charges: %w", cerr)
+	}
+	if err != nil {
+		return sum, err
+	}
+	if staged > 0 {
+		// Portions that no longer exist (a job re-split, say) go, unless closed.
+		if _, err := tx.Exec(ctx, `DELETE FROM job_charges c
+			WHERE c.job_row IN (SELECT job_row FROM charges_staging)
+			  AND NOT EXISTS (SELECT 1 FROM charges_staging s WHERE s.job_row = c.job_row AND s.portion_start = c.portion_start)
+			  AND (c.period_id IS NULL OR c.period_id IN (SELECT id FROM billing_periods WHERE status = 'open'))`); err != nil {
+			return sum, err
+		}
+		var written int
+		err = tx.QueryRow(ctx, `WITH up AS (
+			INSERT INTO job_charges (`+chargeColumns+`) SELECT `+chargeColumns+` FROM charges_staging
+			ON CONFLICT (job_row, portion_start) DO UPDATE SET portion_end = EXCLUDED.portion_end, period_id = EXCLUDED.period_id,
+				cluster = EXCLUDED.cluster, account = EXCLUDED.account, username = EXCLUDED.username, rate_card_id = EXCLUDED.rate_card_id,
+				currency = EXCLUDED.currency, total_micros = EXCLUDED.total_micros, idle_micros = EXCLUDED.idle_micros,
+				efficiency_ppm = EXCLUDED.efficiency_ppm, not_charged = EXCLUDED.not_charged, account_reason = EXCLUDED.account_reason,
+				lines = EXCLUDED.lines, charge_hash = EXCLUDED.charge_hash, computed_at = now()
+			WHERE job_charges.charge_hash <> EXCLUDED.charge_hash
+			RETURNING 1)
+			SELECT count(*) FROM up`).Scan(&written)
+		if err != nil {
+			return sum, fmt.Errorf("writing charges: %w", err)
+		}
+		sum.Written += written
+		sum.Unchanged += staged - written
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return sum, err
+	}
+	sum.Took = time.Since(began)
+	return sum, nil
+}
 
+// ratingRun rates the jobs a query returns.
+type ratingRun struct {
+	rater    billing.Rater
+	periods  []Period
+	split    bool
+	sum      *RateSummary
+	progress func(int)
+}
+
+// each streams the query's jobs and hands each job's charge rows (and the
+// job's existing charge, if the query gives one) to handle.
+func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, handle func(rows [][]any, existing *string) error) error {
+	rows, err := conn.Query(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var row int64
 		var u billing.Usage
 		var start, end *time.Time
 		var reqTypes, allocTypes []byte
+		var existing *string
 		if err := rows.Scan(&row, &u.Cluster, &u.JobID, &u.User, &u.Account, &u.Partition, &u.QOS, &u.State,
 			&start, &end, &u.ElapsedSeconds, &u.CPUTimeMicros,
 			&u.Requested.CPU, &u.Requested.MemMiB, &u.Requested.Nodes, &u.Requested.Billing, &u.Requested.GPU, &reqTypes,
-			&u.Allocated.CPU, &u.Allocated.MemMiB, &u.Allocated.Nodes, &u.Allocated.Billing, &u.Allocated.GPU, &allocTypes); err != nil {
-			close(batches)
-			return sum, err
+			&u.Allocated.CPU, &u.Allocated.MemMiB, &u.Allocated.Nodes, &u.Allocated.Billing, &u.Allocated.GPU, &allocTypes, &existing); err != nil {
+			return err
 		}
 		if start != nil {
 			u.Start = *start
@@ -193,90 +269,113 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 		u.End = *end
 		u.Requested.GPUByType = gpuTypes(reqTypes)
 		u.Allocated.GPUByType = gpuTypes(allocTypes)
-		sum.Jobs++
-
-		spans := [][2]time.Time{{u.Start, u.End}}
-		if split && !u.Start.IsZero() {
-			spans = portions(periods, u.Start, u.End)
+		r.sum.Jobs++
+		out := r.charges(row, u)
+		if len(out) > 0 {
+			r.sum.Charges += len(out)
+			if err := handle(out, existing); err != nil {
+				return err
+			}
 		}
-		for i, sp := range spans {
-			anchor := sp[1]
-			if i < len(spans)-1 {
-				anchor = sp[0] // a portion belongs to the period it starts in
+		if r.progress != nil && r.sum.Jobs%100000 == 0 {
+			r.progress(r.sum.Jobs)
+		}
+	}
+	return rows.Err()
+}
+
+// charges rates one job into its charge rows (one, or one per period
+// under split attribution), skipping portions in closed periods.
+func (r *ratingRun) charges(row int64, u billing.Usage) [][]any {
+	spans := [][2]time.Time{{u.Start, u.End}}
+	if r.split && !u.Start.IsZero() {
+		spans = portions(r.periods, u.Start, u.End)
+	}
+	var out [][]any
+	for i, sp := range spans {
+		anchor := sp[1]
+		if i < len(spans)-1 {
+			anchor = sp[0] // a portion belongs to the period it starts in
+		}
+		p := periodFor(r.periods, anchor)
+		if p == nil && sp[1].Equal(u.End) {
+			p = periodFor(r.periods, u.End.Add(-time.Nanosecond))
+		}
+		if p != nil && p.Status == "closed" {
+			r.sum.Closed++
+			continue
+		}
+		ch, err := r.rater.RatePortion(u, sp[0], sp[1], i == len(spans)-1)
+		if err != nil {
+			r.sum.Failed++
+			if r.sum.FirstFail == "" {
+				r.sum.FirstFail = fmt.Sprintf("job %d: %v", u.JobID, err)
 			}
-			p := periodFor(periods, anchor)
-			if p == nil && sp[1].Equal(u.End) {
-				p = periodFor(periods, u.End.Add(-time.Nanosecond))
-			}
-			if p != nil && p.Status == "closed" {
-				sum.Closed++
-				continue
-			}
-			ch, err := rater.RatePortion(u, sp[0], sp[1], i == len(spans)-1)
-			if err != nil {
-				sum.Failed++
-				if sum.FirstFail == "" {
-					sum.FirstFail = fmt.Sprintf("job %d: %v", u.JobID, err)
+			return nil
+		}
+		portionStart := sp[0]
+		if portionStart.IsZero() {
+			portionStart = u.End // never ran: keyed at its end
+		}
+		out = append(out, chargeRow(row, u, ch, p, portionStart, sp[1]))
+	}
+	return out
+}
+
+// copyStream runs one COPY into table, fed in batches from the caller.
+type copyStream struct {
+	batches chan [][]any
+	copied  chan error
+	batch   [][]any
+}
+
+func startCopy(ctx context.Context, tx pgx.Tx, table string) *copyStream {
+	c := &copyStream{batches: make(chan [][]any, 4), copied: make(chan error, 1)}
+	in := c.batches
+	go func() {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, chargeColumnList(), &chanSource{in: in})
+		if err != nil {
+			go func() {
+				for range in {
 				}
-				break
-			}
-			portionStart := sp[0]
-			if portionStart.IsZero() {
-				portionStart = u.End // never ran: keyed at its end
-			}
-			batch = append(batch, chargeRow(row, u, ch, p, portionStart, sp[1]))
-			sum.Charges++
+			}()
 		}
-		if len(batch) >= 2000 {
-			if err := send(); err != nil {
-				return sum, fmt.Errorf("staging charges: %w", err)
-			}
-		}
-		if opt.Progress != nil && sum.Jobs%100000 == 0 {
-			opt.Progress(sum.Jobs)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		close(batches)
-		return sum, err
-	}
-	if len(batch) > 0 {
-		if err := send(); err != nil {
-			return sum, fmt.Errorf("staging charges: %w", err)
-		}
-	}
-	close(batches)
-	if err := <-copied; err != nil {
-		return sum, fmt.Errorf("staging charges: %w", err)
-	}
+		c.copied <- err
+	}()
+	return c
+}
 
-	// Portions that no longer exist (a job re-split, say) go, unless closed.
-	if _, err := tx.Exec(ctx, `DELETE FROM job_charges c
-		WHERE c.job_row IN (SELECT job_row FROM charges_staging)
-		  AND NOT EXISTS (SELECT 1 FROM charges_staging s WHERE s.job_row = c.job_row AND s.portion_start = c.portion_start)
-		  AND (c.period_id IS NULL OR c.period_id IN (SELECT id FROM billing_periods WHERE status = 'open'))`); err != nil {
-		return sum, err
+func (c *copyStream) send(rows [][]any) error {
+	c.batch = append(c.batch, rows...)
+	if len(c.batch) < 2000 {
+		return nil
 	}
-	var written int
-	err = tx.QueryRow(ctx, `WITH up AS (
-		INSERT INTO job_charges (`+chargeColumns+`) SELECT `+chargeColumns+` FROM charges_staging
-		ON CONFLICT (job_row, portion_start) DO UPDATE SET portion_end = EXCLUDED.portion_end, period_id = EXCLUDED.period_id,
-			cluster = EXCLUDED.cluster, account = EXCLUDED.account, username = EXCLUDED.username, rate_card_id = EXCLUDED.rate_card_id,
-			currency = EXCLUDED.currency, total_micros = EXCLUDED.total_micros, idle_micros = EXCLUDED.idle_micros,
-			efficiency_ppm = EXCLUDED.efficiency_ppm, not_charged = EXCLUDED.not_charged, account_reason = EXCLUDED.account_reason,
-			lines = EXCLUDED.lines, charge_hash = EXCLUDED.charge_hash, computed_at = now()
-		WHERE job_charges.charge_hash <> EXCLUDED.charge_hash
-		RETURNING 1)
-		SELECT count(*) FROM up`).Scan(&written)
+	return c.flush()
+}
+
+func (c *copyStream) flush() error {
+	if len(c.batch) == 0 {
+		return nil
+	}
+	select {
+	case c.batches <- c.batch:
+		c.batch = make([][]any, 0, 2000)
+		return nil
+	case err := <-c.copied:
+		c.copied <- err
+		return err
+	}
+}
+
+// finish sends what is left and waits for the COPY to end.
+func (c *copyStream) finish() error {
+	err := c.flush()
+	close(c.batches)
+	cerr := <-c.copied
 	if err != nil {
-		return sum, fmt.Errorf("writing charges: %w", err)
+		return err
 	}
-	sum.Written, sum.Unchanged = written, sum.Charges-written
-	if err := tx.Commit(ctx); err != nil {
-		return sum, err
-	}
-	sum.Took = time.Since(began)
-	return sum, nil
+	return cerr
 }
 
 func gpuTypes(b []byte) map[string]int64 {
