@@ -160,13 +160,27 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 	}
 	defer readConn.Release()
 
-	// Pass 1: jobs with no charge yet.
+	// Pass 1, every job once: new charges go straight into job_charges;
+	// a charge equal to the stored one is skipped; jobs whose charge
+	// changed are remembered for pass 2.
 	direct := startCopy(ctx, tx, "job_charges")
-	err = r.each(ctx, readConn, `SELECT `+jobColumns+`, NULL FROM jobs j WHERE `+notClosed+`
-		AND NOT EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id)`,
-		func(rows [][]any, _ *string) error {
-			sum.Written += len(rows)
-			return direct.send(rows)
+	var changed []int64
+	err = r.each(ctx, readConn, `SELECT `+jobColumns+`, c.existing
+		FROM jobs j LEFT JOIN (
+			SELECT job_row, CASE WHEN count(*) = 1 THEN max(charge_hash) || '@' || max(extract(epoch FROM portion_start))::bigint ELSE '' END AS existing
+			FROM job_charges GROUP BY job_row) c ON c.job_row = j.id
+		WHERE `+notClosed,
+		func(row int64, rows [][]any, existing *string) error {
+			switch {
+			case existing == nil:
+				sum.Written += len(rows)
+				return direct.send(rows)
+			case len(rows) == 1 && *existing == fmt.Sprintf("%s@%d", rows[0][15], rows[0][1].(time.Time).Unix()):
+				sum.Unchanged++
+				return nil
+			}
+			changed = append(changed, row)
+			return nil
 		})
 	if cerr := direct.finish(); err == nil && cerr != nil {
 		err = fmt.Errorf("writing charges: %w", cerr)
@@ -175,34 +189,27 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 		return sum, err
 	}
 
-	// Pass 2: jobs rated before.
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE charges_staging ON COMMIT DROP AS SELECT `+chargeColumns+` FROM job_charges WITH NO DATA`); err != nil {
-		return sum, err
-	}
-	staged := 0
-	stage := startCopy(ctx, tx, "charges_staging")
-	err = r.each(ctx, readConn, `SELECT `+jobColumns+`,
-			(SELECT CASE WHEN count(*) = 1 THEN max(c.charge_hash) || '@' || max(extract(epoch FROM c.portion_start))::bigint END
-			 FROM job_charges c WHERE c.job_row = j.id)
-		FROM jobs j WHERE `+notClosed+` AND EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id)`,
-		func(rows [][]any, existing *string) error {
-			if existing != nil && len(rows) == 1 {
-				ps := rows[0][1].(time.Time)
-				if *existing == fmt.Sprintf("%s@%d", rows[0][15], ps.Unix()) {
-					sum.Unchanged++
-					return nil
-				}
-			}
-			staged += len(rows)
-			return stage.send(rows)
-		})
-	if cerr := stage.finish(); err == nil && cerr != nil {
-		err = fmt.Errorf("staging charges: %w", cerr)
-	}
-	if err != nil {
-		return sum, err
-	}
-	if staged > 0 {
+	// Pass 2: the changed jobs, rated again into a staging table and
+	// merged.
+	if len(changed) > 0 {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE charges_staging ON COMMIT DROP AS SELECT `+chargeColumns+` FROM job_charges WITH NO DATA`); err != nil {
+			return sum, err
+		}
+		staged := 0
+		stage := startCopy(ctx, tx, "charges_staging")
+		jobs := sum.Jobs
+		err = r.each(ctx, readConn, `SELECT `+jobColumns+`, NULL FROM jobs j WHERE j.id = ANY($1)`,
+			func(_ int64, rows [][]any, _ *string) error {
+				staged += len(rows)
+				return stage.send(rows)
+			}, changed)
+		sum.Jobs = jobs // counted in pass 1
+		if cerr := stage.finish(); err == nil && cerr != nil {
+			err = fmt.Errorf("staging charges: %w", cerr)
+		}
+		if err != nil {
+			return sum, err
+		}
 		// Portions that no longer exist (a job re-split, say) go, unless closed.
 		if _, err := tx.Exec(ctx, `DELETE FROM job_charges c
 			WHERE c.job_row IN (SELECT job_row FROM charges_staging)
@@ -245,8 +252,8 @@ type ratingRun struct {
 
 // each streams the query's jobs and hands each job's charge rows (and the
 // job's existing charge, if the query gives one) to handle.
-func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, handle func(rows [][]any, existing *string) error) error {
-	rows, err := conn.Query(ctx, query)
+func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, handle func(row int64, rows [][]any, existing *string) error, args ...any) error {
+	rows, err := conn.Query(ctx, query, args...)
 	if err != nil {
 		return err
 	}
@@ -273,7 +280,7 @@ func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, 
 		out := r.charges(row, u)
 		if len(out) > 0 {
 			r.sum.Charges += len(out)
-			if err := handle(out, existing); err != nil {
+			if err := handle(row, out, existing); err != nil {
 				return err
 			}
 		}
