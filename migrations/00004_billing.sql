@@ -47,11 +47,11 @@ CREATE TABLE job_charges (
     job_row        bigint      NOT NULL REFERENCES jobs (id),
     portion_start  timestamptz NOT NULL,
     portion_end    timestamptz NOT NULL,
-    period_id      bigint      REFERENCES billing_periods (id),
+    period_id      bigint,     -- references billing_periods: checked per statement below
     cluster        text        NOT NULL,
     account        text        NOT NULL,
     username       text        NOT NULL,
-    rate_card_id   bigint      REFERENCES rate_cards (id),
+    rate_card_id   bigint,     -- references rate_cards: checked per statement below
     currency       text        NOT NULL DEFAULT '',
     total_micros   bigint      NOT NULL,
     idle_micros    bigint      NOT NULL DEFAULT 0,
@@ -68,8 +68,10 @@ CREATE TABLE job_charges (
 CREATE INDEX job_charges_period_account_idx ON job_charges (period_id, account);
 
 -- Charges in a closed period are final: the database refuses to change
--- them. Statement-level triggers over transition tables check a whole bulk
--- write with one query instead of one per row.
+-- them. The same trigger checks that the period and rate card a charge
+-- names exist (what a foreign key would do, but once per statement:
+-- rating writes a million rows at a time). Statement-level triggers over
+-- transition tables check a whole bulk write with one query.
 -- +goose StatementBegin
 CREATE FUNCTION job_charges_closed_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -85,6 +87,16 @@ BEGIN
         RAISE EXCEPTION 'billing period % is closed: its charges cannot change', closed
             USING ERRCODE = 'check_violation';
     END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        IF EXISTS (SELECT 1 FROM new_rows n WHERE n.period_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM billing_periods p WHERE p.id = n.period_id)) THEN
+            RAISE EXCEPTION 'job_charges names a billing period that does not exist' USING ERRCODE = 'foreign_key_violation';
+        END IF;
+        IF EXISTS (SELECT 1 FROM new_rows n WHERE n.rate_card_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM rate_cards r WHERE r.id = n.rate_card_id)) THEN
+            RAISE EXCEPTION 'job_charges names a rate card that does not exist' USING ERRCODE = 'foreign_key_violation';
+        END IF;
+    END IF;
     RETURN NULL;
 END;
 $$;
@@ -96,7 +108,23 @@ CREATE TRIGGER job_charges_closed_update AFTER UPDATE ON job_charges
 CREATE TRIGGER job_charges_closed_delete AFTER DELETE ON job_charges
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION job_charges_closed_guard();
 
+-- A period with charges cannot be deleted (rate cards cannot be at all).
+-- +goose StatementBegin
+CREATE FUNCTION billing_periods_keep_charged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM job_charges WHERE period_id = OLD.id) THEN
+        RAISE EXCEPTION 'billing period % has charges and cannot be deleted', OLD.name USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN OLD;
+END;
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER billing_periods_keep BEFORE DELETE ON billing_periods
+    FOR EACH ROW EXECUTE FUNCTION billing_periods_keep_charged();
+
 -- +goose Down
+DROP TRIGGER billing_periods_keep ON billing_periods;
+DROP FUNCTION billing_periods_keep_charged();
 DROP TABLE job_charges;
 DROP FUNCTION job_charges_closed_guard();
 DROP TABLE billing_periods;

@@ -247,3 +247,29 @@ versions:
 		t.Error("what-if wrote charges")
 	}
 }
+
+// The references a charge makes are enforced by the database.
+func TestChargeReferences(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := context.Background()
+	importStandard(t, s)
+	addJobs(t, pool, mk(1, "alice", "physics", "cpu", "normal", 1, 1024, "2026-10-10T10:00:00Z", "2026-10-10T12:00:00Z"))
+	s.EnsureMonths(ctx, at("2026-10-01T00:00:00Z"), at("2026-11-01T00:00:00Z"))
+	if _, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`UPDATE job_charges SET period_id = 999999`,
+		`UPDATE job_charges SET rate_card_id = 999999`,
+		`INSERT INTO job_charges (job_row, portion_start, portion_end, cluster, account, username, total_micros, charge_hash, period_id)
+		 SELECT job_row, portion_start - interval '1 day', portion_end, cluster, account, username, 1, 'x', 424242 FROM job_charges`,
+		`DELETE FROM billing_periods WHERE name = '2026-10'`,
+		`INSERT INTO job_charges (job_row, portion_start, portion_end, cluster, account, username, total_micros, charge_hash)
+		 VALUES (987654321, now(), now(), 'c', 'a', 'u', 1, 'x')`,
+	} {
+		if _, err := pool.Exec(ctx, q); err == nil {
+			t.Errorf("the database allowed: %s", q)
+		}
+	}
+}
