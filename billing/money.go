@@ -117,3 +117,25 @@ func (r Ratio) String() string {
 func (r Ratio) Percent() string {
 	return Ratio(int64(r)*100).String() + "%"
 }
+
+// DefaultMinorDigits is how many decimals a currency's minor unit has
+// (ISO 4217): 2 for most, 0 for JPY and others, 3 for a few.
+func DefaultMinorDigits(currency string) int {
+	switch currency {
+	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
+		return 0
+	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
+		return 3
+	}
+	return 2
+}
+
+// MinorString prints an amount with the currency's minor-unit decimals,
+// rounding by rule: "12.35" for USD, "1235" for JPY.
+func (m Micros) MinorString(digits int, rule Rounding) string {
+	r := rule.ToMinor(m, digits)
+	s := r.String()
+	cut := 6 - digits
+	s = s[:len(s)-cut]
+	return strings.TrimSuffix(s, ".")
+}

@@ -211,3 +211,52 @@ func fmtCharge(c Charge) string {
 	}
 	return b.String() + c.Total.String()
 }
+
+func TestMinorUnits(t *testing.T) {
+	for _, c := range []struct {
+		m        Micros
+		currency string
+		want     string
+	}{
+		{12_345_678, "USD", "12.35"}, {12_500_000, "JPY", "13"}, {12_345_678, "KWD", "12.346"}, {-5_000, "EUR", "-0.01"},
+	} {
+		if got := c.m.MinorString(DefaultMinorDigits(c.currency), HalfUp); got != c.want {
+			t.Errorf("%s %s: %s, want %s", c.m, c.currency, got, c.want)
+		}
+	}
+	yen, err := ParseRateFile(strings.NewReader("name: jp\ncurrency: JPY\nversions:\n  - version: 1\n    effective_from: 2026-01-01T00:00:00Z\n    partitions:\n      cpu: {cpu: \"3\"}\n"), nil)
+	if err != nil || yen[0].MinorDigits != 0 {
+		t.Fatalf("JPY card: %v %+v", err, yen)
+	}
+}
+
+// Components the worked examples do not reach: node, billing TRES, fixed fee.
+func TestNodeBillingAndFee(t *testing.T) {
+	card := `name: x
+currency: USD
+versions:
+  - version: 1
+    effective_from: 2026-01-01T00:00:00Z
+    partitions:
+      hpc: {node: "0.50", billing: "0.01", fixed_fee: "0.10"}
+      both: {combine: max, cpu: "0.02", node: "0.50"}
+`
+	cards, err := ParseRateFile(strings.NewReader(card), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Rater{Cards: cards, Rounding: HalfUp}
+	u := job("a", "p", "hpc", "normal", "COMPLETED", Resources{CPU: 64, Nodes: 2, Billing: 80}, 5400, "2026-10-10T12:00:00Z")
+	ch, _ := r.Rate(u)
+	got := amounts(ch)
+	// node 2 × 1.5 h × 0.50 = 1.50; billing 80 × 1.5 × 0.01 = 1.20; fee 0.10
+	if got["node"] != "1.500000" || got["billing"] != "1.200000" || got["fee"] != "0.100000" || got["total"] != "2.800000" {
+		t.Errorf("hpc: %v", got)
+	}
+	u.Partition = "both"
+	ch, _ = r.Rate(u)
+	// cpu 64 × 1.5 × 0.02 = 1.92 beats node 1.50 under max
+	if got := amounts(ch); got["cpu"] != "1.920000" || got["node"] != "0.000000" || got["total"] != "1.920000" {
+		t.Errorf("max: %v", got)
+	}
+}

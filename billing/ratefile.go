@@ -77,7 +77,7 @@ func ParseRateFile(r io.Reader, knownPartitions []string) (Cards, error) {
 	if len(f.Currency) != 3 || strings.ToUpper(f.Currency) != f.Currency {
 		v.add("currency: %q is not an ISO 4217 code such as USD", f.Currency)
 	}
-	minor := 2
+	minor := DefaultMinorDigits(f.Currency)
 	if f.MinorDigits != nil {
 		minor = *f.MinorDigits
 		if minor < 0 || minor > 6 {

@@ -11,9 +11,7 @@ import (
 // Money shows an amount rounded half-up to cents for display; the exact
 // micro-unit amounts are on receipts' lines and in the CSV exports.
 func Money(m billing.Micros, currency string) string {
-	r := billing.HalfUp.ToMinor(m, 2)
-	s := r.String()
-	s = s[:len(s)-4] // drop the micro digits beyond cents
+	s := m.MinorString(billing.DefaultMinorDigits(currency), billing.HalfUp)
 	if currency != "" {
 		s += " " + currency
 	}

@@ -51,15 +51,16 @@ func (s *Store) WriteAccountSummary(ctx context.Context, w io.Writer, name strin
 		}
 		d := details[st.Account]
 		cw.Write([]string{ps.Period.Name, st.Number, CSVSafe(st.Account), CSVSafe(d.DisplayName), CSVSafe(d.PI), CSVSafe(d.CostCentre),
-			CSVSafe(d.PONumber), strconv.Itoa(st.Jobs), cents(charges), cents(adj), cents(st.Total), st.Currency, st.SHA256, ps.Period.Status})
+			CSVSafe(d.PONumber), strconv.Itoa(st.Jobs), cents(charges, st.Currency), cents(adj, st.Currency), cents(st.Total, st.Currency), st.Currency, st.SHA256, ps.Period.Status})
 	}
 	cw.Flush()
 	return cw.Error()
 }
 
-func cents(m billing.Micros) string {
-	s := m.String()
-	return s[:len(s)-4]
+// cents prints a statement amount (already rounded) with the minor-unit
+// digits of its currency.
+func cents(m billing.Micros, currency string) string {
+	return m.MinorString(billing.DefaultMinorDigits(currency), billing.HalfUp)
 }
 
 // JobLineColumns are the columns of the job lines export (docs/csv.md,

@@ -64,7 +64,7 @@ func (s *Store) Period(ctx context.Context, name string) (Period, error) {
 
 // preview computes statements from the period's charges: per account and
 // component, the exact sum of the jobs' lines rounded once.
-func preview(ctx context.Context, q querier, p Period, accounts []string, rule billing.Rounding) ([]Statement, error) {
+func preview(ctx context.Context, q querier, p Period, accounts []string, rule billing.Rounding, digits map[string]int) ([]Statement, error) {
 	args := []any{p.ID}
 	cond := ""
 	if accounts != nil {
@@ -93,7 +93,7 @@ func preview(ctx context.Context, q querier, p Period, accounts []string, rule b
 		}
 		st := &out[len(out)-1]
 		line := billing.StatementLine{Account: acct, Component: comp, Jobs: jobs, Exact: billing.Micros(exact)}
-		line.Amount = rule.ToMinor(line.Exact, 2)
+		line.Amount = rule.ToMinor(line.Exact, minorDigits(digits, currency))
 		st.Lines = append(st.Lines, line)
 		st.Total += line.Amount
 		if jobs > st.Jobs {
@@ -125,7 +125,11 @@ func preview(ctx context.Context, q querier, p Period, accounts []string, rule b
 			out[i] = Statement{Account: acct}
 		}
 		line := billing.StatementLine{Account: acct, Component: "adjustments", Jobs: n, Exact: billing.Micros(exact)}
-		line.Amount = rule.ToMinor(line.Exact, 2)
+		cur := out[i].Currency
+		if cur == "" {
+			cur = currencyOf(out)
+		}
+		line.Amount = rule.ToMinor(line.Exact, minorDigits(digits, cur))
 		out[i].Lines = append(out[i].Lines, line)
 		out[i].Total += line.Amount
 	}
@@ -139,6 +143,27 @@ func preview(ctx context.Context, q querier, p Period, accounts []string, rule b
 		out[i].SHA256 = statementHash(p, out[i])
 	}
 	return out, nil
+}
+
+// minorDigits is the currency's minor-unit decimals as its rate card says.
+func minorDigits(digits map[string]int, currency string) int {
+	if d, ok := digits[currency]; ok {
+		return d
+	}
+	return billing.DefaultMinorDigits(currency)
+}
+
+// currencyDigits maps each rate card currency to its minor-unit digits.
+func (s *Store) currencyDigits(ctx context.Context) (map[string]int, error) {
+	cards, err := s.Cards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]int{}
+	for _, c := range cards {
+		m[c.Currency] = c.MinorDigits
+	}
+	return m, nil
 }
 
 func currencyOf(sts []Statement) string {
@@ -175,7 +200,11 @@ func (s *Store) Statements(ctx context.Context, name string, accounts []string, 
 	if p.Status == "closed" {
 		ps.Statements, err = s.stored(ctx, p, accounts)
 	} else {
-		ps.Statements, err = preview(ctx, s.pool, p, accounts, rule)
+		var digits map[string]int
+		if digits, err = s.currencyDigits(ctx); err != nil {
+			return ps, err
+		}
+		ps.Statements, err = preview(ctx, s.pool, p, accounts, rule, digits)
 	}
 	for _, st := range ps.Statements {
 		ps.Total += st.Total
@@ -221,7 +250,11 @@ func (s *Store) stored(ctx context.Context, p Period, accounts []string) ([]Stat
 // database refuses to change the period, its charges and its statements.
 func (s *Store) ClosePeriod(ctx context.Context, name, by string, rule billing.Rounding) (PeriodStatements, error) {
 	var ps PeriodStatements
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	digits, err := s.currencyDigits(ctx)
+	if err != nil {
+		return ps, err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var p Period
 		err := tx.QueryRow(ctx, `SELECT id, name, starts_at, ends_at, status FROM billing_periods WHERE name = $1 FOR UPDATE`, name).
 			Scan(&p.ID, &p.Name, &p.Starts, &p.Ends, &p.Status)
@@ -237,7 +270,7 @@ func (s *Store) ClosePeriod(ctx context.Context, name, by string, rule billing.R
 		if time.Now().Before(p.Ends) {
 			return billing.Conflictf("billing period %s has not ended yet (it ends %s)", name, p.Ends.UTC().Format("2006-01-02 15:04 UTC"))
 		}
-		sts, err := preview(ctx, tx, p, nil, rule)
+		sts, err := preview(ctx, tx, p, nil, rule, digits)
 		if err != nil {
 			return err
 		}
