@@ -141,7 +141,13 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 		return sum, err
 	}
 	r := &ratingRun{rater: billing.Rater{Cards: cards, Rounding: opt.Rounding}, periods: periods,
-		split: opt.Attribution == "split", sum: &sum, progress: opt.Progress}
+		split: opt.Attribution == "split", sum: &sum, progress: opt.Progress, now: time.Now()}
+	which := notClosed
+	if r.split {
+		// Under split attribution running jobs are charged for the periods
+		// that have ended, and the rest when they end.
+		which = "(" + notClosed + ") OR (j.end_time IS NULL AND j.start_time IS NOT NULL AND j.state = 'RUNNING')"
+	}
 
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -169,7 +175,7 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 		FROM jobs j LEFT JOIN (
 			SELECT job_row, CASE WHEN count(*) = 1 THEN max(charge_hash) || '@' || max(extract(epoch FROM portion_start))::bigint ELSE '' END AS existing
 			FROM job_charges GROUP BY job_row) c ON c.job_row = j.id
-		WHERE `+notClosed,
+		WHERE `+which,
 		func(row int64, rows [][]any, existing *string) error {
 			switch {
 			case existing == nil:
@@ -248,6 +254,7 @@ type ratingRun struct {
 	split    bool
 	sum      *RateSummary
 	progress func(int)
+	now      time.Time
 }
 
 // each streams the query's jobs and hands each job's charge rows (and the
@@ -273,7 +280,9 @@ func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, 
 		if start != nil {
 			u.Start = *start
 		}
-		u.End = *end
+		if end != nil {
+			u.End = *end
+		}
 		u.Requested.GPUByType = gpuTypes(reqTypes)
 		u.Allocated.GPUByType = gpuTypes(allocTypes)
 		r.sum.Jobs++
@@ -294,6 +303,9 @@ func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, 
 // charges rates one job into its charge rows (one, or one per period
 // under split attribution), skipping portions in closed periods.
 func (r *ratingRun) charges(row int64, u billing.Usage) [][]any {
+	if u.End.IsZero() {
+		return r.runningCharges(row, u)
+	}
 	spans := [][2]time.Time{{u.Start, u.End}}
 	if r.split && !u.Start.IsZero() {
 		spans = portions(r.periods, u.Start, u.End)
@@ -325,6 +337,43 @@ func (r *ratingRun) charges(row int64, u billing.Usage) [][]any {
 			portionStart = u.End // never ran: keyed at its end
 		}
 		out = append(out, chargeRow(row, u, ch, p, portionStart, sp[1]))
+	}
+	return out
+}
+
+// runningCharges charges a running job (split attribution) for the
+// periods that have already ended: as if it had stopped at the end of the
+// last of them, which is also whose rate card applies. The rest is charged
+// once the job ends; portions keep their keys, so nothing is counted twice.
+func (r *ratingRun) runningCharges(row int64, u billing.Usage) [][]any {
+	var last time.Time
+	for _, p := range r.periods {
+		if !p.Ends.After(r.now) && p.Ends.After(u.Start) {
+			last = p.Ends
+		}
+	}
+	if last.IsZero() {
+		return nil
+	}
+	interim := u
+	interim.State = "COMPLETED"
+	interim.End = last
+	interim.ElapsedSeconds = int64(last.Sub(u.Start) / time.Second)
+	var out [][]any
+	for _, sp := range portions(r.periods, u.Start, last) {
+		p := periodFor(r.periods, sp[0])
+		if p == nil || p.Status == "closed" {
+			continue
+		}
+		ch, err := r.rater.RatePortion(interim, sp[0], sp[1], false)
+		if err != nil {
+			r.sum.Failed++
+			if r.sum.FirstFail == "" {
+				r.sum.FirstFail = fmt.Sprintf("job %d: %v", u.JobID, err)
+			}
+			return nil
+		}
+		out = append(out, chargeRow(row, u, ch, p, sp[0], sp[1]))
 	}
 	return out
 }

@@ -273,3 +273,49 @@ func TestChargeReferences(t *testing.T) {
 		}
 	}
 }
+
+// Under split attribution a job still running when a period ends is
+// charged for that period at close, and for the rest once it ends.
+func TestSplitRunningJobAtClose(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := context.Background()
+	importStandard(t, s)
+	now := time.Now().UTC()
+	thisMonth := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	lastMonth := thisMonth.AddDate(0, -1, 0)
+	start := thisMonth.Add(-2 * time.Hour)
+	running := mk(20, "alice", "physics", "cpu", "normal", 4, 4096, start.Format(time.RFC3339), start.Format(time.RFC3339))
+	running.End, running.State, running.ElapsedSeconds = time.Time{}, "RUNNING", 0
+	addJobs(t, pool, running)
+	s.EnsureMonths(ctx, lastMonth, thisMonth.AddDate(0, 1, 0))
+	opt := RateOptions{Attribution: "split", Rounding: billing.HalfUp}
+	if _, err := s.RateOpen(ctx, opt); err != nil {
+		t.Fatal(err)
+	}
+	pre, _ := s.Statements(ctx, lastMonth.Format("2006-01"), nil, billing.HalfUp)
+	if len(pre.Statements) != 1 || pre.Statements[0].Total == 0 {
+		t.Fatalf("running job not charged for the ended month: %+v", pre.Statements)
+	}
+	closed, err := s.ClosePeriod(ctx, lastMonth.Format("2006-01"), "test", billing.HalfUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The job ends two hours into this month.
+	done := running
+	done.End, done.State, done.ElapsedSeconds = thisMonth.Add(2*time.Hour), "COMPLETED", 4*3600
+	addJobs(t, pool, done)
+	if _, err := s.RateOpen(ctx, opt); err != nil {
+		t.Fatal(err)
+	}
+	var portions int
+	var total int64
+	pool.QueryRow(ctx, `SELECT count(*), sum(total_micros) FROM job_charges`).Scan(&portions, &total)
+	if portions != 2 || billing.Micros(total-int64(closed.Statements[0].Total)) <= 0 {
+		t.Fatalf("after the end: %d portions, total %s", portions, billing.Micros(total))
+	}
+	after, _ := s.Statements(ctx, lastMonth.Format("2006-01"), nil, billing.HalfUp)
+	if after.Statements[0].Total != closed.Statements[0].Total {
+		t.Fatal("the closed month changed")
+	}
+}
