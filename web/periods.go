@@ -62,6 +62,12 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 	}
 	view := templates.PeriodView{Statements: ps, Adjustments: adj, Details: details, CanClose: v.Has(RoleAdmin),
 		CanAdjust: v.Has(RoleAdmin), CanExport: true, Form: form}
+	if ps.Period.Status == "open" && (v.Has(RoleAdmin) || v.Has(RoleFinance)) {
+		if view.Anomalies, err = s.billing.Anomalies(ctx, name); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	s.render(w, r, status, templates.PeriodPage(s.page(r, "Period "+ps.Period.Name), view))
 }
 
@@ -140,6 +146,16 @@ func (s *Server) saveAccount(w http.ResponseWriter, r *http.Request, v *Viewer) 
 
 func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	name := r.PathValue("name")
+	anomalies, err := s.billing.Anomalies(r.Context(), name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(anomalies) > 0 && r.FormValue("ack") != "1" {
+		s.flash(r, "error", fmt.Sprintf("%s has %d anomalies: review them and tick the box to close anyway.", name, len(anomalies)))
+		http.Redirect(w, r, "/periods/"+name, http.StatusSeeOther)
+		return
+	}
 	ps, err := s.billing.ClosePeriod(r.Context(), name, v.User, s.rounding)
 	var be *billing.Error
 	if errors.As(err, &be) {
@@ -151,7 +167,11 @@ func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		s.serverError(w, r, err)
 		return
 	}
-	s.recordAdmin(r, v, "period_closed", fmt.Sprintf("%s: %d statements, total %s", name, len(ps.Statements), ps.Total))
+	ack := ""
+	for _, a := range anomalies {
+		ack += fmt.Sprintf("; acknowledged %s (%d)", a.Kind, a.Count)
+	}
+	s.recordAdmin(r, v, "period_closed", fmt.Sprintf("%s: %d statements, total %s%s", name, len(ps.Statements), ps.Total, ack))
 	s.flash(r, "success", fmt.Sprintf("Closed %s: %d statements, numbered and frozen.", name, len(ps.Statements)))
 	http.Redirect(w, r, "/periods/"+name, http.StatusSeeOther)
 }

@@ -45,7 +45,16 @@ func TestPeriodWorkflow(t *testing.T) {
 		t.Fatalf("adjustment: %d", resp.StatusCode)
 	}
 	a.post("/admin/accounts/physics", map[string][]string{"display_name": {"Physics Dept"}, "pi": {"Prof. Curie"}, "cost_centre": {"CC-42"}, "active": {"1"}})
-	if resp, _ := a.post("/periods/2026-10/close", nil); resp.StatusCode != 303 {
+	// October was never ingested here: the preview lists that, and the
+	// close needs the anomalies acknowledged.
+	if _, body := a.get("/periods/2026-10"); !strings.Contains(body, "ingest_gap") || !strings.Contains(body, "I have reviewed the anomalies") {
+		t.Error("preview does not list the ingest gap")
+	}
+	a.post("/periods/2026-10/close", nil)
+	if _, body := a.get("/periods/2026-10"); !strings.Contains(body, "anomalies: review them") || strings.Contains(body, "Closed 2026-10") {
+		t.Fatal("closed without acknowledging anomalies")
+	}
+	if resp, _ := a.post("/periods/2026-10/close", map[string][]string{"ack": {"1"}}); resp.StatusCode != 303 {
 		t.Fatalf("close: %d", resp.StatusCode)
 	}
 	_, body = a.get("/periods/2026-10")
@@ -57,12 +66,12 @@ func TestPeriodWorkflow(t *testing.T) {
 	if strings.Contains(body, "Add a credit or debit") {
 		t.Error("adjustment form shown on a closed period")
 	}
-	a.post("/periods/2026-10/close", nil)
+	a.post("/periods/2026-10/close", map[string][]string{"ack": {"1"}})
 	if _, body = a.get("/periods/2026-10"); !strings.Contains(body, "already closed") {
 		t.Error("second close not refused clearly")
 	}
 	cur := time.Now().UTC().Format("2006-01")
-	a.post("/periods/"+cur+"/close", nil)
+	a.post("/periods/"+cur+"/close", map[string][]string{"ack": {"1"}})
 	if _, body = a.get("/periods/" + cur); !strings.Contains(body, "has not ended yet") {
 		t.Error("closing a running period not refused")
 	}

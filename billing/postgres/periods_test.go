@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tally-hpc/tally/billing"
 	"github.com/tally-hpc/tally/internal/pgtest"
@@ -133,5 +134,41 @@ func TestAdjustmentsAcrossTwoPeriods(t *testing.T) {
 	var buf strings.Builder
 	if err := s.WriteAdjustments(ctx, &buf, "2026-10", nil); err != nil || !strings.Contains(buf.String(), "-0.150000") || !strings.Contains(buf.String(), "node 7 was slow") {
 		t.Fatalf("adjustments csv: %v\n%s", err, buf.String())
+	}
+}
+
+func TestAnomalies(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := context.Background()
+	importStandard(t, s)
+	addJobs(t, pool,
+		mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"),
+		mk(2, "mallory", "ghost", "nopart", "normal", 1, 1024, "2026-10-11T09:30:00Z", "2026-10-11T12:00:00Z"),
+		mk(3, "alice", "physics", "cpu", "normal", 512, 4096*1024, "2026-10-01T00:00:00Z", "2026-10-30T00:00:00Z"),
+	)
+	run := mk(4, "alice", "physics", "cpu", "normal", 1, 1024, "2026-10-31T20:00:00Z", "2026-10-31T20:00:00Z")
+	run.End, run.State = time.Time{}, "RUNNING"
+	addJobs(t, pool, run)
+	for i := 0; i < 120; i++ {
+		addJobs(t, pool, mk(int64(100+i), "alice", "physics", "cpu", "normal", 1, 512, "2026-10-12T10:00:00Z", "2026-10-12T10:10:00Z"))
+	}
+	pool.Exec(ctx, `INSERT INTO slurm_associations (cluster, account, username) VALUES ('testbed', 'physics', 'alice')`)
+	pool.Exec(ctx, `INSERT INTO ingest_runs (window_start, window_end, source, trigger, started_at, finished_at)
+		VALUES ('2026-10-01', '2026-10-20', 'rest', 'schedule', now(), now())`)
+	s.EnsureMonths(ctx, at("2026-10-01T00:00:00Z"), at("2026-11-01T00:00:00Z"))
+	s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp})
+	got, err := s.Anomalies(ctx, "2026-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, a := range got {
+		kinds[a.Kind] = a.Count
+	}
+	for _, want := range []string{"unrated", "ingest_gap", "running", "large_charge"} {
+		if kinds[want] == 0 {
+			t.Errorf("no %s anomaly in %+v", want, got)
+		}
 	}
 }

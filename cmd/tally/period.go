@@ -25,6 +25,7 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	what := fs.String("what", "accounts", "export: accounts (summary) or jobs (job lines)")
 	out := fs.String("o", "-", "export: output file")
+	ack := fs.Bool("ack", false, "close: close even though the preview lists anomalies")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -75,8 +76,18 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 		if err := need(1); err != nil {
 			return err
 		}
+		anomalies, err := store.Anomalies(ctx, rest[1])
+		if err != nil {
+			return fail("%v", err)
+		}
+		for _, a := range anomalies {
+			fmt.Fprintf(env.stderr, "anomaly %s (%d): %s\n", a.Kind, a.Count, a.Detail)
+		}
 		var ps billingpg.PeriodStatements
 		if rest[0] == "close" {
+			if len(anomalies) > 0 && !*ack {
+				return fail("%s has %d anomalies (above): resolve them, or pass --ack to close anyway", rest[1], len(anomalies))
+			}
 			ps, err = store.ClosePeriod(ctx, rest[1], "tally period close", rule)
 		} else {
 			ps, err = store.Statements(ctx, rest[1], nil, rule)
