@@ -62,6 +62,15 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 	}
 	view := templates.PeriodView{Statements: ps, Adjustments: adj, Details: details, CanClose: v.Has(RoleAdmin),
 		CanAdjust: v.Has(RoleAdmin), CanExport: true, Form: form}
+	for _, b := range []struct {
+		by  string
+		dst *[]billingpg.PeriodBreakdown
+	}{{"user", &view.ByUser}, {"partition", &view.ByPartition}, {"qos", &view.ByQOS}} {
+		if *b.dst, err = s.billing.Breakdown(ctx, name, b.by, statementAccounts(v)); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	if ps.Period.Status == "open" && (v.Has(RoleAdmin) || v.Has(RoleFinance)) {
 		if view.Anomalies, err = s.billing.Anomalies(ctx, name); err != nil {
 			s.serverError(w, r, err)

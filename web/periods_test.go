@@ -58,7 +58,7 @@ func TestPeriodWorkflow(t *testing.T) {
 		t.Fatalf("close: %d", resp.StatusCode)
 	}
 	_, body = a.get("/periods/2026-10")
-	for _, want := range []string{"Closed 2026-10", "statement 2026-10-0001", "statement 2026-10-0002", "goodwill", "Prof. Curie", "SHA-256"} {
+	for _, want := range []string{"Closed 2026-10", "By user", "By partition", "By QOS", "tally-t-coord", "statement 2026-10-0001", "statement 2026-10-0002", "goodwill", "Prof. Curie", "SHA-256"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("closed period page lacks %q", want)
 		}

@@ -336,3 +336,47 @@ func (s *Store) PeriodSummaries(ctx context.Context, accounts []string) ([]Perio
 	}
 	return out, rows.Err()
 }
+
+// PeriodBreakdown is a period's charges grouped one way, with usage.
+type PeriodBreakdown struct {
+	Key       string
+	Jobs      int64
+	CoreHours string
+	GPUHours  string
+	Total     billing.Micros
+}
+
+// Breakdown groups a period's charges by "user", "partition" or "qos",
+// for accounts (nil: all).
+func (s *Store) Breakdown(ctx context.Context, name, by string, accounts []string) ([]PeriodBreakdown, error) {
+	col := map[string]string{"user": "c.username", "partition": "j.partition", "qos": "j.qos"}[by]
+	if col == "" {
+		return nil, billing.Invalidf("break down by user, partition or qos")
+	}
+	args := []any{name}
+	cond := ""
+	if accounts != nil {
+		args = append(args, accounts)
+		cond = " AND c.account = ANY($2)"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+col+`, count(DISTINCT c.job_row),
+			coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint,
+			coalesce(sum(c.total_micros), 0)::bigint
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row JOIN billing_periods p ON p.id = c.period_id
+		WHERE p.name = $1`+cond+` GROUP BY 1 ORDER BY 5 DESC, 1`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PeriodBreakdown
+	for rows.Next() {
+		var b PeriodBreakdown
+		var core, gpu, total int64
+		if err := rows.Scan(&b.Key, &b.Jobs, &core, &gpu, &total); err != nil {
+			return nil, err
+		}
+		b.CoreHours, b.GPUHours, b.Total = hours(core), hours(gpu), billing.Micros(total)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
