@@ -77,18 +77,31 @@ func parseDecimal(s string, scale int) (int64, error) {
 func (m Micros) String() string { return formatScaled(int64(m), 6) }
 
 func formatScaled(v int64, scale int) string {
-	sign := ""
+	var buf [32]byte
+	return string(appendScaled(buf[:0], v, scale))
+}
+
+// appendScaled appends v / 10^scale with exactly scale decimals, without
+// fmt: exports print millions of amounts.
+func appendScaled(b []byte, v int64, scale int) []byte {
 	if v < 0 {
-		sign, v = "-", -v
+		b = append(b, '-')
+		v = -v
 	}
 	pow := int64(1)
 	for i := 0; i < scale; i++ {
 		pow *= 10
 	}
+	b = strconv.AppendInt(b, v/pow, 10)
 	if scale == 0 {
-		return sign + strconv.FormatInt(v, 10)
+		return b
 	}
-	return fmt.Sprintf("%s%d.%0*d", sign, v/pow, scale, v%pow)
+	b = append(b, '.')
+	frac := strconv.AppendInt(make([]byte, 0, 20), v%pow, 10)
+	for i := len(frac); i < scale; i++ {
+		b = append(b, '0')
+	}
+	return append(b, frac...)
 }
 
 // Rat returns the amount as an exact rational number of currency units.

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"encoding/json"
 	"math/big"
 	"math/rand"
 	"strings"
@@ -258,5 +259,28 @@ versions:
 	// cpu 64 × 1.5 × 0.02 = 1.92 beats node 1.50 under max
 	if got := amounts(ch); got["cpu"] != "1.920000" || got["node"] != "0.000000" || got["total"] != "1.920000" {
 		t.Errorf("max: %v", got)
+	}
+}
+
+func TestParseLines(t *testing.T) {
+	lines := []Line{
+		{Component: "cpu", Quantity: "10", Unit: "core-h", UnitPrice: 20000, QOSMultiplier: One, AccountMultiplier: 900000, Amount: 180000},
+		{Component: "gpu", GPUType: "a100", Quantity: "6", Unit: "GPU-h", UnitPrice: 2500000, QOSMultiplier: 500000, AccountMultiplier: One, Amount: 7500000, Note: "x, [y]"},
+		{Component: "mem", Quantity: "1", Unit: "GiB-h", Note: `quote " and \ backslash`, Amount: -3},
+	}
+	for _, in := range [][]Line{lines, lines[:2], nil} {
+		b, _ := json.Marshal(in)
+		got, err := ParseLines(b)
+		if err != nil || len(got) != len(in) {
+			t.Fatalf("%s: %v %v", b, got, err)
+		}
+		for i := range in {
+			if got[i] != in[i] {
+				t.Errorf("%+v != %+v", got[i], in[i])
+			}
+		}
+	}
+	if _, err := ParseLines([]byte(`[["cpu"]]`)); err == nil {
+		t.Error("short line accepted")
 	}
 }

@@ -1,10 +1,12 @@
 package billing
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -63,6 +65,9 @@ func (l Line) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the array form.
 func (l *Line) UnmarshalJSON(b []byte) error {
+	if ok := l.unmarshalFast(b); ok {
+		return nil
+	}
 	var a []json.RawMessage
 	if err := json.Unmarshal(b, &a); err != nil {
 		return err
@@ -325,4 +330,109 @@ func decimal(r *big.Rat) string {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	}
 	return s
+}
+
+// unmarshalFast reads the array form Tally writes when no string holds an
+// escape, without reflection (exports read millions of lines).
+func (l *Line) unmarshalFast(b []byte) bool {
+	if bytes.IndexByte(b, '\\') >= 0 {
+		return false
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return false
+	}
+	b = b[1 : len(b)-1]
+	var strs [5]string
+	var nums [4]int64
+	for i := 0; i < 9; i++ {
+		b = bytes.TrimLeft(b, " ")
+		if i > 0 {
+			if len(b) == 0 || b[0] != ',' {
+				return false
+			}
+			b = bytes.TrimLeft(b[1:], " ")
+		}
+		if i < 4 || i == 8 {
+			if len(b) == 0 || b[0] != '"' {
+				return false
+			}
+			end := bytes.IndexByte(b[1:], '"')
+			if end < 0 {
+				return false
+			}
+			si := i
+			if i == 8 {
+				si = 4
+			}
+			strs[si] = string(b[1 : 1+end])
+			b = b[end+2:]
+			continue
+		}
+		end := bytes.IndexAny(b, ", ")
+		if end < 0 {
+			end = len(b)
+		}
+		n, err := strconv.ParseInt(string(b[:end]), 10, 64)
+		if err != nil {
+			return false
+		}
+		nums[i-4] = n
+		b = b[end:]
+	}
+	if len(bytes.TrimSpace(b)) != 0 {
+		return false
+	}
+	*l = Line{Component: strs[0], GPUType: strs[1], Quantity: strs[2], Unit: strs[3], UnitPrice: Micros(nums[0]),
+		QOSMultiplier: Ratio(nums[1]), AccountMultiplier: Ratio(nums[2]), Amount: Micros(nums[3]), Note: strs[4]}
+	return true
+}
+
+// ParseLines reads stored charge lines: a fast scan for the form Tally
+// writes, encoding/json for anything else.
+func ParseLines(b []byte) ([]Line, error) {
+	if bytes.IndexByte(b, '\\') < 0 {
+		t := bytes.TrimSpace(b)
+		if len(t) >= 2 && t[0] == '[' && t[len(t)-1] == ']' {
+			t = bytes.TrimSpace(t[1 : len(t)-1])
+			var out []Line
+			ok := true
+			for len(t) > 0 && ok {
+				if t[0] != '[' {
+					ok = false
+					break
+				}
+				// The end of this line: the first ']' outside a string.
+				in, end := false, -1
+				for i := 1; i < len(t); i++ {
+					if t[i] == '"' {
+						in = !in
+					} else if t[i] == ']' && !in {
+						end = i
+						break
+					}
+				}
+				var l Line
+				if end < 0 || !l.unmarshalFast(t[:end+1]) {
+					ok = false
+					break
+				}
+				out = append(out, l)
+				t = bytes.TrimSpace(t[end+1:])
+				if len(t) > 0 {
+					if t[0] != ',' {
+						ok = false
+						break
+					}
+					t = bytes.TrimSpace(t[1:])
+				}
+			}
+			if ok {
+				return out, nil
+			}
+		}
+	}
+	var out []Line
+	err := json.Unmarshal(b, &out)
+	return out, err
 }

@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 	"syscall"
 	"testing"
 
@@ -9,18 +12,11 @@ import (
 	"github.com/tally-hpc/tally/internal/pgtest"
 )
 
-// BenchmarkRateOpen rates N stored jobs (1,000,000 unless -short) from
-// scratch, then again (nothing changes), and reports both.
-func BenchmarkRateOpen(b *testing.B) {
-	n := 1_000_000
-	if testing.Short() {
-		n = 50_000
-	}
-	pool := pgtest.New(b)
-	ctx := context.Background()
-	s := New(pool)
-	importStandard(b, s)
-	_, err := pool.Exec(ctx, `INSERT INTO jobs (cluster, job_id, submit_time, username, account, partition, qos, state,
+// seedJobs stores n synthetic jobs ending in October 2026.
+func seedJobs(b *testing.B, pool interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, n int) {
+	_, err := pool.Exec(context.Background(), `INSERT INTO jobs (cluster, job_id, submit_time, username, account, partition, qos, state,
 			start_time, end_time, elapsed_seconds, cpu_time_us, req_cpu, req_mem_mib, req_nodes, req_gpu, req_gpu_types,
 			alloc_cpu, alloc_mem_mib, alloc_nodes, content_hash, source)
 		SELECT 'testbed', g, t, 'user' || (g % 200), (ARRAY['physics','chem','bio','astro'])[1 + g % 4],
@@ -34,6 +30,68 @@ func BenchmarkRateOpen(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkCloseAndExport closes a period of N rated jobs and streams its
+// job lines CSV, reporting both and the peak RSS.
+func BenchmarkCloseAndExport(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 50_000
+	}
+	pool := pgtest.New(b)
+	ctx := context.Background()
+	s := New(pool)
+	importStandard(b, s)
+	seedJobs(b, pool, n)
+	s.EnsureMonths(ctx, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	if _, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	ps, err := s.ClosePeriod(ctx, "2026-10", "bench", billing.HalfUp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	closeTook := time.Since(start)
+	start = time.Now()
+	cw := &countingWriter{}
+	if err := s.WriteJobLines(ctx, cw, "2026-10", nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(closeTook.Seconds(), "s-close")
+	b.ReportMetric(time.Since(start).Seconds(), "s-job-lines-csv")
+	b.ReportMetric(float64(cw.lines), "csv-lines")
+	b.ReportMetric(float64(len(ps.Statements)), "statements")
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
+}
+
+type countingWriter struct{ lines int }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	for _, x := range p {
+		if x == '\n' {
+			c.lines++
+		}
+	}
+	return len(p), nil
+}
+
+// BenchmarkRateOpen rates N stored jobs (1,000,000 unless -short) from
+// scratch, then again (nothing changes), and reports both.
+func BenchmarkRateOpen(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 50_000
+	}
+	pool := pgtest.New(b)
+	ctx := context.Background()
+	s := New(pool)
+	importStandard(b, s)
+	seedJobs(b, pool, n)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		pool.Exec(ctx, `TRUNCATE job_charges`)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"io"
 	"strconv"
 	"strings"
@@ -114,8 +113,8 @@ func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, acc
 			&elapsed, &cpuUs, &cpu, &mem, &gpu, &linesJSON, &total, &currency, &card); err != nil {
 			return err
 		}
-		var lines []billing.Line
-		if err := json.Unmarshal(linesJSON, &lines); err != nil {
+		lines, err := billing.ParseLines(linesJSON)
+		if err != nil {
 			return err
 		}
 		comp := map[string]billing.Micros{}

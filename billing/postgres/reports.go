@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -240,7 +239,7 @@ func (s *Store) Receipt(ctx context.Context, sc Scope, row int64) (Receipt, erro
 			return rc, err
 		}
 		ch.Total, ch.Idle = billing.Micros(total), billing.Micros(idle)
-		if err := json.Unmarshal(lines, &ch.Lines); err != nil {
+		if ch.Lines, err = billing.ParseLines(lines); err != nil {
 			return rc, fmt.Errorf("charge lines of job row %d: %w", row, err)
 		}
 		rc.Charges = append(rc.Charges, ch)
