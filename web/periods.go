@@ -217,7 +217,7 @@ func (s *Server) periodCSV(what string) func(http.ResponseWriter, *http.Request,
 func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	name, account := r.PathValue("name"), r.URL.Query().Get("account")
 	scope := statementAccounts(v)
-	if scope != nil && !containsString(scope, account) {
+	if scope != nil && !contains(scope, account) {
 		s.notFound(w, r)
 		return
 	}
@@ -265,15 +265,6 @@ func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer)
 	if err := pdfdoc.Write(w, title, lines); err != nil {
 		s.log.Error("statement pdf", "err", err)
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // safeFileName keeps a download name to letters, digits, dot, dash and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -297,7 +298,7 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 			}
 		}
 	}
-	sortStrings(f.Partitions)
+	sort.Strings(f.Partitions)
 	if len(f.Partitions) == 0 {
 		f.Error = "No rate card is in force yet, so nothing can be estimated."
 	}
@@ -498,12 +499,4 @@ func (s *Server) currency(r *http.Request) string {
 		return c.Currency
 	}
 	return ""
-}
-
-func sortStrings(a []string) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }

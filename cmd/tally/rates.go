@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -83,7 +84,7 @@ func runRates(ctx context.Context, env *cmdEnv, args []string) error {
 			for p := range c.Partitions {
 				ps = append(ps, p)
 			}
-			sortStrings(ps)
+			sort.Strings(ps)
 			cl := c.Cluster
 			if cl == "" {
 				cl = "any"
@@ -276,12 +277,4 @@ func (c *Config) validateBilling() error {
 		return fmt.Errorf("attribution %q: want end or split", c.Attribution)
 	}
 	return nil
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
