@@ -112,7 +112,8 @@ passwords printed at start-up. Loopback addresses only.`)
 	from := thisMonth.AddDate(0, -(*months - 1), 0)
 	users := synth.DefaultUsers()
 	var jobs []slurm.Job
-	if err := synth.Generate(synth.Config{Seed: *seed, From: from, To: now, JobsPerDay: *perDay, Cluster: "demo", Users: users},
+	if err := synth.Generate(synth.Config{Seed: *seed, From: from, To: now, JobsPerDay: *perDay, Cluster: "demo", Users: users,
+		Partitions: []string{"cpu", "gpu", "bigmem", "short", "usage"}},
 		func(j slurm.Job) error { jobs = append(jobs, j); return nil }); err != nil {
 		return err
 	}

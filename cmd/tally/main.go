@@ -44,6 +44,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the web portal (and scheduled ingest)", runServe},
 		{"migrate", "apply, revert or list schema migrations", runMigrate},
+		{"check", "reconcile a period: Slurm vs database, charges vs a fresh rating", runCheck},
 		{"config", "print the configuration reference", runConfig},
 		{"demo", "a living demo on a synthetic cluster (loopback only)", runDemo},
 		{"gen", "write a synthetic cluster's job records (sacct or slurmdb JSON)", runGen},

@@ -213,6 +213,12 @@ func (in *Ingester) window(ctx context.Context, from, to time.Time, opt Options)
 }
 
 func (in *Ingester) fetch(ctx context.Context, src string, w *jobstore.Window, from, to time.Time, opt Options) error {
+	return in.read(ctx, src, from, to, opt, func(j slurm.Job) error { return w.Add(ctx, j) },
+		func(r slurm.Reject) error { w.Reject(r); return nil })
+}
+
+// read streams one source's records of a window to sink.
+func (in *Ingester) read(ctx context.Context, src string, from, to time.Time, opt Options, sink func(slurm.Job) error, reject func(slurm.Reject) error) error {
 	add := func(j slurm.Job) error {
 		if opt.OnlyUser != "" && j.User != opt.OnlyUser {
 			return nil
@@ -220,7 +226,7 @@ func (in *Ingester) fetch(ctx context.Context, src string, w *jobstore.Window, f
 		if j.Cluster == "" {
 			j.Cluster = in.cfg.Cluster
 		}
-		return w.Add(ctx, j)
+		return sink(j)
 	}
 	switch src {
 	case "rest":
@@ -238,9 +244,31 @@ func (in *Ingester) fetch(ctx context.Context, src string, w *jobstore.Window, f
 		_, err = in.client.Jobs(ctx, creds, v, from, to, in.cfg.Retry, add)
 		return err
 	case "sacct":
-		return in.sacct.Jobs(ctx, from, to, opt.OnlyUser, add, func(r slurm.Reject) error { w.Reject(r); return nil })
+		return in.sacct.Jobs(ctx, from, to, opt.OnlyUser, add, reject)
 	}
 	return fmt.Errorf("unknown source %q", src)
+}
+
+// Collect reads the records of [from, to) from the first source that
+// answers, writing nothing: for reconciliation. It returns the source used.
+func (in *Ingester) Collect(ctx context.Context, from, to time.Time, fn func(slurm.Job) error) (string, error) {
+	var last error
+	for _, src := range in.sources(Options{}) {
+		err := in.read(ctx, src, from, to, Options{}, fn, func(r slurm.Reject) error {
+			return fmt.Errorf("line %d: %s", r.Line, r.Err)
+		})
+		if err == nil {
+			return src, nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if last == nil {
+		last = errors.New("no ingest source is available")
+	}
+	return "", last
 }
 
 // apiVersion discovers the slurmdb version once and remembers it.

@@ -1,0 +1,97 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+)
+
+// Recheck recomputes every charge of a period from its job and the rate
+// cards, and (for a closed period) every statement from its charges, and
+// describes each difference. None is expected: a difference means a job or
+// a charge changed behind Tally's back.
+func (s *Store) Recheck(ctx context.Context, name string, rule billing.Rounding) (checked int, diffs []string, err error) {
+	p, err := s.Period(ctx, name)
+	if err != nil {
+		return 0, nil, err
+	}
+	cards, err := s.Cards(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	rater := billing.Rater{Cards: cards, Rounding: rule}
+	rows, err := s.pool.Query(ctx, `SELECT c.portion_start, c.portion_end, c.total_micros, `+jobColumns+`
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row WHERE c.period_id = $1 AND j.end_time IS NOT NULL`, p.ID)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ps, pe time.Time
+		var stored int64
+		var row int64
+		var u billing.Usage
+		var start, end *time.Time
+		var rt, at []byte
+		if err := rows.Scan(&ps, &pe, &stored, &row, &u.Cluster, &u.JobID, &u.User, &u.Account, &u.Partition, &u.QOS, &u.State,
+			&start, &end, &u.ElapsedSeconds, &u.CPUTimeMicros,
+			&u.Requested.CPU, &u.Requested.MemMiB, &u.Requested.Nodes, &u.Requested.Billing, &u.Requested.GPU, &rt,
+			&u.Allocated.CPU, &u.Allocated.MemMiB, &u.Allocated.Nodes, &u.Allocated.Billing, &u.Allocated.GPU, &at); err != nil {
+			return checked, diffs, err
+		}
+		if start != nil {
+			u.Start = *start
+		}
+		u.End = *end
+		u.Requested.GPUByType, u.Allocated.GPUByType = gpuTypes(rt), gpuTypes(at)
+		from, to := ps, pe
+		if u.Start.IsZero() {
+			from = time.Time{}
+		}
+		ch, err := rater.RatePortion(u, from, to, pe.Equal(u.End))
+		checked++
+		switch {
+		case err != nil:
+			diffs = append(diffs, fmt.Sprintf("job %d (%s): stored %s, cannot be recomputed: %v", u.JobID, u.Account, billing.Micros(stored), err))
+		case int64(ch.Total) != stored:
+			diffs = append(diffs, fmt.Sprintf("job %d (%s): stored %s, recomputed %s", u.JobID, u.Account, billing.Micros(stored), ch.Total))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return checked, diffs, err
+	}
+	if p.Status == "closed" {
+		digits, err := s.currencyDigits(ctx)
+		if err != nil {
+			return checked, diffs, err
+		}
+		live, err := preview(ctx, s.pool, p, nil, rule, digits)
+		if err != nil {
+			return checked, diffs, err
+		}
+		frozen, err := s.stored(ctx, p, nil)
+		if err != nil {
+			return checked, diffs, err
+		}
+		byAccount := map[string]Statement{}
+		for _, st := range frozen {
+			byAccount[st.Account] = st
+		}
+		for _, st := range live {
+			f, ok := byAccount[st.Account]
+			switch {
+			case !ok:
+				diffs = append(diffs, fmt.Sprintf("account %s has charges but no statement", st.Account))
+			case f.Total != st.Total || f.SHA256 != st.SHA256:
+				diffs = append(diffs, fmt.Sprintf("statement %s (%s): stored %s, recomputed from charges %s", f.Number, st.Account, f.Total, st.Total))
+			}
+			delete(byAccount, st.Account)
+		}
+		for acct, f := range byAccount {
+			diffs = append(diffs, fmt.Sprintf("statement %s (%s) has no charges behind it", f.Number, acct))
+		}
+	}
+	return checked, diffs, nil
+}
