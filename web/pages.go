@@ -48,7 +48,11 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	if page < 1 {
 		page = 1
 	}
-	rows, err := s.pool.Query(r.Context(), `SELECT at, username, action, address, detail FROM auth_events
+	// Sign-in events and admin or finance actions, one timeline.
+	rows, err := s.pool.Query(r.Context(), `SELECT at, username, action, address, detail FROM (
+			SELECT at, id, username, action, address, detail FROM auth_events
+			UNION ALL
+			SELECT at, id, actor, action, '', detail FROM admin_events) e
 		ORDER BY at DESC, id DESC LIMIT $1 OFFSET $2`, auditPageSize+1, (page-1)*auditPageSize)
 	if err != nil {
 		s.serverError(w, r, err)

@@ -76,6 +76,7 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 			s.serverError(w, r, err)
 			return
 		}
+		s.recordAdmin(r, v, "period_preview", fmt.Sprintf("%s: %d statements, total %s, %d anomalies", name, len(ps.Statements), ps.Total, len(view.Anomalies)))
 	}
 	s.render(w, r, status, templates.PeriodPage(s.page(r, "Period "+ps.Period.Name), view))
 }

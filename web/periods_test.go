@@ -104,6 +104,14 @@ func TestPeriodWorkflow(t *testing.T) {
 	if resp, _ := c.post("/periods/2026-10/close", nil); resp.StatusCode != 403 {
 		t.Errorf("coordinator closing: %d", resp.StatusCode)
 	}
+	// Everything the admin did is on the audit page.
+	_, body = a.get("/admin/audit")
+	for _, want := range []string{"period_preview", "period_closed", "adjustment_added", "account_details_saved", "export", "login"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("audit page lacks %s", want)
+		}
+	}
+
 	r := newBrowser(t, e)
 	r.login("tally-t-alice", "tally-alice-pw", "/")
 	for _, p := range []string{"/periods", "/periods/2026-10", "/periods/2026-10/accounts.csv", "/admin/accounts"} {
