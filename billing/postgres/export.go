@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"io"
@@ -92,16 +93,12 @@ func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, acc
 		return err
 	}
 	defer rows.Close()
-	cw := csv.NewWriter(w)
-	cw.Write(JobLineColumns())
-	iso := func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
+	out := &rowWriter{w: bufio.NewWriterSize(w, 256<<10)}
+	for _, c := range JobLineColumns() {
+		out.field(c)
 	}
-	hours := func(sec int64) string { return billing.Micros(sec * 1_000_000 / 3600).String() }
-	n := 0
+	out.end()
+	components := [...]string{"cpu", "mem", "gpu", "node", "billing", "cpu_time", "fee", "minimum"}
 	for rows.Next() {
 		var cluster, user, account, partition, qos, state, currency, card string
 		var jobID, arrayJob, het, elapsed, cpuUs, cpu, mem, gpu, total int64
@@ -117,36 +114,133 @@ func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, acc
 		if err != nil {
 			return err
 		}
-		comp := map[string]billing.Micros{}
+		var comp [len(components)]billing.Micros
 		qm, am := billing.One, billing.One
 		for _, l := range lines {
-			comp[l.Component] += l.Amount
+			for i, c := range components {
+				if c == l.Component {
+					comp[i] += l.Amount
+				}
+			}
 			if l.Component != "minimum" {
 				qm, am = l.QOSMultiplier, l.AccountMultiplier
 			}
 		}
-		taskS := ""
+		out.field(p.Name)
+		out.field(CSVSafe(cluster))
+		out.int(jobID)
+		out.int(arrayJob)
 		if task != nil {
-			taskS = strconv.FormatInt(*task, 10)
+			out.int(*task)
+		} else {
+			out.field("")
 		}
-		rec := []string{p.Name, CSVSafe(cluster), strconv.FormatInt(jobID, 10), strconv.FormatInt(arrayJob, 10), taskS, strconv.FormatInt(het, 10),
-			CSVSafe(user), CSVSafe(account), CSVSafe(partition), CSVSafe(qos), state, submit.UTC().Format(time.RFC3339), iso(start), iso(end),
-			hours(elapsed), hours(cpuUs / 1_000_000), strconv.FormatInt(cpu, 10), strconv.FormatInt(mem, 10), strconv.FormatInt(gpu, 10)}
-		for _, c := range []string{"cpu", "mem", "gpu", "node", "billing", "cpu_time", "fee", "minimum"} {
-			rec = append(rec, comp[c].String())
+		out.int(het)
+		for _, s := range []string{user, account, partition, qos} {
+			out.field(CSVSafe(s))
 		}
-		rec = append(rec, qm.String(), am.String(), billing.Micros(total).String(), currency, card)
-		cw.Write(rec)
-		if n++; n%1000 == 0 {
-			cw.Flush()
-			if err := cw.Error(); err != nil {
-				return err
-			}
+		out.field(state)
+		out.time(&submit)
+		out.time(start)
+		out.time(end)
+		out.micros(billing.Micros(elapsed * 1_000_000 / 3600))
+		out.micros(billing.Micros(cpuUs / 1_000_000 * 1_000_000 / 3600))
+		out.int(cpu)
+		out.int(mem)
+		out.int(gpu)
+		for _, m := range comp {
+			out.micros(m)
+		}
+		out.field(qm.String())
+		out.field(am.String())
+		out.micros(billing.Micros(total))
+		out.field(currency)
+		out.field(CSVSafe(card))
+		out.end()
+		if out.err != nil {
+			return out.err
 		}
 	}
-	cw.Flush()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	return cw.Error()
+	return out.flush()
+}
+
+// rowWriter writes RFC 4180 rows as encoding/csv does, appending bytes
+// instead of building a []string a row: the job lines export writes
+// millions of rows.
+type rowWriter struct {
+	w     *bufio.Writer
+	buf   []byte
+	first bool
+	err   error
+}
+
+func (r *rowWriter) sep() {
+	if r.first {
+		r.buf = append(r.buf, ',')
+	}
+	r.first = true
+}
+
+// field appends a text cell, quoted when it holds a comma, quote, CR or LF
+// or starts with a space (encoding/csv's rule).
+func (r *rowWriter) field(s string) {
+	r.sep()
+	if s == "" {
+		return
+	}
+	if !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' && s[0] != '\t' && s != `\.` {
+		r.buf = append(r.buf, s...)
+		return
+	}
+	r.buf = append(r.buf, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			r.buf = append(r.buf, '"')
+		}
+		r.buf = append(r.buf, s[i])
+	}
+	r.buf = append(r.buf, '"')
+}
+
+func (r *rowWriter) int(n int64) {
+	r.sep()
+	r.buf = strconv.AppendInt(r.buf, n, 10)
+}
+
+func (r *rowWriter) micros(m billing.Micros) {
+	r.sep()
+	r.buf = append(r.buf, m.String()...)
+}
+
+func (r *rowWriter) time(t *time.Time) {
+	r.sep()
+	if t != nil {
+		r.buf = t.UTC().AppendFormat(r.buf, time.RFC3339)
+	}
+}
+
+func (r *rowWriter) end() {
+	r.buf = append(r.buf, '\n')
+	r.first = false
+	if len(r.buf) > 64<<10 {
+		r.flushBuf()
+	}
+}
+
+func (r *rowWriter) flushBuf() {
+	if r.err == nil {
+		_, r.err = r.w.Write(r.buf)
+	}
+	r.buf = r.buf[:0]
+}
+
+func (r *rowWriter) flush() error {
+	r.flushBuf()
+	if r.err != nil {
+		return r.err
+	}
+	return r.w.Flush()
 }
