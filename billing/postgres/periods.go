@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tally-hpc/tally/billing"
 )
@@ -379,4 +380,39 @@ func (s *Store) Breakdown(ctx context.Context, name, by string, accounts []strin
 		out = append(out, b)
 	}
 	return out, rows.Err()
+}
+
+// AddPeriod creates a period with any range (a quarter, a fiscal year);
+// the database refuses one that overlaps another.
+func (s *Store) AddPeriod(ctx context.Context, name string, from, to time.Time) error {
+	if strings.TrimSpace(name) == "" {
+		return billing.Invalidf("give the period a name")
+	}
+	if !to.After(from) {
+		return billing.Invalidf("the period must end after it starts")
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3)`, name, from, to)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23P01":
+			return billing.Conflictf("period %s (%s to %s) overlaps an existing period", name, from.Format("2006-01-02"), to.Format("2006-01-02"))
+		case "23505":
+			return billing.Conflictf("a period named %s exists", name)
+		}
+	}
+	return err
+}
+
+// EnsureQuarters creates calendar-quarter periods (2026-Q4) covering
+// [from, to).
+func (s *Store) EnsureQuarters(ctx context.Context, from, to time.Time) error {
+	q := time.Date(from.Year(), time.Month((int(from.Month())-1)/3*3+1), 1, 0, 0, 0, 0, time.UTC)
+	for ; q.Before(to); q = q.AddDate(0, 3, 0) {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
+			fmt.Sprintf("%d-Q%d", q.Year(), (int(q.Month())-1)/3+1), q, q.AddDate(0, 3, 0)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

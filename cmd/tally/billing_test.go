@@ -46,3 +46,25 @@ func TestRatesAndEstimateCommands(t *testing.T) {
 		t.Fatalf("estimate --json: %d %s", code, out)
 	}
 }
+
+func TestPeriodRanges(t *testing.T) {
+	pool := pgtest.New(t)
+	t.Setenv("TALLY_DATABASE_URL", pool.Config().ConnString())
+	for _, s := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"period", "--quarterly", "ensure", "2026-01-01", "2027-01-01"}, 0, "periods ready"},
+		{[]string{"period", "list"}, 0, "2026-Q4"},
+		{[]string{"period", "add", "FY2028", "2027-07-01", "2028-07-01"}, 0, "added"},
+		{[]string{"period", "add", "overlap", "2026-11-01", "2026-12-01"}, 1, "overlaps"},
+		{[]string{"period", "add", "FY2028", "2030-01-01", "2031-01-01"}, 1, "exists"},
+		{[]string{"period", "add", "backwards", "2031-01-01", "2030-01-01"}, 1, "end after"},
+	} {
+		code, out, errOut := runCmd(t, s.args...)
+		if code != s.code || !strings.Contains(out+errOut, s.want) {
+			t.Errorf("%v: %d %s%s", s.args, code, out, errOut)
+		}
+	}
+}

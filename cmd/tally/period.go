@@ -13,10 +13,12 @@ import (
 
 func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 	var cfg Config
-	fs := newFlagSet(env, "period", `period [flags] list | ensure FROM TO | preview NAME | close NAME | export NAME
+	fs := newFlagSet(env, "period", `period [flags] list | ensure FROM TO | add NAME FROM TO | preview NAME | close NAME | export NAME
 
   list           periods with status, jobs and charges
-  ensure F T     create calendar-month periods covering F..T (2026-01-01 2027-01-01)
+  ensure F T     create calendar-month periods covering F..T (2026-01-01 2027-01-01);
+                 --quarterly for calendar quarters (2026-Q4)
+  add N F T      one period of any range, e.g. a fiscal year (FY2027 2026-07-01 2027-07-01)
   preview NAME   each account's statement as closing would freeze it
   close NAME     freeze the period: numbered, hashed statements (one transaction)
   export NAME    CSV to standard output (or -o FILE): --what accounts|jobs`)
@@ -26,6 +28,7 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 	what := fs.String("what", "accounts", "export: accounts (summary) or jobs (job lines)")
 	out := fs.String("o", "-", "export: output file")
 	ack := fs.Bool("ack", false, "close: close even though the preview lists anomalies")
+	quarterly := fs.Bool("quarterly", false, "ensure: calendar quarters instead of months")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -68,10 +71,27 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 		if err1 != nil || err2 != nil {
 			return usageErr("ensure wants two dates such as 2026-01-01 2027-01-01")
 		}
-		if err := store.EnsureMonths(ctx, from, to); err != nil {
+		ensure := store.EnsureMonths
+		if *quarterly {
+			ensure = store.EnsureQuarters
+		}
+		if err := ensure(ctx, from, to); err != nil {
 			return fail("%v", err)
 		}
 		fmt.Fprintln(env.stdout, "periods ready")
+	case "add":
+		if err := need(3); err != nil {
+			return err
+		}
+		from, err1 := parseWhen(rest[2])
+		to, err2 := parseWhen(rest[3])
+		if err1 != nil || err2 != nil {
+			return usageErr("add wants a name and two dates such as FY2027 2026-07-01 2027-07-01")
+		}
+		if err := store.AddPeriod(ctx, rest[1], from, to); err != nil {
+			return fail("%v", err)
+		}
+		fmt.Fprintf(env.stdout, "period %s added\n", rest[1])
 	case "preview", "close":
 		if err := need(1); err != nil {
 			return err
