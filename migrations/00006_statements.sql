@@ -24,6 +24,26 @@ CREATE TABLE statement_lines (
     PRIMARY KEY (statement_id, component)
 );
 
+-- Per-user totals frozen with the period.
+CREATE TABLE statement_users (
+    period_id     bigint  NOT NULL REFERENCES billing_periods (id),
+    account       text    NOT NULL,
+    username      text    NOT NULL,
+    jobs          integer NOT NULL,
+    exact_micros  bigint  NOT NULL,
+    PRIMARY KEY (period_id, account, username)
+);
+
+-- Each preview's per-account totals, to show what changed since the last.
+CREATE TABLE period_previews (
+    id        bigserial   PRIMARY KEY,
+    period_id bigint      NOT NULL REFERENCES billing_periods (id),
+    at        timestamptz NOT NULL DEFAULT now(),
+    actor     text        NOT NULL,
+    totals    jsonb       NOT NULL
+);
+CREATE INDEX period_previews_idx ON period_previews (period_id, id DESC);
+
 -- +goose StatementBegin
 CREATE FUNCTION statements_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -35,6 +55,8 @@ $$;
 CREATE TRIGGER statements_no_change BEFORE UPDATE OR DELETE ON statements
     FOR EACH ROW EXECUTE FUNCTION statements_immutable();
 CREATE TRIGGER statement_lines_no_change BEFORE UPDATE OR DELETE ON statement_lines
+    FOR EACH ROW EXECUTE FUNCTION statements_immutable();
+CREATE TRIGGER statement_users_no_change BEFORE UPDATE OR DELETE ON statement_users
     FOR EACH ROW EXECUTE FUNCTION statements_immutable();
 
 -- A closed period stays closed.
@@ -57,6 +79,8 @@ CREATE TRIGGER billing_periods_closed BEFORE UPDATE OR DELETE ON billing_periods
 -- +goose Down
 DROP TRIGGER billing_periods_closed ON billing_periods;
 DROP FUNCTION billing_periods_stay_closed();
+DROP TABLE period_previews;
+DROP TABLE statement_users;
 DROP TABLE statement_lines;
 DROP TABLE statements;
 DROP FUNCTION statements_immutable();

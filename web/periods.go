@@ -77,6 +77,15 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 			return
 		}
 		s.recordAdmin(r, v, "period_preview", fmt.Sprintf("%s: %d statements, total %s, %d anomalies", name, len(ps.Statements), ps.Total, len(view.Anomalies)))
+		changes, at, err := s.billing.RecordPreview(ctx, ps, v.User)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		view.Changes = changes
+		if at != nil {
+			view.LastPreview = at.UTC().Format("2006-01-02 15:04 UTC")
+		}
 	}
 	s.render(w, r, status, templates.PeriodPage(s.page(r, "Period "+ps.Period.Name), view))
 }

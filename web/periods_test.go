@@ -41,8 +41,12 @@ func TestPeriodWorkflow(t *testing.T) {
 	if resp.StatusCode != 422 || !strings.Contains(body, "is not a number") || !strings.Contains(body, `value="goodwill"`) {
 		t.Fatalf("bad adjustment: %d", resp.StatusCode)
 	}
+	a.get("/periods/2026-10") // a preview, remembered
 	if resp, _ := a.post("/periods/2026-10/adjustments", map[string][]string{"account": {"physics"}, "amount": {"-0.02"}, "reason": {"goodwill"}}); resp.StatusCode != 303 {
 		t.Fatalf("adjustment: %d", resp.StatusCode)
+	}
+	if _, body := a.get("/periods/2026-10"); !strings.Contains(body, "Since the last preview") || !strings.Contains(body, "-0.02") {
+		t.Error("the change since the last preview is not shown")
 	}
 	a.post("/admin/accounts/physics", map[string][]string{"display_name": {"Physics Dept"}, "pi": {"Prof. Curie"}, "cost_centre": {"CC-42"}, "active": {"1"}})
 	// October was never ingested here: the preview lists that, and the

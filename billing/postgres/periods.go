@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -292,6 +293,10 @@ func (s *Store) ClosePeriod(ctx context.Context, name, by string, rule billing.R
 			ps.Total += st.Total
 			ps.Currency = st.Currency
 		}
+		if _, err := tx.Exec(ctx, `INSERT INTO statement_users (period_id, account, username, jobs, exact_micros)
+			SELECT $1, account, username, count(DISTINCT job_row), sum(total_micros) FROM job_charges WHERE period_id = $1 GROUP BY 2, 3`, p.ID); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE billing_periods SET status = 'closed', closed_at = now(), closed_by = $2 WHERE id = $1`, p.ID, by); err != nil {
 			return err
 		}
@@ -415,4 +420,48 @@ func (s *Store) EnsureQuarters(ctx context.Context, from, to time.Time) error {
 		}
 	}
 	return nil
+}
+
+// PreviewChange is how an account's total moved since the last preview.
+type PreviewChange struct {
+	Account string
+	Before  billing.Micros
+	Now     billing.Micros
+}
+
+// RecordPreview stores this preview's per-account totals and returns the
+// accounts whose totals changed since the previous one, and when that was.
+func (s *Store) RecordPreview(ctx context.Context, ps PeriodStatements, actor string) ([]PreviewChange, *time.Time, error) {
+	now := map[string]int64{}
+	for _, st := range ps.Statements {
+		now[st.Account] = int64(st.Total)
+	}
+	var prevJSON []byte
+	var prevAt *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT totals, at FROM period_previews WHERE period_id = $1 ORDER BY id DESC LIMIT 1`, ps.Period.ID).Scan(&prevJSON, &prevAt)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, err
+	}
+	b, _ := json.Marshal(now)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO period_previews (period_id, actor, totals) VALUES ($1, $2, $3)`, ps.Period.ID, actor, b); err != nil {
+		return nil, nil, err
+	}
+	if prevJSON == nil {
+		return nil, nil, nil
+	}
+	prev := map[string]int64{}
+	_ = json.Unmarshal(prevJSON, &prev)
+	var out []PreviewChange
+	for a, v := range now {
+		if prev[a] != v {
+			out = append(out, PreviewChange{Account: a, Before: billing.Micros(prev[a]), Now: billing.Micros(v)})
+		}
+	}
+	for a, v := range prev {
+		if _, ok := now[a]; !ok {
+			out = append(out, PreviewChange{Account: a, Before: billing.Micros(v)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Account < out[j].Account })
+	return out, prevAt, nil
 }

@@ -56,6 +56,12 @@ func TestCloseSnapshotsThePreview(t *testing.T) {
 			t.Errorf("hash %q vs %q", st.SHA256, p.SHA256)
 		}
 	}
+	var users int
+	var userTotal int64
+	pool.QueryRow(ctx, `SELECT count(*), sum(exact_micros) FROM statement_users`).Scan(&users, &userTotal)
+	if users != 3 || userTotal != 400000+28125+4500 {
+		t.Errorf("per-user snapshot: %d users, %d", users, userTotal)
+	}
 	if _, err := s.ClosePeriod(ctx, "2026-10", "again", billing.HalfUp); err == nil || !strings.Contains(err.Error(), "already closed") {
 		t.Fatalf("second close: %v", err)
 	}
@@ -65,6 +71,7 @@ func TestCloseSnapshotsThePreview(t *testing.T) {
 	for _, q := range []string{
 		`UPDATE statements SET total_micros = 0`,
 		`DELETE FROM statement_lines`,
+		`UPDATE statement_users SET exact_micros = 0`,
 		`UPDATE billing_periods SET status = 'open', closed_at = NULL WHERE name = '2026-10'`,
 		`UPDATE job_charges SET total_micros = 1 WHERE period_id = (SELECT id FROM billing_periods WHERE name = '2026-10')`,
 	} {
