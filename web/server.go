@@ -163,6 +163,7 @@ func (s *Server) routes() {
 	s.handle("GET /jobs", s.signedIn(s.jobs))
 	s.handle("GET /jobs.csv", s.signedIn(s.jobsCSV))
 	s.handle("GET /jobs/{id}", s.signedIn(s.receipt))
+	s.handle("GET /jobs/{id}/receipt.pdf", s.signedIn(s.receiptPDF))
 	s.handle("GET /estimate", s.signedIn(s.estimate))
 	s.handle("GET /accounts", s.anyRole(s.accountsPage, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /accounts/{account}", s.anyRole(s.accountPage, RoleCoordinator, RoleAdmin, RoleFinance))

@@ -14,6 +14,7 @@ import (
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/templates"
+	"github.com/tally-hpc/tally/web/pdfdoc"
 )
 
 // scope is the viewer's authorisation as a query filter: admins and
@@ -499,4 +500,61 @@ func (s *Server) currency(r *http.Request) string {
 		return c.Currency
 	}
 	return ""
+}
+
+// receiptPDF is a job's receipt as a PDF, scoped like the page.
+func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	rc, err := s.billing.Receipt(r.Context(), scope(v), id)
+	if errors.Is(err, billingpg.ErrNotVisible) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	j := rc.Job
+	label := templates.JobLabel(j.JobID, j.ArrayJobID, j.ArrayTaskID)
+	lines := []pdfdoc.Line{
+		{Text: "Receipt for job " + label, Bold: true, Size: 16},
+		{Text: fmt.Sprintf("%s · user %s · account %s · %s/%s/%s · %s", j.Name, j.User, j.Account, j.Cluster, j.Partition, j.QOS, j.State)},
+		{Text: fmt.Sprintf("Submitted %s · started %s · ended %s · elapsed %s", templates.When(&j.Submit), templates.When(j.Start),
+			templates.When(j.End), templates.Duration(j.ElapsedSeconds))},
+		{Text: fmt.Sprintf("Requested %d CPUs, %d MiB, %d GPUs · CPU time used %s", j.CPUs, j.MemMiB, j.GPUs, templates.Duration(j.CPUTimeMicros/1_000_000))},
+	}
+	for _, c := range rc.Charges {
+		head := "Not yet in a billing period"
+		if c.Period != "" {
+			head = "Period " + c.Period + " (" + c.PeriodStatus + ")"
+		}
+		lines = append(lines, pdfdoc.Line{Text: head, Bold: true, Gap: true})
+		if c.NotCharged != "" {
+			lines = append(lines, pdfdoc.Line{Text: "Not charged: " + c.NotCharged})
+			continue
+		}
+		lines = append(lines, pdfdoc.Line{Text: "Rate card " + c.RateCard + "; line amounts exact to the micro-unit.", Size: 8})
+		for _, l := range c.Lines {
+			name := l.Component
+			if l.GPUType != "" {
+				name += " (" + l.GPUType + ")"
+			}
+			lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-16s %14s %-9s x %s  x%s x%s = %s", name, l.Quantity, l.Unit, l.UnitPrice,
+				l.QOSMultiplier, l.AccountMultiplier, l.Amount)})
+		}
+		lines = append(lines, pdfdoc.Line{Text: "Total " + templates.Money(c.Total, j.Currency) + " (rounded for display)", Bold: true},
+			pdfdoc.Line{Text: "CPU efficiency " + templates.Percent(c.EfficiencyPPM) + "; idle cores cost " + templates.Money(c.Idle, j.Currency)})
+		if c.AccountReason != "" {
+			lines = append(lines, pdfdoc.Line{Text: "Account adjustment: " + c.AccountReason})
+		}
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-receipt-%s.pdf"`, safeFileName(label)))
+	if err := pdfdoc.Write(w, "Receipt for job "+label, lines); err != nil {
+		s.log.Error("receipt pdf", "err", err)
+	}
 }

@@ -95,6 +95,14 @@ func TestReceiptsAndJobListsAreScoped(t *testing.T) {
 				if resp, body := b.get(fmt.Sprintf("/jobs/%d", rows[id])); resp.StatusCode != 404 || strings.Contains(body, "Receipt") {
 					t.Errorf("receipt of job %d visible: %d", id, resp.StatusCode)
 				}
+				if resp, _ := b.get(fmt.Sprintf("/jobs/%d/receipt.pdf", rows[id])); resp.StatusCode != 404 {
+					t.Errorf("receipt pdf of job %d visible: %d", id, resp.StatusCode)
+				}
+			}
+			for _, id := range c.see {
+				if resp, pdf := b.get(fmt.Sprintf("/jobs/%d/receipt.pdf", rows[id])); resp.StatusCode != 200 || !strings.HasPrefix(pdf, "%PDF-") {
+					t.Errorf("receipt pdf of job %d: %d", id, resp.StatusCode)
+				}
 			}
 			if resp, _ := b.get("/jobs/999999999"); resp.StatusCode != 404 {
 				t.Errorf("unknown job: %d", resp.StatusCode)
