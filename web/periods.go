@@ -287,3 +287,60 @@ func safeFileName(s string) string {
 		return '_'
 	}, s)
 }
+
+// userStatementAccounts says which accounts of user's charges the viewer
+// may see: all of them for the person themselves, admins and finance; the
+// coordinated ones for a coordinator; ok is false for anyone else.
+func userStatementAccounts(v *Viewer, user string) (accounts []string, ok bool) {
+	switch {
+	case user == v.SlurmUser || v.Has(RoleAdmin) || v.Has(RoleFinance):
+		return nil, true
+	case v.Has(RoleCoordinator):
+		return v.Accounts, true
+	}
+	return nil, false
+}
+
+func (s *Server) myStatements(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	ps, err := s.billing.UserPeriodSummaries(r.Context(), v.SlurmUser)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.UserStatements(s.page(r, "Your statements"), v.SlurmUser, ps, s.currency(r)))
+}
+
+func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	user := r.PathValue("user")
+	pdf := strings.HasSuffix(user, ".pdf")
+	user = strings.TrimSuffix(user, ".pdf")
+	accounts, ok := userStatementAccounts(v, user)
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	us, err := s.billing.UserStatement(r.Context(), r.PathValue("period"), user, accounts, s.rounding)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !pdf {
+		s.render(w, r, http.StatusOK, templates.UserStatementPage(s.page(r, "Statement "+user), us))
+		return
+	}
+	lines := []pdfdoc.Line{
+		{Text: "Statement for " + us.User + ", period " + us.Period.Name, Bold: true, Size: 16},
+		{Text: fmt.Sprintf("%s to %s (UTC), %s; %d jobs, %s core-hours, %s GPU-hours", us.Period.Starts.UTC().Format("2006-01-02"),
+			us.Period.Ends.UTC().Format("2006-01-02"), us.Period.Status, us.Jobs, us.CoreHours, us.GPUHours)},
+		{Text: fmt.Sprintf("%-14s %-12s %6s %16s %12s", "Account", "Component", "Jobs", "Exact", "Amount"), Bold: true, Gap: true},
+	}
+	for _, l := range us.Lines {
+		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %-12s %6d %16s %12s", l.Account, l.Component, l.Jobs, l.Exact, templates.Money(l.Amount, ""))})
+	}
+	lines = append(lines, pdfdoc.Line{Text: "Total " + templates.Money(us.Total, us.Currency), Bold: true, Size: 12, Gap: true})
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-%s-%s.pdf"`, safeFileName(us.Period.Name), safeFileName(user)))
+	if err := pdfdoc.Write(w, "Statement for "+user, lines); err != nil {
+		s.log.Error("user statement pdf", "err", err)
+	}
+}

@@ -116,8 +116,27 @@ func TestPeriodWorkflow(t *testing.T) {
 		}
 	}
 
+	// Per-user statements: one's own, and those an admin may see.
+	if resp, body := c.get("/statements/2026-10/tally-t-coord"); resp.StatusCode != 200 || !strings.Contains(body, "chem") || !strings.Contains(body, "physics") {
+		t.Errorf("own statement: %d", resp.StatusCode)
+	}
+	if resp, pdf := c.get("/statements/2026-10/tally-t-coord.pdf"); resp.StatusCode != 200 || !strings.HasPrefix(pdf, "%PDF-") {
+		t.Errorf("own statement pdf: %d", resp.StatusCode)
+	}
+	if _, body := c.get("/statements"); !strings.Contains(body, "2026-10") {
+		t.Error("statements list lacks the period")
+	}
+
 	r := newBrowser(t, e)
 	r.login("tally-t-alice", "tally-alice-pw", "/")
+	for _, p := range []string{"/statements/2026-10/tally-t-coord", "/statements/2026-10/tally-t-coord.pdf"} {
+		if resp, body := r.get(p); resp.StatusCode != 404 || strings.Contains(body, "physics") {
+			t.Errorf("researcher reads another's statement %s: %d", p, resp.StatusCode)
+		}
+	}
+	if resp, _ := r.get("/statements/2026-10/tally-t-alice"); resp.StatusCode != 200 {
+		t.Errorf("own (empty) statement: %d", resp.StatusCode)
+	}
 	for _, p := range []string{"/periods", "/periods/2026-10", "/periods/2026-10/accounts.csv", "/admin/accounts"} {
 		if resp, _ := r.get(p); resp.StatusCode != 403 {
 			t.Errorf("researcher on %s: %d", p, resp.StatusCode)

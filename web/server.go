@@ -167,6 +167,8 @@ func (s *Server) routes() {
 	s.handle("GET /estimate", s.signedIn(s.estimate))
 	s.handle("GET /accounts", s.anyRole(s.accountsPage, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /accounts/{account}", s.anyRole(s.accountPage, RoleCoordinator, RoleAdmin, RoleFinance))
+	s.handle("GET /statements", s.signedIn(s.myStatements))
+	s.handle("GET /statements/{period}/{user}", s.signedIn(s.userStatement))
 	s.handle("GET /periods", s.anyRole(s.periods, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /periods/{name}", s.anyRole(s.periodPage, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("POST /periods/{name}/close", s.anyRole(s.closePeriod, RoleAdmin))

@@ -76,7 +76,8 @@ func (s *Server) fillViewer(r *http.Request, p *templates.Page) {
 		return
 	}
 	p.Viewer = &templates.Viewer{Name: v.User, Roles: v.Roles}
-	p.Nav = append(p.Nav, templates.NavItem{Label: "Jobs", Href: "/jobs"}, templates.NavItem{Label: "Estimate", Href: "/estimate"})
+	p.Nav = append(p.Nav, templates.NavItem{Label: "Jobs", Href: "/jobs"}, templates.NavItem{Label: "Statements", Href: "/statements"},
+		templates.NavItem{Label: "Estimate", Href: "/estimate"})
 	if v.Has(RoleCoordinator) || v.Has(RoleAdmin) || v.Has(RoleFinance) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Accounts", Href: "/accounts"})
 	}

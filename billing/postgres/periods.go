@@ -322,6 +322,15 @@ func (s *Store) PeriodSummaries(ctx context.Context, accounts []string) ([]Perio
 		args = append(args, accounts)
 		cond = " AND c.account = ANY($1)"
 	}
+	return s.periodSummaries(ctx, cond, args)
+}
+
+// UserPeriodSummaries lists periods with one person's charges.
+func (s *Store) UserPeriodSummaries(ctx context.Context, user string) ([]PeriodSummary, error) {
+	return s.periodSummaries(ctx, " AND c.username = $1", []any{user})
+}
+
+func (s *Store) periodSummaries(ctx context.Context, cond string, args []any) ([]PeriodSummary, error) {
 	rows, err := s.pool.Query(ctx, `SELECT p.id, p.name, p.starts_at, p.ends_at, p.status, p.closed_at, p.closed_by,
 			count(DISTINCT c.job_row), coalesce(sum(c.total_micros), 0)::bigint
 		FROM billing_periods p LEFT JOIN job_charges c ON c.period_id = p.id`+cond+`
@@ -464,4 +473,67 @@ func (s *Store) RecordPreview(ctx context.Context, ps PeriodStatements, actor st
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Account < out[j].Account })
 	return out, prevAt, nil
+}
+
+// UserStatement is one person's charges in a period, per account and
+// component, each line rounded once.
+type UserStatement struct {
+	Period    Period
+	User      string
+	Lines     []billing.StatementLine
+	Total     billing.Micros
+	Currency  string
+	Jobs      int64
+	CoreHours string
+	GPUHours  string
+}
+
+// UserStatement builds a person's statement for a period, limited to
+// accounts (nil: all).
+func (s *Store) UserStatement(ctx context.Context, name, user string, accounts []string, rule billing.Rounding) (UserStatement, error) {
+	p, err := s.Period(ctx, name)
+	if err != nil {
+		return UserStatement{}, err
+	}
+	us := UserStatement{Period: p, User: user}
+	digits, err := s.currencyDigits(ctx)
+	if err != nil {
+		return us, err
+	}
+	args := []any{p.ID, user}
+	cond := ""
+	if accounts != nil {
+		args = append(args, accounts)
+		cond = " AND c.account = ANY($3)"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT c.account, max(c.currency), l->>0, count(DISTINCT c.job_row), sum((l->>7)::bigint)::bigint
+		FROM job_charges c, json_array_elements(c.lines) l
+		WHERE c.period_id = $1 AND c.username = $2`+cond+` GROUP BY 1, 3 ORDER BY 1, 3`, args...)
+	if err != nil {
+		return us, err
+	}
+	for rows.Next() {
+		var l billing.StatementLine
+		var currency string
+		var exact int64
+		if err := rows.Scan(&l.Account, &currency, &l.Component, &l.Jobs, &exact); err != nil {
+			rows.Close()
+			return us, err
+		}
+		l.Exact = billing.Micros(exact)
+		l.Amount = rule.ToMinor(l.Exact, minorDigits(digits, currency))
+		us.Lines = append(us.Lines, l)
+		us.Total += l.Amount
+		us.Currency = currency
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return us, err
+	}
+	var core, gpu int64
+	err = s.pool.QueryRow(ctx, `SELECT count(DISTINCT c.job_row), coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint,
+			coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row WHERE c.period_id = $1 AND c.username = $2`+cond, args...).Scan(&us.Jobs, &core, &gpu)
+	us.CoreHours, us.GPUHours = hours(core), hours(gpu)
+	return us, err
 }
