@@ -88,7 +88,7 @@ func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, acc
 			j.partition, j.qos, j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.cpu_time_us,
 			j.req_cpu, j.req_mem_mib, j.req_gpu, c.lines, c.total_micros, c.currency, coalesce(rc.name || ' v' || rc.version, '')
 		FROM job_charges c JOIN jobs j ON j.id = c.job_row LEFT JOIN rate_cards rc ON rc.id = c.rate_card_id
-		WHERE c.period_id = $1`+cond+` ORDER BY c.job_row, c.portion_start`, args...)
+		WHERE c.period_id = $1`+cond, args...)
 	if err != nil {
 		return err
 	}
