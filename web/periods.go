@@ -41,12 +41,21 @@ func (s *Server) periodPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer, status int, form templates.AdjustmentForm) {
 	ctx := r.Context()
 	name := r.PathValue("name")
-	ps, err := s.billing.Statements(ctx, name, statementAccounts(v), s.rounding)
+	scope := statementAccounts(v)
+	// ?account=X narrows the page to one account's statement and usage.
+	if a := r.URL.Query().Get("account"); a != "" {
+		if scope != nil && !contains(scope, a) {
+			s.notFound(w, r)
+			return
+		}
+		scope = []string{a}
+	}
+	ps, err := s.billing.Statements(ctx, name, scope, s.rounding)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	adj, err := s.billing.Adjustments(ctx, name, statementAccounts(v))
+	adj, err := s.billing.Adjustments(ctx, name, scope)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -66,7 +75,7 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 		by  string
 		dst *[]billingpg.PeriodBreakdown
 	}{{"user", &view.ByUser}, {"partition", &view.ByPartition}, {"qos", &view.ByQOS}} {
-		if *b.dst, err = s.billing.Breakdown(ctx, name, b.by, statementAccounts(v)); err != nil {
+		if *b.dst, err = s.billing.Breakdown(ctx, name, b.by, scope); err != nil {
 			s.serverError(w, r, err)
 			return
 		}

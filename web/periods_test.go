@@ -105,6 +105,12 @@ func TestPeriodWorkflow(t *testing.T) {
 	if _, csvBody := c.get("/periods/2026-10/jobs.csv"); strings.Contains(csvBody, ",chem,") {
 		t.Error("coordinator's job export includes chem")
 	}
+	if resp, _ := c.get("/periods/2026-10?account=chem"); resp.StatusCode != 404 {
+		t.Errorf("coordinator narrowed to another account: %d", resp.StatusCode)
+	}
+	if _, body := a.get("/periods/2026-10?account=chem"); !strings.Contains(body, "Account chem") || strings.Contains(body, "Account physics") {
+		t.Error("account filter does not narrow the statements")
+	}
 	if resp, _ := c.post("/periods/2026-10/close", nil); resp.StatusCode != 403 {
 		t.Errorf("coordinator closing: %d", resp.StatusCode)
 	}

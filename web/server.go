@@ -175,6 +175,10 @@ func (s *Server) routes() {
 	s.handle("GET /periods/{name}/accounts.csv", s.anyRole(s.periodCSV("accounts"), RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /periods/{name}/jobs.csv", s.anyRole(s.periodCSV("jobs"), RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /periods/{name}/adjustments.csv", s.anyRole(s.periodCSV("adjustments"), RoleCoordinator, RoleAdmin, RoleFinance))
+	// The same exports under /finance, where finance looks for them.
+	s.handle("GET /finance/{name}/accounts.csv", s.anyRole(s.periodCSV("accounts"), RoleAdmin, RoleFinance))
+	s.handle("GET /finance/{name}/jobs.csv", s.anyRole(s.periodCSV("jobs"), RoleAdmin, RoleFinance))
+	s.handle("GET /finance/{name}/adjustments.csv", s.anyRole(s.periodCSV("adjustments"), RoleAdmin, RoleFinance))
 	s.handle("POST /periods/{name}/adjustments", s.anyRole(s.addAdjustment, RoleAdmin))
 	s.handle("GET /periods/{name}/statement.pdf", s.anyRole(s.statementPDF, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /admin/accounts", s.anyRole(s.accountsAdmin, RoleAdmin))

@@ -25,7 +25,7 @@ func CSVSafe(s string) string {
 // (docs/csv.md, version 1).
 func AccountSummaryColumns() []string {
 	return []string{"period", "statement_number", "account", "display_name", "pi", "cost_centre", "po_number",
-		"jobs", "charges", "adjustments", "total", "currency", "sha256", "status"}
+		"jobs", "core_hours", "gpu_hours", "charges", "adjustments", "total", "currency", "sha256", "status"}
 }
 
 // WriteAccountSummary writes one row per account statement of the period.
@@ -38,6 +38,22 @@ func (s *Store) WriteAccountSummary(ctx context.Context, w io.Writer, name strin
 	if err != nil {
 		return err
 	}
+	usage := map[string][2]string{}
+	urows, err := s.pool.Query(ctx, `SELECT c.account, coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row WHERE c.period_id = $1 GROUP BY 1`, ps.Period.ID)
+	if err != nil {
+		return err
+	}
+	for urows.Next() {
+		var a string
+		var core, gpu int64
+		if err := urows.Scan(&a, &core, &gpu); err != nil {
+			urows.Close()
+			return err
+		}
+		usage[a] = [2]string{hours(core), hours(gpu)}
+	}
+	urows.Close()
 	cw := csv.NewWriter(w)
 	cw.Write(AccountSummaryColumns())
 	for _, st := range ps.Statements {
@@ -50,8 +66,12 @@ func (s *Store) WriteAccountSummary(ctx context.Context, w io.Writer, name strin
 			}
 		}
 		d := details[st.Account]
+		u := usage[st.Account]
+		if u[0] == "" {
+			u = [2]string{"0.0", "0.0"}
+		}
 		cw.Write([]string{ps.Period.Name, st.Number, CSVSafe(st.Account), CSVSafe(d.DisplayName), CSVSafe(d.PI), CSVSafe(d.CostCentre),
-			CSVSafe(d.PONumber), strconv.Itoa(st.Jobs), cents(charges, st.Currency), cents(adj, st.Currency), cents(st.Total, st.Currency), st.Currency, st.SHA256, ps.Period.Status})
+			CSVSafe(d.PONumber), strconv.Itoa(st.Jobs), u[0], u[1], cents(charges, st.Currency), cents(adj, st.Currency), cents(st.Total, st.Currency), st.Currency, st.SHA256, ps.Period.Status})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -66,7 +86,7 @@ func cents(m billing.Micros, currency string) string {
 // JobLineColumns are the columns of the job lines export (docs/csv.md,
 // version 1). Amounts are exact to the micro-unit.
 func JobLineColumns() []string {
-	return []string{"period", "cluster", "job_id", "array_job_id", "array_task_id", "het_job_id", "user", "account",
+	return []string{"period", "cluster", "job_id", "array_job_id", "array_task_id", "het_job_id", "name", "user", "account",
 		"partition", "qos", "state", "submit", "start", "end", "elapsed_hours", "cpu_hours", "req_cpu", "req_mem_mib", "req_gpu",
 		"cpu", "mem", "gpu", "node", "billing", "cpu_time", "fee", "minimum", "qos_multiplier", "account_multiplier", "total", "currency", "rate_card"}
 }
@@ -84,7 +104,7 @@ func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, acc
 		args = append(args, accounts)
 		cond = " AND c.account = ANY($2)"
 	}
-	rows, err := s.pool.Query(ctx, `SELECT j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.het_job_id, j.username, j.account,
+	rows, err := s.pool.Query(ctx, `SELECT j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.het_job_id, j.name, j.username, j.account,
 			j.partition, j.qos, j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.cpu_time_us,
 			j.req_cpu, j.req_mem_mib, j.req_gpu, c.lines, c.total_micros, c.currency, coalesce(rc.name || ' v' || rc.version, '')
 		FROM job_charges c JOIN jobs j ON j.id = c.job_row LEFT JOIN rate_cards rc ON rc.id = c.rate_card_id
@@ -100,13 +120,13 @@ func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, acc
 	out.end()
 	components := [...]string{"cpu", "mem", "gpu", "node", "billing", "cpu_time", "fee", "minimum"}
 	for rows.Next() {
-		var cluster, user, account, partition, qos, state, currency, card string
+		var cluster, jobName, user, account, partition, qos, state, currency, card string
 		var jobID, arrayJob, het, elapsed, cpuUs, cpu, mem, gpu, total int64
 		var task *int64
 		var submit time.Time
 		var start, end *time.Time
 		var linesJSON []byte
-		if err := rows.Scan(&cluster, &jobID, &arrayJob, &task, &het, &user, &account, &partition, &qos, &state, &submit, &start, &end,
+		if err := rows.Scan(&cluster, &jobID, &arrayJob, &task, &het, &jobName, &user, &account, &partition, &qos, &state, &submit, &start, &end,
 			&elapsed, &cpuUs, &cpu, &mem, &gpu, &linesJSON, &total, &currency, &card); err != nil {
 			return err
 		}
@@ -136,7 +156,7 @@ func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, acc
 			out.field("")
 		}
 		out.int(het)
-		for _, s := range []string{user, account, partition, qos} {
+		for _, s := range []string{jobName, user, account, partition, qos} {
 			out.field(CSVSafe(s))
 		}
 		out.field(state)

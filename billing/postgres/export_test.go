@@ -3,10 +3,10 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"flag"
 	"os"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/tally-hpc/tally/billing"
@@ -44,7 +44,10 @@ func TestExportsGolden(t *testing.T) {
 	task := int64(0)
 	arr.ArrayTaskID = &task
 	arr.Requested.GPU, arr.Requested.GPUByType = 2, map[string]int64{"a100": 2}
-	addJobs(t, pool, mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"), weird, arr)
+	named := mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z")
+	named.Name = "fit, \"v2\"\nsecond line"
+	weird.Name = "+cmd|' /C calc'!A0"
+	addJobs(t, pool, named, weird, arr)
 	s.EnsureMonths(ctx, at("2026-10-01T00:00:00Z"), at("2026-11-01T00:00:00Z"))
 	if _, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp}); err != nil {
 		t.Fatal(err)
@@ -62,7 +65,16 @@ func TestExportsGolden(t *testing.T) {
 	golden(t, "2026-10-accounts.csv", acc.Bytes())
 	// Job lines stream in storage order (no sort: a million-row sort cost
 	// more than the export); compare them sorted.
-	lines := strings.Split(strings.TrimSuffix(jobs.String(), "\n"), "\n")
-	sort.Strings(lines[1:])
-	golden(t, "2026-10-jobs.csv", []byte(strings.Join(lines, "\n")+"\n"))
+	recs, err := csv.NewReader(&jobs).ReadAll()
+	if err != nil {
+		t.Fatalf("job lines are not RFC 4180: %v", err)
+	}
+	sort.Slice(recs[1:], func(i, j int) bool { return recs[1+i][2] < recs[1+j][2] })
+	var sorted bytes.Buffer
+	cw := csv.NewWriter(&sorted)
+	cw.WriteAll(recs)
+	golden(t, "2026-10-jobs.csv", sorted.Bytes())
+	if recs[1][6] != "fit, \"v2\"\nsecond line" || recs[2][6] != "'+cmd|' /C calc'!A0" {
+		t.Errorf("job names %q %q", recs[1][6], recs[2][6])
+	}
 }

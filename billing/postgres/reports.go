@@ -300,8 +300,10 @@ func (s *Store) Summarize(ctx context.Context, sc Scope, f JobFilter) (Summary, 
 	return sum, nil
 }
 
+// hours prints seconds as hours with two decimals, rounded half-up.
 func hours(sec int64) string {
-	return fmt.Sprintf("%d.%d", sec/3600, (sec%3600)*10/3600)
+	c := (sec*100 + 1800) / 3600
+	return fmt.Sprintf("%d.%02d", c/100, c%100)
 }
 
 // DayCost is one day's charges, for charts.

@@ -68,3 +68,18 @@ func TestPeriodRanges(t *testing.T) {
 		}
 	}
 }
+
+func TestExportCommand(t *testing.T) {
+	pool := pgtest.New(t)
+	t.Setenv("TALLY_DATABASE_URL", pool.Config().ConnString())
+	runCmd(t, "period", "ensure", "2026-10-01", "2026-11-01")
+	for what, header := range map[string]string{"accounts": "statement_number", "jobs": "het_job_id,name", "adjustments": "reason,author"} {
+		code, out, errOut := runCmd(t, "export", "--what", what, "2026-10")
+		if code != 0 || !strings.Contains(out, header) {
+			t.Errorf("export %s: %d %s %s", what, code, out, errOut)
+		}
+	}
+	if code, _, errOut := runCmd(t, "export", "2031-01"); code != 1 || !strings.Contains(errOut, "no billing period") {
+		t.Errorf("unknown period: %d %s", code, errOut)
+	}
+}

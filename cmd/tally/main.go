@@ -47,6 +47,7 @@ func commands() []command {
 		{"check", "reconcile a period: Slurm vs database, charges vs a fresh rating", runCheck},
 		{"config", "print the configuration reference", runConfig},
 		{"demo", "a living demo on a synthetic cluster (loopback only)", runDemo},
+		{"export", "finance CSV for a period: --what accounts|jobs|adjustments NAME", runExport},
 		{"gen", "write a synthetic cluster's job records (sacct or slurmdb JSON)", runGen},
 		{"ingest", "pull job records from slurmrestd or sacct into the database", runIngest},
 		{"period", "billing periods: list, ensure, preview, close, export", runPeriod},

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,7 +27,7 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := cfg.bind(fs, "database", "log", "billing"); err != nil {
 		return usageErr("%v", err)
 	}
-	what := fs.String("what", "accounts", "export: accounts (summary) or jobs (job lines)")
+	what := fs.String("what", "accounts", "export: accounts (summary), jobs (job lines) or adjustments")
 	out := fs.String("o", "-", "export: output file")
 	ack := fs.Bool("ack", false, "close: close even though the preview lists anomalies")
 	quarterly := fs.Bool("quarterly", false, "ensure: calendar quarters instead of months")
@@ -145,8 +147,10 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 			err = store.WriteAccountSummary(ctx, w, rest[1], nil, rule)
 		case "jobs":
 			err = store.WriteJobLines(ctx, w, rest[1], nil)
+		case "adjustments":
+			err = store.WriteAdjustments(ctx, w, rest[1], nil)
 		default:
-			return usageErr("--what %q: want accounts or jobs", *what)
+			return usageErr("--what %q: want accounts, jobs or adjustments", *what)
 		}
 		if err != nil {
 			return fail("%v", err)
@@ -156,4 +160,31 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 		return usageErr("unknown period action %q", rest[0])
 	}
 	return nil
+}
+
+// runExport is `tally period export` under the name finance looks for.
+func runExport(ctx context.Context, env *cmdEnv, args []string) error {
+	// Flags first, then "export NAME", as tally period expects.
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--help" || a == "-h":
+			fmt.Fprintln(env.stdout, `Usage: tally export [--what accounts|jobs|adjustments] [-o FILE] PERIOD
+
+Writes a period's finance CSV (docs/csv.md): the account summary, the job
+lines or the adjustments. The same as tally period export; every TALLY_*
+database setting applies.`)
+			return flag.ErrHelp
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && (a == "--what" || a == "-what" || a == "-o" || a == "--o") && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return runPeriod(ctx, env, append(append(flags, "export"), rest...))
 }
