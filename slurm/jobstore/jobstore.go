@@ -263,6 +263,11 @@ func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 	if err := w.finishCopy(); err != nil {
 		return Counts{}, fmt.Errorf("copy into staging: %w", err)
 	}
+	// The merge sorts the window to keep one version of each record; with
+	// the default 4 MB of work_mem a 100,000-record window spills to disk.
+	if _, err := w.tx.Exec(ctx, `SET LOCAL work_mem = '128MB'`); err != nil {
+		return Counts{}, err
+	}
 	var staged, inserted, updated int
 	if err := w.tx.QueryRow(ctx, mergeSQL).Scan(&staged, &inserted, &updated); err != nil {
 		return Counts{}, fmt.Errorf("merge: %w", err)
