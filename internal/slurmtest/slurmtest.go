@@ -97,3 +97,21 @@ func Sacctmgr(t testing.TB, tb testenv.Slurm, args ...string) {
 		t.Fatalf("sacctmgr %v: %v %s", args, err, out)
 	}
 }
+
+// WaitRunning waits until job id is running (slurmctld says so).
+func WaitRunning(t testing.TB, tb testenv.Slurm, id int64, max time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(max)
+	for {
+		cmd := exec.Command("scontrol", "show", "job", strconv.FormatInt(id, 10))
+		cmd.Env = append(os.Environ(), "SLURM_CONF="+tb.Conf)
+		out, _ := cmd.Output()
+		if strings.Contains(string(out), "JobState=RUNNING") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d not running after %s: %s", id, max, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

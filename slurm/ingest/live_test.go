@@ -72,17 +72,10 @@ func TestLiveIngest(t *testing.T) {
 	}
 	running := slurmtest.Submit(t, l.tb, "alice", false, "-p", "cpu", "-A", "physics", "-J", "live-running", "--wrap", "sleep 60")
 	ours[running] = true
-	time.Sleep(3 * time.Second) // let it start
+	slurmtest.WaitRunning(t, l.tb, running, 60*time.Second)
 	to := time.Now().Add(time.Minute).Truncate(time.Second)
 
 	ctx := context.Background()
-	rest := collect(t, func(fn func(slurm.Job) error) error {
-		_, err := l.client.Jobs(ctx, l.svc, "v0.0.38", from, to, slurm.DefaultRetry(), fn)
-		return err
-	})
-	text := collect(t, func(fn func(slurm.Job) error) error {
-		return l.sacct.Jobs(ctx, from, to, "", fn, func(r slurm.Reject) error { t.Errorf("reject %+v", r); return nil })
-	})
 	// Other test packages submit jobs on the same testbed at the same
 	// time; compare this test's own jobs.
 	mine := func(m map[slurm.Key]slurm.Job) map[slurm.Key]slurm.Job {
@@ -94,9 +87,24 @@ func TestLiveIngest(t *testing.T) {
 		}
 		return out
 	}
-	rest, text = mine(rest), mine(text)
-	if len(rest) != 6 {
-		t.Fatalf("slurmrestd returned %d of this test's records, want 6", len(rest))
+	// slurmctld reports to slurmdbd asynchronously: wait until both
+	// sources see all six records.
+	var rest, text map[slurm.Key]slurm.Job
+	for attempt := 0; ; attempt++ {
+		rest = mine(collect(t, func(fn func(slurm.Job) error) error {
+			_, err := l.client.Jobs(ctx, l.svc, "v0.0.38", from, to, slurm.DefaultRetry(), fn)
+			return err
+		}))
+		text = mine(collect(t, func(fn func(slurm.Job) error) error {
+			return l.sacct.Jobs(ctx, from, to, "", fn, func(r slurm.Reject) error { t.Errorf("reject %+v", r); return nil })
+		}))
+		if len(rest) == 6 && len(text) == 6 {
+			break
+		}
+		if attempt == 20 {
+			t.Fatalf("after 40 s slurmrestd has %d of this test's records and sacct %d, want 6", len(rest), len(text))
+		}
+		time.Sleep(2 * time.Second)
 	}
 	if len(rest) != len(text) {
 		t.Fatalf("slurmrestd %d records, sacct %d", len(rest), len(text))
@@ -140,18 +148,23 @@ func TestLiveIngest(t *testing.T) {
 		t.Fatalf("re-ingest rewrote %d finished records: %+v %v", rewritten, sum, err)
 	}
 
-	// The running job ends; the next ingest updates its row.
+	// The running job ends; the next ingest updates its row (slurmdbd
+	// learns of the end asynchronously, so allow it a few tries).
 	slurmtest.Scancel(t, l.tb, running)
-	time.Sleep(2 * time.Second)
-	sum, err = in.Run(ctx, from, time.Now().Add(time.Minute), Options{Trigger: "test"})
-	if err != nil || sum.Counts.Changed < 1 {
-		t.Fatalf("after the running job ended: %+v %v", sum, err)
-	}
 	var state string
 	var ended bool
-	store.Pool().QueryRow(ctx, `SELECT state, end_time IS NOT NULL FROM jobs WHERE job_id = $1`, running).Scan(&state, &ended)
-	if state != "CANCELLED" || !ended {
-		t.Fatalf("running job after it ended: %s ended=%v", state, ended)
+	for attempt := 0; ; attempt++ {
+		time.Sleep(2 * time.Second)
+		if _, err := in.Run(ctx, from, time.Now().Add(time.Minute), Options{Trigger: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		store.Pool().QueryRow(ctx, `SELECT state, end_time IS NOT NULL FROM jobs WHERE job_id = $1`, running).Scan(&state, &ended)
+		if state == "CANCELLED" && ended {
+			break
+		}
+		if attempt == 15 {
+			t.Fatalf("running job after it ended: %s ended=%v", state, ended)
+		}
 	}
 
 	// slurmrestd down: auto serves the window from sacct and says why.
