@@ -16,8 +16,8 @@ func TestAuthorisationMatrixWithForeignIDs(t *testing.T) {
 	e := newAuthServer(t, "", nil)
 	rows := seedBilling(t, e) // 101 alice/physics, 102 coord/physics, 103 fin/chem
 	ctx := context.Background()
-	now := time.Now().UTC()
-	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	ended := time.Now().UTC().Add(-time.Hour) // when seedBilling's jobs end
+	month := time.Date(ended.Year(), ended.Month(), 1, 0, 0, 0, 0, time.UTC)
 	store := billingpg.New(e.srv.pool)
 	store.EnsureMonths(ctx, month, month.AddDate(0, 1, 0))
 	if _, err := store.RateOpen(ctx, billingpg.RateOptions{}); err != nil {
