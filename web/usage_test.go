@@ -35,7 +35,8 @@ func seedBilling(t *testing.T, e *testEnv) map[int64]int64 {
 	mk := func(id int64, user, account, name string) slurm.Job {
 		return slurm.Job{Cluster: "testbed", JobID: id, Submit: end.Add(-3 * time.Hour), Start: end.Add(-2 * time.Hour), End: end,
 			User: user, Account: account, Partition: "cpu", QOS: "normal", State: "COMPLETED", Name: name, ElapsedSeconds: 7200,
-			CPUTimeMicros: 3600 * 1_000_000, Requested: slurm.TRES{CPU: 2, MemMiB: 2048, Nodes: 1}, Allocated: slurm.TRES{CPU: 2, MemMiB: 2048, Nodes: 1}}
+			CPUTimeMicros: 3600 * 1_000_000, Requested: slurm.TRES{CPU: 2, MemMiB: 2048, Nodes: 1}, Allocated: slurm.TRES{CPU: 2, MemMiB: 2048, Nodes: 1},
+			Steps: []slurm.Step{{ID: "batch", Name: "batch", State: "COMPLETED", ElapsedSeconds: 7200, CPUTimeMicros: 3600 * 1_000_000, Tasks: 1, NodeList: "node07"}}, StepCount: 1}
 	}
 	w, err := jobstore.New(pool).Begin(ctx, "sacct")
 	if err != nil {
@@ -87,7 +88,8 @@ func TestReceiptsAndJobListsAreScoped(t *testing.T) {
 			b.login(c.user, pamUsers[c.user], "/")
 			for _, id := range c.see {
 				resp, body := b.get(fmt.Sprintf("/jobs/%d", rows[id]))
-				if resp.StatusCode != 200 || !strings.Contains(body, "Receipt for job") || !strings.Contains(body, "Rate card standard v2") {
+				if resp.StatusCode != 200 || !strings.Contains(body, "Receipt for job") || !strings.Contains(body, "Rate card standard v2") ||
+					!strings.Contains(body, "node07") || !strings.Contains(body, "waited 01:00:00") {
 					t.Errorf("receipt of job %d: %d", id, resp.StatusCode)
 				}
 			}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -168,10 +169,24 @@ func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, erro
 
 // Receipt is one job with its charges.
 type Receipt struct {
-	Job     JobRow
-	Reason  string
-	Steps   int
-	Charges []ReceiptCharge
+	Job      JobRow
+	Reason   string
+	Steps    int
+	StepList []ReceiptStep
+	Eligible *time.Time
+	Charges  []ReceiptCharge
+}
+
+// ReceiptStep is one job step as the jobs table keeps it.
+type ReceiptStep struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	State          string `json:"state"`
+	ExitCode       *int   `json:"exit_code"`
+	ElapsedSeconds int64  `json:"elapsed"`
+	CPUTimeMicros  int64  `json:"cpu_us"`
+	Tasks          int64  `json:"tasks"`
+	Nodes          string `json:"nodes"`
 }
 
 // ReceiptCharge is one stored charge (one period's portion).
@@ -200,13 +215,14 @@ func (s *Store) Receipt(ctx context.Context, sc Scope, row int64) (Receipt, erro
 	r := &rc.Job
 	var total *int64
 	var currency *string
+	var stepsJSON []byte
 	err := s.pool.QueryRow(ctx, `SELECT j.id, j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.name, j.username, j.account,
 			j.partition, j.qos, j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.req_cpu, j.req_mem_mib,
-			j.req_gpu, j.cpu_time_us, j.reason, j.step_count,
+			j.req_gpu, j.cpu_time_us, j.reason, j.step_count, j.steps, j.eligible_time,
 			(SELECT sum(total_micros) FROM job_charges WHERE job_row = j.id), (SELECT max(currency) FROM job_charges WHERE job_row = j.id)
 		FROM jobs j WHERE j.id = $1 AND `+cond, args...).Scan(&r.Row, &r.Cluster, &r.JobID, &r.ArrayJobID, &r.ArrayTaskID,
 		&r.Name, &r.User, &r.Account, &r.Partition, &r.QOS, &r.State, &r.Submit, &r.Start, &r.End, &r.ElapsedSeconds, &r.CPUs,
-		&r.MemMiB, &r.GPUs, &r.CPUTimeMicros, &rc.Reason, &rc.Steps, &total, &currency)
+		&r.MemMiB, &r.GPUs, &r.CPUTimeMicros, &rc.Reason, &rc.Steps, &stepsJSON, &rc.Eligible, &total, &currency)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return rc, ErrNotVisible
 	}
@@ -219,6 +235,11 @@ func (s *Store) Receipt(ctx context.Context, sc Scope, row int64) (Receipt, erro
 	}
 	if currency != nil {
 		r.Currency = *currency
+	}
+	if len(stepsJSON) > 2 {
+		if err := json.Unmarshal(stepsJSON, &rc.StepList); err != nil {
+			return rc, fmt.Errorf("steps of job row %d: %w", row, err)
+		}
 	}
 	crow, err := s.pool.Query(ctx, `SELECT coalesce(p.name, ''), coalesce(p.status, ''), c.portion_start, c.portion_end,
 			coalesce(rc.name || ' v' || rc.version, ''), c.total_micros, c.idle_micros, c.efficiency_ppm, c.not_charged, c.account_reason, c.lines
