@@ -109,7 +109,7 @@ type Rater struct {
 	Rounding Rounding
 }
 
-var secondsPerHour = big.NewInt(3600)
+const secondsPerHour = 3600
 
 // Rate prices one job record whole (end attribution).
 func (rt Rater) Rate(u Usage) (Charge, error) {
@@ -173,7 +173,7 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 	}
 	hours := func() *big.Rat {
 		if hoursR == nil {
-			hoursR = new(big.Rat).Quo(seconds(), new(big.Rat).SetInt(secondsPerHour))
+			hoursR = new(big.Rat).Quo(seconds(), big.NewRat(secondsPerHour, 1))
 		}
 		return hoursR
 	}
@@ -270,7 +270,7 @@ func (rt Rater) RatePortion(u Usage, from, to time.Time, last bool) (Charge, err
 	}
 	ch.Lines = append(ch.Lines, tres...)
 	if prices.CPUTime != nil {
-		cpuHours := new(big.Rat).Quo(cpuSeconds(), new(big.Rat).SetInt(secondsPerHour))
+		cpuHours := new(big.Rat).Quo(cpuSeconds(), big.NewRat(secondsPerHour, 1))
 		ch.Lines = append(ch.Lines, lineRat("cpu_time", "CPU-h", cpuHours, *prices.CPUTime))
 	}
 	if last && prices.FixedFee != nil {

@@ -11,7 +11,9 @@ import (
 )
 
 // durationBuckets are the histogram's upper bounds in seconds.
-var durationBuckets = [...]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+func durationBuckets() [11]float64 {
+	return [11]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+}
 
 type requestKey struct {
 	route, method string
@@ -21,7 +23,7 @@ type requestKey struct {
 type durationKey struct{ route, method string }
 
 type histogram struct {
-	counts [len(durationBuckets)]uint64
+	counts [11]uint64
 	count  uint64
 	sum    float64
 }
@@ -62,7 +64,7 @@ func (m *Metrics) Observe(route, method string, code int, d time.Duration) {
 		m.durations[k] = h
 	}
 	s := d.Seconds()
-	for i, b := range durationBuckets {
+	for i, b := range durationBuckets() {
 		if s <= b {
 			h.counts[i]++
 		}
@@ -109,7 +111,7 @@ func (m *Metrics) Write(w io.Writer) {
 	for _, k := range durKeys {
 		h := m.durations[k]
 		labels := fmt.Sprintf("route=%s,method=%s", quote(k.route), quote(k.method))
-		for i, b := range durationBuckets {
+		for i, b := range durationBuckets() {
 			fmt.Fprintf(w, "tally_http_request_duration_seconds_bucket{%s,le=\"%g\"} %d\n", labels, b, h.counts[i])
 		}
 		fmt.Fprintf(w, "tally_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", labels, h.count)

@@ -19,13 +19,22 @@ type safeMessager interface {
 	SafeMessage() string
 }
 
-var kindStatus = map[string]int{
-	"invalid":      http.StatusUnprocessableEntity,
-	"not_found":    http.StatusNotFound,
-	"conflict":     http.StatusConflict,
-	"forbidden":    http.StatusForbidden,
-	"unauthorized": http.StatusUnauthorized,
-	"unavailable":  http.StatusServiceUnavailable,
+func statusForKind(kind string) (int, bool) {
+	switch kind {
+	case "invalid":
+		return http.StatusUnprocessableEntity, true
+	case "not_found":
+		return http.StatusNotFound, true
+	case "conflict":
+		return http.StatusConflict, true
+	case "forbidden":
+		return http.StatusForbidden, true
+	case "unauthorized":
+		return http.StatusUnauthorized, true
+	case "unavailable":
+		return http.StatusServiceUnavailable, true
+	}
+	return 0, false
 }
 
 // page fills the layout fields every page shares.
@@ -59,7 +68,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, h
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var k kinded
 	if errors.As(err, &k) {
-		if status, ok := kindStatus[k.ErrorKind()]; ok {
+		if status, ok := statusForKind(k.ErrorKind()); ok {
 			msg := http.StatusText(status)
 			var sm safeMessager
 			if errors.As(err, &sm) {

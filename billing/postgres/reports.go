@@ -79,9 +79,27 @@ type JobRow struct {
 	Currency       string
 }
 
-var sortColumns = map[string]string{
-	"end": "j.end_time", "cost": "total", "elapsed": "j.elapsed_seconds", "cpus": "j.req_cpu",
-	"efficiency": "eff", "job": "j.job_id", "user": "j.username", "account": "j.account",
+// sortColumn maps a sort name to its column: only these may be sorted by.
+func sortColumn(name string) (string, bool) {
+	switch name {
+	case "end":
+		return "j.end_time", true
+	case "cost":
+		return "total", true
+	case "elapsed":
+		return "j.elapsed_seconds", true
+	case "cpus":
+		return "j.req_cpu", true
+	case "efficiency":
+		return "eff", true
+	case "job":
+		return "j.job_id", true
+	case "user":
+		return "j.username", true
+	case "account":
+		return "j.account", true
+	}
+	return "", false
 }
 
 // Jobs lists jobs in scope with their charges, one page at a time.
@@ -119,7 +137,7 @@ func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, erro
 		args = append(args, f.To)
 		conds = append(conds, fmt.Sprintf("coalesce(j.end_time, j.submit_time) < $%d", len(args)))
 	}
-	col, ok := sortColumns[f.Sort]
+	col, ok := sortColumn(f.Sort)
 	if !ok {
 		col = "j.end_time"
 	}

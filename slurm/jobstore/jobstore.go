@@ -90,7 +90,7 @@ func (s *Store) Begin(ctx context.Context, source string) (*Window, error) {
 	w := &Window{tx: tx, source: source, batches: make(chan [][]any, 4), copied: make(chan error, 1), stop: stop}
 	batches := w.batches // finishCopy clears the field; the copier keeps its channel
 	go func() {
-		_, err := tx.CopyFrom(cctx, pgx.Identifier{"jobs_staging"}, stagingColumns, &batchSource{in: batches})
+		_, err := tx.CopyFrom(cctx, pgx.Identifier{"jobs_staging"}, stagingColumns(), &batchSource{in: batches})
 		if err != nil {
 			// Keep draining so a producer never blocks on a dead copy.
 			go func() {
@@ -125,13 +125,15 @@ func (b *batchSource) Next() bool {
 func (b *batchSource) Values() ([]any, error) { return b.row, nil }
 func (b *batchSource) Err() error             { return nil }
 
-var stagingColumns = []string{
-	"cluster", "job_id", "submit_time", "array_job_id", "array_task_id", "het_job_id", "het_offset",
-	"name", "username", "account", "partition", "qos", "state", "reason", "exit_code", "exit_signal",
-	"eligible_time", "start_time", "end_time", "elapsed_seconds", "time_limit_minutes", "suspended_seconds",
-	"cpu_time_us", "req_cpu", "req_mem_mib", "req_nodes", "req_billing", "req_gpu", "req_gpu_types",
-	"alloc_cpu", "alloc_mem_mib", "alloc_nodes", "alloc_billing", "alloc_gpu", "alloc_gpu_types", "alloc_energy_j",
-	"node_list", "step_count", "steps", "content_hash", "source", "seq",
+func stagingColumns() []string {
+	return []string{
+		"cluster", "job_id", "submit_time", "array_job_id", "array_task_id", "het_job_id", "het_offset",
+		"name", "username", "account", "partition", "qos", "state", "reason", "exit_code", "exit_signal",
+		"eligible_time", "start_time", "end_time", "elapsed_seconds", "time_limit_minutes", "suspended_seconds",
+		"cpu_time_us", "req_cpu", "req_mem_mib", "req_nodes", "req_billing", "req_gpu", "req_gpu_types",
+		"alloc_cpu", "alloc_mem_mib", "alloc_nodes", "alloc_billing", "alloc_gpu", "alloc_gpu_types", "alloc_energy_j",
+		"node_list", "step_count", "steps", "content_hash", "source", "seq",
+	}
 }
 
 func ts(t time.Time) any {

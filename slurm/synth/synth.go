@@ -126,8 +126,10 @@ func partitionsFor(names []string) []partition {
 	return out
 }
 
-var jobNames = []string{"relax", "md-run", "train", "analysis", "postproc", "sweep", "blast", "cfd", "qmc", "render",
-	"fit, v2", `scan "final"`, "résumé-étude", "数据处理", "snap_α", "=calc", "job with spaces"}
+func jobNames() []string {
+	return []string{"relax", "md-run", "train", "analysis", "postproc", "sweep", "blast", "cfd", "qmc", "render",
+		"fit, v2", `scan "final"`, "résumé-étude", "数据处理", "snap_α", "=calc", "job with spaces"}
+}
 
 // Generate calls fn for every job record, ordered by submit time.
 func Generate(cfg Config, fn func(slurm.Job) error) error {
@@ -182,7 +184,8 @@ func generateDay(cfg Config, rng *rand.Rand, parts []partition, qos []string, us
 		if r := rng.Intn(100); r < 20 && len(qos) > 1 {
 			base.QOS = qos[1+r%(len(qos)-1)]
 		}
-		base.Name = jobNames[rng.Intn(len(jobNames))]
+		names := jobNames()
+		base.Name = names[rng.Intn(len(names))]
 		if rng.Intn(20) == 0 {
 			// An array of tasks sharing everything but their id.
 			n := 5 + rng.Intn(40)

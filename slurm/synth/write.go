@@ -143,7 +143,7 @@ func (s *SlurmdbWriter) Close() error {
 
 func num(v int64) map[string]any { return map[string]any{"set": true, "infinite": false, "number": v} }
 
-var unset = map[string]any{"set": false, "infinite": false, "number": 0}
+func unset() map[string]any { return map[string]any{"set": false, "infinite": false, "number": 0} }
 
 func tresList(t slurm.TRES, v41 bool) []map[string]any {
 	var out []map[string]any
@@ -193,7 +193,7 @@ func (s *SlurmdbWriter) Write(j slurm.Job) error {
 	}
 	exit := func(code *int, sig int) map[string]any {
 		if v41 {
-			e := map[string]any{"status": []string{"SUCCESS"}, "return_code": num(0), "signal": map[string]any{"id": unset, "name": ""}}
+			e := map[string]any{"status": []string{"SUCCESS"}, "return_code": num(0), "signal": map[string]any{"id": unset(), "name": ""}}
 			switch {
 			case sig != 0:
 				e["status"] = []string{"SIGNALED"}
@@ -242,7 +242,7 @@ func (s *SlurmdbWriter) Write(j slurm.Job) error {
 	if v41 {
 		state = []string{j.State}
 		if task == nil {
-			task = unset
+			task = unset()
 		} else {
 			task = num(task.(int64))
 		}
@@ -251,7 +251,7 @@ func (s *SlurmdbWriter) Write(j slurm.Job) error {
 		} else {
 			limit = num(limit.(int64))
 		}
-		offset = unset
+		offset = unset()
 	}
 	nodes := j.NodeList
 	if nodes == "" {
