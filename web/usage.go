@@ -256,22 +256,30 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	}
 }
 
-func (s *Server) receipt(w http.ResponseWriter, r *http.Request, v *Viewer) {
+// loadReceipt finds the receipt of the job in the URL within the viewer's
+// scope, or answers 404 itself: the same whether the job exists or not.
+func (s *Server) loadReceipt(w http.ResponseWriter, r *http.Request, v *Viewer) (billingpg.Receipt, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		s.notFound(w, r)
-		return
+		return billingpg.Receipt{}, false
 	}
 	rc, err := s.billing.Receipt(r.Context(), scope(v), id)
 	if errors.Is(err, billingpg.ErrNotVisible) {
-		s.notFound(w, r) // the same answer whether the job exists or not
-		return
+		s.notFound(w, r)
+		return rc, false
 	}
 	if err != nil {
 		s.serverError(w, r, err)
-		return
+		return rc, false
 	}
-	s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), rc))
+	return rc, true
+}
+
+func (s *Server) receipt(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	if rc, ok := s.loadReceipt(w, r, v); ok {
+		s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), rc))
+	}
 }
 
 func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -504,18 +512,8 @@ func (s *Server) currency(r *http.Request) string {
 
 // receiptPDF is a job's receipt as a PDF, scoped like the page.
 func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		s.notFound(w, r)
-		return
-	}
-	rc, err := s.billing.Receipt(r.Context(), scope(v), id)
-	if errors.Is(err, billingpg.ErrNotVisible) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	rc, ok := s.loadReceipt(w, r, v)
+	if !ok {
 		return
 	}
 	j := rc.Job

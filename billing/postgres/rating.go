@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/internal/pgcopy"
 )
 
 // Period is a billing period.
@@ -119,6 +119,38 @@ const jobColumns = `j.id, j.cluster, j.job_id, j.username, j.account, j.partitio
 	j.req_cpu, j.req_mem_mib, j.req_nodes, j.req_billing, j.req_gpu, j.req_gpu_types,
 	j.alloc_cpu, j.alloc_mem_mib, j.alloc_nodes, j.alloc_billing, j.alloc_gpu, j.alloc_gpu_types`
 
+// usageRow reads jobColumns into a billing.Usage; rating, what-if and
+// recheck all read jobs this way.
+type usageRow struct {
+	row                  int64
+	u                    billing.Usage
+	start, end           *time.Time
+	reqTypes, allocTypes []byte
+}
+
+// dest is what rows.Scan fills, in jobColumns order.
+func (r *usageRow) dest() []any {
+	u := &r.u
+	return []any{&r.row, &u.Cluster, &u.JobID, &u.User, &u.Account, &u.Partition, &u.QOS, &u.State,
+		&r.start, &r.end, &u.ElapsedSeconds, &u.CPUTimeMicros,
+		&u.Requested.CPU, &u.Requested.MemMiB, &u.Requested.Nodes, &u.Requested.Billing, &u.Requested.GPU, &r.reqTypes,
+		&u.Allocated.CPU, &u.Allocated.MemMiB, &u.Allocated.Nodes, &u.Allocated.Billing, &u.Allocated.GPU, &r.allocTypes}
+}
+
+// usage finishes the scanned row: times and typed GPU counts.
+func (r *usageRow) usage() (int64, billing.Usage) {
+	u := r.u
+	if r.start != nil {
+		u.Start = *r.start
+	}
+	if r.end != nil {
+		u.End = *r.end
+	}
+	u.Requested.GPUByType = gpuTypes(r.reqTypes)
+	u.Allocated.GPUByType = gpuTypes(r.allocTypes)
+	return r.row, u
+}
+
 const notClosed = `j.end_time IS NOT NULL
 	AND NOT EXISTS (SELECT 1 FROM billing_periods p WHERE p.status = 'closed'
 	                AND coalesce(j.start_time, j.end_time) >= p.starts_at AND j.end_time < p.ends_at)`
@@ -169,7 +201,7 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 	// Pass 1, every job once: new charges go straight into job_charges;
 	// a charge equal to the stored one is skipped; jobs whose charge
 	// changed are remembered for pass 2.
-	direct := startCopy(ctx, tx, "job_charges")
+	direct := pgcopy.Start(ctx, tx, "job_charges", chargeColumnList())
 	var changed []int64
 	err = r.each(ctx, readConn, `SELECT `+jobColumns+`, c.existing
 		FROM jobs j LEFT JOIN (
@@ -180,7 +212,7 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 			switch {
 			case existing == nil:
 				sum.Written += len(rows)
-				return direct.send(rows)
+				return direct.AddAll(rows)
 			case len(rows) == 1 && *existing == fmt.Sprintf("%s@%d", rows[0][15], rows[0][1].(time.Time).Unix()):
 				sum.Unchanged++
 				return nil
@@ -188,7 +220,7 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 			changed = append(changed, row)
 			return nil
 		})
-	if cerr := direct.finish(); err == nil && cerr != nil {
+	if cerr := direct.Finish(); err == nil && cerr != nil {
 		err = fmt.Errorf("writing charges: %w", cerr)
 	}
 	if err != nil {
@@ -202,15 +234,15 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 			return sum, err
 		}
 		staged := 0
-		stage := startCopy(ctx, tx, "charges_staging")
+		stage := pgcopy.Start(ctx, tx, "charges_staging", chargeColumnList())
 		jobs := sum.Jobs
 		err = r.each(ctx, readConn, `SELECT `+jobColumns+`, NULL FROM jobs j WHERE j.id = ANY($1)`,
 			func(_ int64, rows [][]any, _ *string) error {
 				staged += len(rows)
-				return stage.send(rows)
+				return stage.AddAll(rows)
 			}, changed)
 		sum.Jobs = jobs // counted in pass 1
-		if cerr := stage.finish(); err == nil && cerr != nil {
+		if cerr := stage.Finish(); err == nil && cerr != nil {
 			err = fmt.Errorf("staging charges: %w", cerr)
 		}
 		if err != nil {
@@ -266,25 +298,12 @@ func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, 
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var row int64
-		var u billing.Usage
-		var start, end *time.Time
-		var reqTypes, allocTypes []byte
+		var ur usageRow
 		var existing *string
-		if err := rows.Scan(&row, &u.Cluster, &u.JobID, &u.User, &u.Account, &u.Partition, &u.QOS, &u.State,
-			&start, &end, &u.ElapsedSeconds, &u.CPUTimeMicros,
-			&u.Requested.CPU, &u.Requested.MemMiB, &u.Requested.Nodes, &u.Requested.Billing, &u.Requested.GPU, &reqTypes,
-			&u.Allocated.CPU, &u.Allocated.MemMiB, &u.Allocated.Nodes, &u.Allocated.Billing, &u.Allocated.GPU, &allocTypes, &existing); err != nil {
+		if err := rows.Scan(append(ur.dest(), &existing)...); err != nil {
 			return err
 		}
-		if start != nil {
-			u.Start = *start
-		}
-		if end != nil {
-			u.End = *end
-		}
-		u.Requested.GPUByType = gpuTypes(reqTypes)
-		u.Allocated.GPUByType = gpuTypes(allocTypes)
+		row, u := ur.usage()
 		r.sum.Jobs++
 		out := r.charges(row, u)
 		if len(out) > 0 {
@@ -378,62 +397,6 @@ func (r *ratingRun) runningCharges(row int64, u billing.Usage) [][]any {
 	return out
 }
 
-// copyStream runs one COPY into table, fed in batches from the caller.
-type copyStream struct {
-	batches chan [][]any
-	copied  chan error
-	batch   [][]any
-}
-
-func startCopy(ctx context.Context, tx pgx.Tx, table string) *copyStream {
-	c := &copyStream{batches: make(chan [][]any, 4), copied: make(chan error, 1)}
-	in := c.batches
-	go func() {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, chargeColumnList(), &chanSource{in: in})
-		if err != nil {
-			go func() {
-				for range in {
-				}
-			}()
-		}
-		c.copied <- err
-	}()
-	return c
-}
-
-func (c *copyStream) send(rows [][]any) error {
-	c.batch = append(c.batch, rows...)
-	if len(c.batch) < 2000 {
-		return nil
-	}
-	return c.flush()
-}
-
-func (c *copyStream) flush() error {
-	if len(c.batch) == 0 {
-		return nil
-	}
-	select {
-	case c.batches <- c.batch:
-		c.batch = make([][]any, 0, 2000)
-		return nil
-	case err := <-c.copied:
-		c.copied <- err
-		return err
-	}
-}
-
-// finish sends what is left and waits for the COPY to end.
-func (c *copyStream) finish() error {
-	err := c.flush()
-	close(c.batches)
-	cerr := <-c.copied
-	if err != nil {
-		return err
-	}
-	return cerr
-}
-
 func gpuTypes(b []byte) map[string]int64 {
 	if len(b) <= 2 {
 		return nil
@@ -510,24 +473,3 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
-
-// chanSource feeds COPY from a channel of row batches.
-type chanSource struct {
-	in  <-chan [][]any
-	cur [][]any
-	row []any
-}
-
-func (c *chanSource) Next() bool {
-	for len(c.cur) == 0 {
-		b, ok := <-c.in
-		if !ok {
-			return false
-		}
-		c.cur = b
-	}
-	c.row, c.cur = c.cur[0], c.cur[1:]
-	return true
-}
-func (c *chanSource) Values() ([]any, error) { return c.row, nil }
-func (c *chanSource) Err() error             { return nil }

@@ -31,21 +31,11 @@ func (s *Store) Recheck(ctx context.Context, name string, rule billing.Rounding)
 	for rows.Next() {
 		var ps, pe time.Time
 		var stored int64
-		var row int64
-		var u billing.Usage
-		var start, end *time.Time
-		var rt, at []byte
-		if err := rows.Scan(&ps, &pe, &stored, &row, &u.Cluster, &u.JobID, &u.User, &u.Account, &u.Partition, &u.QOS, &u.State,
-			&start, &end, &u.ElapsedSeconds, &u.CPUTimeMicros,
-			&u.Requested.CPU, &u.Requested.MemMiB, &u.Requested.Nodes, &u.Requested.Billing, &u.Requested.GPU, &rt,
-			&u.Allocated.CPU, &u.Allocated.MemMiB, &u.Allocated.Nodes, &u.Allocated.Billing, &u.Allocated.GPU, &at); err != nil {
+		var ur usageRow
+		if err := rows.Scan(append([]any{&ps, &pe, &stored}, ur.dest()...)...); err != nil {
 			return checked, diffs, err
 		}
-		if start != nil {
-			u.Start = *start
-		}
-		u.End = *end
-		u.Requested.GPUByType, u.Allocated.GPUByType = gpuTypes(rt), gpuTypes(at)
+		_, u := ur.usage()
 		from, to := ps, pe
 		if u.Start.IsZero() {
 			from = time.Time{}

@@ -29,29 +29,18 @@ func (s *Store) WhatIf(ctx context.Context, draft *billing.RateCard, from, to ti
 	always := *draft
 	always.EffectiveFrom = time.Time{}
 	withDraft := billing.Rater{Cards: billing.Cards{&always}, Rounding: rule}
-	rows, err := s.pool.Query(ctx, `SELECT cluster, job_id, username, account, partition, qos, state, start_time, end_time,
-			elapsed_seconds, cpu_time_us, req_cpu, req_mem_mib, req_nodes, req_billing, req_gpu, req_gpu_types,
-			alloc_cpu, alloc_mem_mib, alloc_nodes, alloc_billing, alloc_gpu, alloc_gpu_types
-		FROM jobs WHERE end_time >= $1 AND end_time < $2`, from, to)
+	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs j WHERE j.end_time >= $1 AND j.end_time < $2`, from, to)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	by := map[string]*WhatIfRow{}
 	for rows.Next() {
-		var u billing.Usage
-		var start, end *time.Time
-		var rt, at []byte
-		if err := rows.Scan(&u.Cluster, &u.JobID, &u.User, &u.Account, &u.Partition, &u.QOS, &u.State, &start, &end,
-			&u.ElapsedSeconds, &u.CPUTimeMicros, &u.Requested.CPU, &u.Requested.MemMiB, &u.Requested.Nodes, &u.Requested.Billing,
-			&u.Requested.GPU, &rt, &u.Allocated.CPU, &u.Allocated.MemMiB, &u.Allocated.Nodes, &u.Allocated.Billing, &u.Allocated.GPU, &at); err != nil {
+		var ur usageRow
+		if err := rows.Scan(ur.dest()...); err != nil {
 			return nil, err
 		}
-		if start != nil {
-			u.Start = *start
-		}
-		u.End = *end
-		u.Requested.GPUByType, u.Allocated.GPUByType = gpuTypes(rt), gpuTypes(at)
+		_, u := ur.usage()
 		a, errA := current.Rate(u)
 		b, errB := withDraft.Rate(u)
 		if errA != nil && errB != nil {

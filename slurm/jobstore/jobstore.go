@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tally-hpc/tally/internal/pgcopy"
 	"github.com/tally-hpc/tally/slurm"
 )
 
@@ -57,19 +58,14 @@ type Run struct {
 type Window struct {
 	tx       pgx.Tx
 	source   string
-	batch    [][]any
 	seq      int64
 	rejects  []slurm.Reject
 	rejected int
 
 	// Records stream to Postgres through one COPY running beside the
 	// parser, so decoding and writing use both cores.
-	batches chan [][]any
-	copied  chan error
-	stop    context.CancelFunc
+	copy *pgcopy.Stream
 }
-
-const batchSize = 2000
 
 // maxStoredRejects bounds the rejects kept per window; the count is exact.
 const maxStoredRejects = 10000
@@ -86,44 +82,8 @@ func (s *Store) Begin(ctx context.Context, source string) (*Window, error) {
 		tx.Rollback(ctx)
 		return nil, fmt.Errorf("staging table: %w", err)
 	}
-	cctx, stop := context.WithCancel(ctx)
-	w := &Window{tx: tx, source: source, batches: make(chan [][]any, 4), copied: make(chan error, 1), stop: stop}
-	batches := w.batches // finishCopy clears the field; the copier keeps its channel
-	go func() {
-		_, err := tx.CopyFrom(cctx, pgx.Identifier{"jobs_staging"}, stagingColumns(), &batchSource{in: batches})
-		if err != nil {
-			// Keep draining so a producer never blocks on a dead copy.
-			go func() {
-				for range batches {
-				}
-			}()
-		}
-		w.copied <- err
-	}()
-	return w, nil
+	return &Window{tx: tx, source: source, copy: pgcopy.Start(ctx, tx, "jobs_staging", stagingColumns())}, nil
 }
-
-// batchSource feeds COPY from a channel of row batches.
-type batchSource struct {
-	in  <-chan [][]any
-	cur [][]any
-	row []any
-}
-
-func (b *batchSource) Next() bool {
-	for len(b.cur) == 0 {
-		batch, ok := <-b.in
-		if !ok {
-			return false
-		}
-		b.cur = batch
-	}
-	b.row, b.cur = b.cur[0], b.cur[1:]
-	return true
-}
-
-func (b *batchSource) Values() ([]any, error) { return b.row, nil }
-func (b *batchSource) Err() error             { return nil }
 
 func stagingColumns() []string {
 	return []string{
@@ -165,16 +125,15 @@ func (w *Window) Add(ctx context.Context, j slurm.Job) error {
 		exit = int32(*j.ExitCode)
 	}
 	w.seq++
-	w.batch = append(w.batch, []any{
+	if err := w.copy.Add([]any{
 		j.Cluster, j.JobID, j.Submit, j.ArrayJobID, j.ArrayTaskID, j.HetJobID, j.HetOffset,
 		j.Name, j.User, j.Account, j.Partition, j.QOS, j.State, j.Reason, exit, int32(j.ExitSignal),
 		ts(j.Eligible), ts(j.Start), ts(j.End), j.ElapsedSeconds, j.TimeLimitMinutes, j.SuspendedSeconds,
 		j.CPUTimeMicros, j.Requested.CPU, j.Requested.MemMiB, j.Requested.Nodes, j.Requested.Billing, j.Requested.GPU, gpuTypes(j.Requested.GPUByType),
 		j.Allocated.CPU, j.Allocated.MemMiB, j.Allocated.Nodes, j.Allocated.Billing, j.Allocated.GPU, gpuTypes(j.Allocated.GPUByType), j.Allocated.EnergyJ,
 		j.NodeList, int32(j.StepCount), steps, j.Hash(), w.source, w.seq,
-	})
-	if len(w.batch) >= batchSize {
-		return w.flush(ctx)
+	}); err != nil {
+		return fmt.Errorf("copy into staging: %w", err)
 	}
 	return nil
 }
@@ -185,32 +144,6 @@ func (w *Window) Reject(r slurm.Reject) {
 	if len(w.rejects) < maxStoredRejects {
 		w.rejects = append(w.rejects, r)
 	}
-}
-
-func (w *Window) flush(ctx context.Context) error {
-	if len(w.batch) == 0 {
-		return nil
-	}
-	select {
-	case w.batches <- w.batch:
-	case err := <-w.copied:
-		w.copied <- err
-		return fmt.Errorf("copy into staging: %w", err)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	w.batch = make([][]any, 0, batchSize)
-	return nil
-}
-
-// finishCopy ends the COPY and returns its error.
-func (w *Window) finishCopy() error {
-	if w.batches == nil {
-		return nil
-	}
-	close(w.batches)
-	w.batches = nil
-	return <-w.copied
 }
 
 // mergeSQL moves staged records into jobs. A record seen twice in one
@@ -258,11 +191,7 @@ const updateSet = `array_job_id = EXCLUDED.array_job_id, array_task_id = EXCLUDE
 // (or, for a dry run, reports the counts and rolls back).
 func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 	defer w.tx.Rollback(context.Background())
-	defer w.stop()
-	if err := w.flush(ctx); err != nil {
-		return Counts{}, err
-	}
-	if err := w.finishCopy(); err != nil {
+	if err := w.copy.Finish(); err != nil {
 		return Counts{}, fmt.Errorf("copy into staging: %w", err)
 	}
 	// The merge sorts the window to keep one version of each record; with
@@ -299,8 +228,7 @@ func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 
 // Abort drops everything staged.
 func (w *Window) Abort() {
-	w.stop()
-	w.finishCopy()
+	w.copy.Abort()
 	w.tx.Rollback(context.Background())
 }
 
