@@ -3,6 +3,7 @@ package templates
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tally-hpc/tally/billing"
@@ -55,3 +56,21 @@ func JobLabel(id, arrayJob int64, task *int64) string {
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Count prints a count with thousands separators: 1234567 → 1,234,567.
+func Count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

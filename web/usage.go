@@ -74,6 +74,12 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return
 	}
 	d.HasJobs = len(d.Recent) > 0
+	if last, ok, err := s.billing.LastClosed(ctx, v.SlurmUser); err != nil {
+		s.serverError(w, r, err)
+		return
+	} else if ok {
+		d.LastClosed, d.User = &last, v.SlurmUser
+	}
 	d.Freshness = s.freshness(r)
 	_, hasToken := s.slurmCredential(r)
 	d.CanRefresh = hasToken && s.ingest != nil && s.slurm != nil
@@ -112,61 +118,68 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// dailyChart draws n days from start as bars.
-func dailyChart(title string, days []billingpg.DayCost, start time.Time, n int, currency string) templates.Chart {
-	c := templates.Chart{Title: title, Width: 600, Height: 160}
-	by := map[string]billingpg.DayCost{}
-	var max billing.Micros
-	for _, d := range days {
-		by[d.Day.Format("2006-01-02")] = d
-		if d.Total > max {
-			max = d.Total
-		}
-	}
-	if len(days) == 0 {
-		return c
-	}
-	bw := c.Width / n
-	for i := 0; i < n; i++ {
-		day := start.AddDate(0, 0, i)
-		d := by[day.Format("2006-01-02")]
-		h := 0
-		if max > 0 {
-			h = int(int64(d.Total) * int64(c.Height-15) / int64(max))
-		}
-		c.Bars = append(c.Bars, templates.Bar{X: i*bw + 1, Y: c.Height - h, W: bw - 2, H: h,
-			Title: fmt.Sprintf("%s: %s, %d jobs", day.Format("Jan 2"), templates.Money(d.Total, currency), d.Jobs)})
-	}
-	c.MaxLabel = templates.Money(max, currency)
-	c.FirstLabel = start.Format("Jan 2")
-	c.LastLabel = start.AddDate(0, 0, n-1).Format("Jan 2")
-	return c
-}
-
 const jobsPageSize = 50
 
 // jobFilter reads the list's query: only accounts and users within the
 // viewer's scope can be asked for; the scope is applied in SQL anyway.
 func jobFilter(r *http.Request) billingpg.JobFilter {
 	q := r.URL.Query()
-	page, _ := strconv.Atoi(q.Get("page"))
-	if page < 1 {
-		page = 1
-	}
 	sort := q.Get("sort")
 	if sort == "" {
 		sort = "end"
 	}
 	f := billingpg.JobFilter{Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
-		State: q.Get("state"), Search: q.Get("q"), Sort: sort, Desc: q.Get("dir") != "asc",
-		Limit: jobsPageSize + 1, Offset: (page - 1) * jobsPageSize}
+		State: q.Get("state"), Search: q.Get("q"), Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
 	if t, err := time.Parse("2006-01-02", q.Get("from")); err == nil {
 		f.From = t
 	}
 	if t, err := time.Parse("2006-01-02", q.Get("to")); err == nil {
 		f.To = t.AddDate(0, 0, 1) // the whole "to" day
 	}
+	if c, ok := billingpg.ParseCursor(q.Get("after")); ok {
+		f.After = c
+	} else if c, ok := billingpg.ParseCursor(q.Get("before")); ok {
+		f.Before = c
+	}
 	return f
+}
+
+// jobsPager links the neighbouring pages of a keyset-paged job list: one
+// row more than a page was asked for, and its presence says there is more
+// in the direction of travel.
+func jobsPager(r *http.Request, f billingpg.JobFilter, rows []billingpg.JobRow) ([]billingpg.JobRow, templates.Pager) {
+	more := len(rows) > jobsPageSize
+	if more {
+		if f.Before != nil {
+			rows = rows[1:]
+		} else {
+			rows = rows[:jobsPageSize]
+		}
+	}
+	link := func(key string, c billingpg.Cursor) string {
+		q := r.URL.Query()
+		q.Del("after")
+		q.Del("before")
+		q.Set(key, c.String())
+		return "/jobs?" + q.Encode()
+	}
+	var pg templates.Pager
+	if len(rows) == 0 {
+		return rows, pg
+	}
+	hasNext := (f.Before == nil && more) || f.Before != nil
+	hasPrev := (f.Before != nil && more) || f.After != nil
+	if hasNext {
+		pg.NextHref = link("after", rows[len(rows)-1].CursorFor(f.Sort))
+	}
+	if hasPrev {
+		pg.PrevHref = link("before", rows[0].CursorFor(f.Sort))
+		q := r.URL.Query()
+		q.Del("after")
+		q.Del("before")
+		pg.FirstHref = strings.TrimSuffix("/jobs?"+q.Encode(), "?")
+	}
+	return rows, pg
 }
 
 func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -176,23 +189,25 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		s.serverError(w, r, err)
 		return
 	}
-	page := f.Offset/jobsPageSize + 1
+	totals, err := s.billing.Totals(r.Context(), scope(v), f)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	q := r.URL.Query()
-	q.Del("page")
-	base := "/jobs?" + q.Encode()
-	d := templates.JobsData{Heading: "Jobs", Rows: rows, CSVHref: "/jobs.csv?" + q.Encode(),
+	q.Del("after")
+	q.Del("before")
+	d := templates.JobsData{Heading: "Jobs", CSVHref: "/jobs.csv?" + q.Encode(), Totals: totals,
 		Form: templates.JobFilterForm{Account: f.Account, Partition: f.Partition, QOS: f.QOS, State: f.State, Search: f.Search,
-			From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")},
-		Pager: templates.Pager{Page: page, HasPrev: page > 1, Base: strings.TrimSuffix(base, "?")}}
+			From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}}
+	d.Rows, d.Pager = jobsPager(r, f, rows)
 	if f.Account != "" {
 		d.Heading = "Jobs of account " + f.Account
 	}
-	if len(rows) > jobsPageSize {
-		d.Rows, d.Pager.HasNext = rows[:jobsPageSize], true
-	}
 	for _, col := range []struct{ key, label string }{{"end", "End"}, {"cost", "Cost"}, {"elapsed", "Elapsed"}, {"cpus", "CPUs"}, {"efficiency", "Efficiency"}, {"job", "Job id"}} {
 		sq := r.URL.Query()
-		sq.Del("page")
+		sq.Del("after")
+		sq.Del("before")
 		sq.Set("sort", col.key)
 		state := ""
 		dir := "desc"
@@ -228,8 +243,9 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return t.UTC().Format(time.RFC3339)
 	}
 	const chunk = 5000
-	for off := 0; ; off += chunk {
-		f.Limit, f.Offset = chunk, off
+	f.Before = nil
+	for {
+		f.Limit = chunk
 		rows, err := s.billing.Jobs(r.Context(), scope(v), f)
 		if err != nil {
 			s.log.Error("jobs csv", "err", err)
@@ -253,6 +269,8 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		if len(rows) < chunk {
 			return
 		}
+		next := rows[len(rows)-1].CursorFor(f.Sort)
+		f.After = &next
 	}
 }
 
@@ -494,8 +512,25 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		s.serverError(w, r, err)
 		return
 	}
-	chart := dailyChart("Charges per day, last 30 days", days, now.AddDate(0, 0, -29), 30, sum.Currency)
-	s.render(w, r, http.StatusOK, templates.AccountDetail(s.page(r, "Account "+account), account, from.Format("January 2006"), sum, users, chart, jobs))
+	parts, err := s.billing.TotalsBy(ctx, sc, "partition", f)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	trend, err := s.billing.AccountTrend(ctx, account, 12)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	currency := sum.Currency
+	if currency == "" {
+		currency = s.currency(r)
+	}
+	s.render(w, r, http.StatusOK, templates.AccountDetail(s.page(r, "Account "+account), templates.AccountView{
+		Account: account, Month: from.Format("January 2006"), Summary: sum, Users: users, Partitions: parts,
+		Chart:  dailyChart("Charges per day, last 30 days", days, now.AddDate(0, 0, -29), 30, currency),
+		Trend:  trendChart("Charges per billing period", trend, currency),
+		Periods: trend, Jobs: jobs}))
 }
 
 // currency is the in-force card's currency, for pages without charges.

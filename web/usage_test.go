@@ -210,9 +210,9 @@ func TestJobFiltersAndHostileInput(t *testing.T) {
 		"/jobs?account=chem":                  {"HYPERLINK"},
 		"/jobs?q=101":                         {"alice&#39;s job"},
 		"/jobs?q=coord":                       {"coord&#39;s job"},
-		"/jobs?state=FAILED":                  {"No jobs here yet"},
-		"/jobs?q=%25":                         {"No jobs here yet"}, // a literal %, not a wildcard
-		"/jobs?from=2000-01-01&to=2000-01-02": {"No jobs here yet"},
+		"/jobs?state=FAILED":                  {"No jobs match this filter"},
+		"/jobs?q=%25":                         {"No jobs match this filter"}, // a literal %, not a wildcard
+		"/jobs?from=2000-01-01&to=2000-01-02": {"No jobs match this filter"},
 	} {
 		resp, body := b.get(path)
 		if resp.StatusCode != 200 {
@@ -228,6 +228,9 @@ func TestJobFiltersAndHostileInput(t *testing.T) {
 		"/jobs?q=%27%3B%20DROP%20TABLE%20jobs%3B--",
 		"/jobs?account=%27%20OR%201%3D1%20--&sort=end%3B%20DROP%20TABLE%20jobs",
 		"/jobs?sort=%28SELECT%201%29&dir=%3B",
+		"/jobs?after=v.1.%27%3B%20DROP%20TABLE%20jobs%3B--",
+		"/jobs?before=v.1.2026-13-45&sort=end",
+		"/jobs?after=v.1.%27%3B%20DROP%20TABLE%20jobs%3B--&sort=user",
 		"/jobs.csv?partition=%27%3BDROP%20TABLE%20job_charges%3B--",
 	} {
 		if resp, _ := b.get(path); resp.StatusCode != 200 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,10 +48,203 @@ type JobFilter struct {
 	Search    string    // a job id, or part of a job name
 	From      time.Time // end time, inclusive
 	To        time.Time // end time, exclusive
-	Sort      string    // end, cost, elapsed, cpus, efficiency, job
+	Sort      string    // end, cost, elapsed, cpus, efficiency, job, user, account
 	Desc      bool
 	Limit     int
-	Offset    int
+	// Keyset pagination: at most one of After and Before. A page is found
+	// by where it starts, not by counting rows, so page 2,000 of a long
+	// list costs what page 1 costs.
+	After  *Cursor
+	Before *Cursor
+}
+
+// sortColumn maps a sort name to its column and SQL type: only these may
+// be sorted by.
+func sortColumn(name string) (col, typ string, ok bool) {
+	switch name {
+	case "end":
+		return "j.end_time", "timestamptz", true
+	case "cost":
+		return "c.total", "numeric", true
+	case "elapsed":
+		return "j.elapsed_seconds", "bigint", true
+	case "cpus":
+		return "j.req_cpu", "bigint", true
+	case "efficiency":
+		return "c.eff", "bigint", true
+	case "job":
+		return "j.job_id", "bigint", true
+	case "user":
+		return "j.username", "text", true
+	case "account":
+		return "j.account", "text", true
+	}
+	return "", "", false
+}
+
+// filterConds renders the scope and filter (without sorting or paging) as
+// conditions on the jobs alias j, appending their arguments.
+func filterConds(sc Scope, f JobFilter, args *[]any) []string {
+	conds := []string{sc.where(args)}
+	add := func(cond string, v any) {
+		*args = append(*args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(*args))))
+	}
+	if f.User != "" {
+		add("j.username = $?", f.User)
+	}
+	if f.Account != "" {
+		add("j.account = $?", f.Account)
+	}
+	if f.Partition != "" {
+		add("j.partition = $?", f.Partition)
+	}
+	if f.QOS != "" {
+		add("j.qos = $?", f.QOS)
+	}
+	if f.State != "" {
+		add("j.state = $?", f.State)
+	}
+	if f.Search != "" {
+		if id, err := strconv.ParseInt(strings.TrimSpace(f.Search), 10, 64); err == nil {
+			add("(j.job_id = $? OR j.array_job_id = $?)", id)
+		} else {
+			add("j.name ILIKE $?", "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)+"%")
+		}
+	}
+	if !f.From.IsZero() {
+		add("coalesce(j.end_time, j.submit_time) >= $?", f.From)
+	}
+	if !f.To.IsZero() {
+		add("coalesce(j.end_time, j.submit_time) < $?", f.To)
+	}
+	return conds
+}
+
+// Jobs lists jobs in scope with their charges, one page at a time. Rows
+// with no value in the sort column (running jobs have no end) come last.
+func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, error) {
+	args := []any{}
+	conds := filterConds(sc, f, &args)
+	col, typ, ok := sortColumn(f.Sort)
+	if !ok {
+		col, typ = "j.end_time", "timestamptz"
+	}
+	// A cursor whose value does not fit the column (an edited link) is no
+	// cursor: the list starts at its first page.
+	if f.After != nil && !f.After.fits(typ) {
+		f.After = nil
+	}
+	if f.Before != nil && !f.Before.fits(typ) {
+		f.Before = nil
+	}
+	// Going backwards (Before) reads the list in reverse and turns the
+	// page round afterwards.
+	desc := f.Desc
+	if f.Before != nil {
+		desc = !desc
+	}
+	dir, nulls, beyond := "ASC", "NULLS LAST", ">"
+	if desc {
+		dir, beyond = "DESC", "<"
+	}
+	if f.Before != nil {
+		nulls = "NULLS FIRST"
+	}
+	if cur := f.After; cur != nil {
+		args = append(args, cur.Row)
+		id := fmt.Sprintf("$%d", len(args))
+		if cur.Null {
+			conds = append(conds, fmt.Sprintf("(%s IS NULL AND j.id %s %s)", col, beyond, id))
+		} else {
+			args = append(args, cur.Value)
+			v := fmt.Sprintf("$%d::%s", len(args), typ)
+			conds = append(conds, fmt.Sprintf("(%[1]s %[2]s %[3]s OR (%[1]s = %[3]s AND j.id %[2]s %[4]s) OR %[1]s IS NULL)", col, beyond, v, id))
+		}
+	}
+	if cur := f.Before; cur != nil {
+		args = append(args, cur.Row)
+		id := fmt.Sprintf("$%d", len(args))
+		if cur.Null {
+			conds = append(conds, fmt.Sprintf("(%[1]s IS NOT NULL OR j.id %[2]s %[3]s)", col, beyond, id))
+		} else {
+			args = append(args, cur.Value)
+			v := fmt.Sprintf("$%d::%s", len(args), typ)
+			conds = append(conds, fmt.Sprintf("(%[1]s %[2]s %[3]s OR (%[1]s = %[3]s AND j.id %[2]s %[4]s))", col, beyond, v, id))
+		}
+	}
+	if f.Limit <= 0 || f.Limit > 5000 {
+		f.Limit = 50
+	}
+	args = append(args, f.Limit)
+	q := `SELECT j.id, j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.name, j.username, j.account, j.partition, j.qos,
+			j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.req_cpu, j.req_mem_mib, j.req_gpu, j.cpu_time_us,
+			c.total, c.eff, c.currency
+		FROM jobs j
+		LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(efficiency_ppm) AS eff, max(currency) AS currency
+		                   FROM job_charges WHERE job_row = j.id) c ON true
+		WHERE ` + strings.Join(conds, " AND ") + `
+		ORDER BY ` + col + ` ` + dir + ` ` + nulls + `, j.id ` + dir + `
+		LIMIT $` + fmt.Sprint(len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []JobRow
+	for rows.Next() {
+		var r JobRow
+		var total *int64
+		var currency *string
+		if err := rows.Scan(&r.Row, &r.Cluster, &r.JobID, &r.ArrayJobID, &r.ArrayTaskID, &r.Name, &r.User, &r.Account, &r.Partition,
+			&r.QOS, &r.State, &r.Submit, &r.Start, &r.End, &r.ElapsedSeconds, &r.CPUs, &r.MemMiB, &r.GPUs, &r.CPUTimeMicros,
+			&total, &r.EfficiencyPPM, &currency); err != nil {
+			return nil, err
+		}
+		if total != nil {
+			m := billing.Micros(*total)
+			r.Total = &m
+		}
+		if currency != nil {
+			r.Currency = *currency
+		}
+		out = append(out, r)
+	}
+	if f.Before != nil {
+		slices.Reverse(out)
+	}
+	return out, rows.Err()
+}
+
+// JobTotals adds up every job the filter matches (ignoring paging).
+type JobTotals struct {
+	Jobs      int64
+	CoreHours string
+	GPUHours  string
+	Total     billing.Micros
+	Currency  string
+}
+
+// Totals sums the jobs a list shows, across all of its pages.
+func (s *Store) Totals(ctx context.Context, sc Scope, f JobFilter) (JobTotals, error) {
+	args := []any{}
+	conds := filterConds(sc, f, &args)
+	var t JobTotals
+	var coreSec, gpuSec int64
+	var currency *string
+	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint,
+			coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(c.total), 0)::bigint, max(c.currency)
+		FROM jobs j LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(currency) AS currency
+		                               FROM job_charges WHERE job_row = j.id) c ON true
+		WHERE `+strings.Join(conds, " AND "), args...).Scan(&t.Jobs, &coreSec, &gpuSec, &t.Total, &currency)
+	if err != nil {
+		return t, err
+	}
+	t.CoreHours, t.GPUHours = hours(coreSec), hours(gpuSec)
+	if currency != nil {
+		t.Currency = *currency
+	}
+	return t, nil
 }
 
 // JobRow is one line of a job list.
@@ -77,112 +271,6 @@ type JobRow struct {
 	Total          *billing.Micros // nil: not rated yet
 	EfficiencyPPM  *int64
 	Currency       string
-}
-
-// sortColumn maps a sort name to its column: only these may be sorted by.
-func sortColumn(name string) (string, bool) {
-	switch name {
-	case "end":
-		return "j.end_time", true
-	case "cost":
-		return "total", true
-	case "elapsed":
-		return "j.elapsed_seconds", true
-	case "cpus":
-		return "j.req_cpu", true
-	case "efficiency":
-		return "eff", true
-	case "job":
-		return "j.job_id", true
-	case "user":
-		return "j.username", true
-	case "account":
-		return "j.account", true
-	}
-	return "", false
-}
-
-// Jobs lists jobs in scope with their charges, one page at a time.
-func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, error) {
-	args := []any{}
-	conds := []string{sc.where(&args)}
-	if f.User != "" {
-		args = append(args, f.User)
-		conds = append(conds, fmt.Sprintf("j.username = $%d", len(args)))
-	}
-	if f.Account != "" {
-		args = append(args, f.Account)
-		conds = append(conds, fmt.Sprintf("j.account = $%d", len(args)))
-	}
-	for _, c := range []struct{ col, val string }{{"j.partition", f.Partition}, {"j.qos", f.QOS}, {"j.state", f.State}} {
-		if c.val != "" {
-			args = append(args, c.val)
-			conds = append(conds, fmt.Sprintf("%s = $%d", c.col, len(args)))
-		}
-	}
-	if f.Search != "" {
-		if id, err := strconv.ParseInt(strings.TrimSpace(f.Search), 10, 64); err == nil {
-			args = append(args, id)
-			conds = append(conds, fmt.Sprintf("(j.job_id = $%d OR j.array_job_id = $%d)", len(args), len(args)))
-		} else {
-			args = append(args, "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)+"%")
-			conds = append(conds, fmt.Sprintf("j.name ILIKE $%d", len(args)))
-		}
-	}
-	if !f.From.IsZero() {
-		args = append(args, f.From)
-		conds = append(conds, fmt.Sprintf("coalesce(j.end_time, j.submit_time) >= $%d", len(args)))
-	}
-	if !f.To.IsZero() {
-		args = append(args, f.To)
-		conds = append(conds, fmt.Sprintf("coalesce(j.end_time, j.submit_time) < $%d", len(args)))
-	}
-	col, ok := sortColumn(f.Sort)
-	if !ok {
-		col = "j.end_time"
-	}
-	dir := "ASC"
-	if f.Desc {
-		dir = "DESC"
-	}
-	if f.Limit <= 0 || f.Limit > 1000 {
-		f.Limit = 50
-	}
-	args = append(args, f.Limit, f.Offset)
-	q := `SELECT j.id, j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.name, j.username, j.account, j.partition, j.qos,
-			j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.req_cpu, j.req_mem_mib, j.req_gpu, j.cpu_time_us,
-			c.total, c.eff, c.currency
-		FROM jobs j
-		LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(efficiency_ppm) AS eff, max(currency) AS currency
-		                   FROM job_charges WHERE job_row = j.id) c ON true
-		WHERE ` + strings.Join(conds, " AND ") + `
-		ORDER BY ` + col + ` ` + dir + ` NULLS LAST, j.id ` + dir + `
-		LIMIT $` + fmt.Sprint(len(args)-1) + ` OFFSET $` + fmt.Sprint(len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []JobRow
-	for rows.Next() {
-		var r JobRow
-		var total *int64
-		var currency *string
-		if err := rows.Scan(&r.Row, &r.Cluster, &r.JobID, &r.ArrayJobID, &r.ArrayTaskID, &r.Name, &r.User, &r.Account, &r.Partition,
-			&r.QOS, &r.State, &r.Submit, &r.Start, &r.End, &r.ElapsedSeconds, &r.CPUs, &r.MemMiB, &r.GPUs, &r.CPUTimeMicros,
-			&total, &r.EfficiencyPPM, &currency); err != nil {
-			return nil, err
-		}
-		if total != nil {
-			m := billing.Micros(*total)
-			r.Total = &m
-		}
-		if currency != nil {
-			r.Currency = *currency
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // Receipt is one job with its charges.

@@ -1,0 +1,95 @@
+package templates_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/templates"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden HTML files in testdata/")
+
+// A fixed clock: every time on these pages is derived from it.
+var clock = time.Date(2026, 11, 24, 10, 42, 0, 0, time.UTC)
+
+func ptr[T any](v T) *T { return &v }
+
+func page(title, path string) templates.Page {
+	return templates.Page{Title: title, Path: path, Version: "test",
+		Viewer: &templates.Viewer{Name: "alice", Roles: []string{"researcher"}},
+		Nav:    []templates.NavItem{{Label: "Dashboard", Href: "/"}, {Label: "Jobs", Href: "/jobs"}},
+		Asset:  func(name string) string { return "/static/" + name }}
+}
+
+func jobs() []billingpg.JobRow {
+	end := clock.Add(-2 * time.Hour)
+	return []billingpg.JobRow{
+		{Row: 7, Cluster: "testbed", JobID: 4242, ArrayJobID: 4240, ArrayTaskID: ptr(int64(2)), Name: `<script>alert("x")</script>`,
+			User: "alice", Account: "physics", Partition: "gpu", QOS: "high", State: "COMPLETED", Submit: end.Add(-3 * time.Hour),
+			Start: ptr(end.Add(-2 * time.Hour)), End: ptr(end), ElapsedSeconds: 7200, CPUs: 8, MemMiB: 32768, GPUs: 1,
+			CPUTimeMicros: 36000 * 1_000_000, Total: ptr(billing.Micros(12_345_678)), EfficiencyPPM: ptr(int64(625_000)), Currency: "EUR"},
+		{Row: 8, Cluster: "testbed", JobID: 4250, Name: "relax", User: "alice", Account: "physics", Partition: "cpu", QOS: "normal",
+			State: "RUNNING", Submit: end, Start: ptr(end.Add(time.Minute)), CPUs: 2, MemMiB: 4096},
+	}
+}
+
+// Key components rendered with fixed data match their golden HTML; run
+// `go test ./templates -update` after an intended change and review the diff.
+func TestGoldenHTML(t *testing.T) {
+	chart := templates.Chart{Title: "Charges per day", Width: 600, Height: 160, MaxLabel: "€12.35", FirstLabel: "Nov 23", LastLabel: "Nov 24",
+		Bars: []templates.Bar{
+			{X: 1, Y: 80, W: 298, H: 80, Title: "Nov 23: €6.00, 3 jobs", Label: "Nov 23", Value: "€6.00", Jobs: 3},
+			{X: 301, Y: 15, W: 298, H: 145, Title: "Nov 24: €12.35, 1 jobs", Label: "Nov 24", Value: "€12.35", Jobs: 1}}}
+	cases := map[string]templ.Component{
+		"job-table": templates.JobTable(jobs(), ""),
+		"bar-chart": templates.BarChart(chart),
+		"jobs-page": templates.Jobs(page("Jobs", "/jobs"), templates.JobsData{Heading: "Jobs", Rows: jobs(), CSVHref: "/jobs.csv?",
+			Totals: billingpg.JobTotals{Jobs: 1234, CoreHours: "16.00", GPUHours: "2.00", Total: 12_345_678, Currency: "EUR"},
+			Pager:  templates.Pager{NextHref: "/jobs?after=v.8.x", PrevHref: "/jobs?before=v.7.y", FirstHref: "/jobs"},
+			Sorts:  []templates.SortLink{{Label: "End", Href: "/jobs?sort=end&dir=asc", Sort: "descending"}, {Label: "Cost", Href: "/jobs?sort=cost&dir=desc"}}}),
+		"jobs-empty-filter": templates.Jobs(page("Jobs", "/jobs"), templates.JobsData{Heading: "Jobs", Form: templates.JobFilterForm{State: "FAILED"}}),
+		"dashboard": templates.Dashboard(page("", "/"), templates.DashboardData{Scope: "your jobs", MonthName: "November 2026",
+			Month:     billingpg.Summary{Jobs: 2, CoreHours: "16.00", GPUHours: "2.00", Total: 12_345_678, Idle: 1_000_000, EfficiencyPPM: 625_000, Currency: "EUR"},
+			Chart:     chart, Recent: jobs(), HasJobs: true, Freshness: "Records up to 2026-11-24 10:39 UTC (3 min ago).", Forecast: "€15.43",
+			ByAccount: []billingpg.AccountTotals{{Name: "physics", Jobs: 2, Total: 12_345_678}},
+			LastClosed: &billingpg.PeriodTotal{Period: "2026-10", Status: "closed", Jobs: 40, Total: 99_500_000}, User: "alice"}),
+		"dashboard-empty": templates.Dashboard(page("", "/"), templates.DashboardData{Scope: "your jobs", MonthName: "November 2026",
+			Freshness: "No records have been ingested yet."}),
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := c.Render(context.Background(), &buf); err != nil {
+				t.Fatal(err)
+			}
+			got := []byte(strings.ReplaceAll(buf.String(), "><", ">\n<") + "\n")
+			path := filepath.Join("testdata", name+".html")
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from %s (go test ./templates -update, then review the diff)\n%s", name, path, got)
+			}
+			if strings.Contains(buf.String(), "<script>alert") {
+				t.Error("a job name was not escaped")
+			}
+		})
+	}
+}
