@@ -528,8 +528,8 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	}
 	s.render(w, r, http.StatusOK, templates.AccountDetail(s.page(r, "Account "+account), templates.AccountView{
 		Account: account, Month: from.Format("January 2006"), Summary: sum, Users: users, Partitions: parts,
-		Chart:  dailyChart("Charges per day, last 30 days", days, now.AddDate(0, 0, -29), 30, currency),
-		Trend:  trendChart("Charges per billing period", trend, currency),
+		Chart:   dailyChart("Charges per day, last 30 days", days, now.AddDate(0, 0, -29), 30, currency),
+		Trend:   trendChart("Charges per billing period", trend, currency),
 		Periods: trend, Jobs: jobs}))
 }
 
