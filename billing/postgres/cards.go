@@ -5,6 +5,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"slices"
 	"errors"
 	"fmt"
 	"strings"
@@ -48,14 +49,29 @@ func (s *Store) Cards(ctx context.Context) (billing.Cards, error) {
 	return out, rows.Err()
 }
 
-// KnownPartitions lists the partitions jobs have run in, to catch typos in
-// rate files.
+// KnownPartitions lists the partitions jobs have run in and those stored
+// rate cards already price, to catch typos in rate files: a new version of
+// a card may keep prices for a partition no job has used yet.
 func (s *Store) KnownPartitions(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT partition FROM jobs WHERE partition <> '' ORDER BY 1`)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	parts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	cards, err := s.Cards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cards {
+		for name := range c.Partitions {
+			parts = append(parts, name)
+		}
+	}
+	slices.Sort(parts)
+	return slices.Compact(parts), nil
 }
 
 // ImportResult says what an import did with each version.
