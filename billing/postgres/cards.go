@@ -5,9 +5,9 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"slices"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
