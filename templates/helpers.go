@@ -15,3 +15,10 @@ func plural(n int) string {
 	}
 	return "s"
 }
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no group configured)"
+	}
+	return s
+}

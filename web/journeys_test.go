@@ -344,8 +344,13 @@ func TestJourneyFinance(t *testing.T) {
 	}
 	j := newJourney(t, e)
 	j.login("tally-t-fin")
-	j.run(chromedp.Navigate(j.base+"/periods"), chromedp.WaitVisible(`main table`))
-	j.shot("periods")
+	var history string
+	j.run(chromedp.Navigate(j.base+"/finance"), chromedp.WaitVisible(`[data-testid=account-history]`),
+		chromedp.Text(`[data-testid=account-history]`, &history))
+	j.shot("finance")
+	if !strings.Contains(history, period) || !strings.Contains(history, "physics") || !strings.Contains(history, "chem") {
+		t.Errorf("accounts across periods: %q", history)
+	}
 	j.follow(fmt.Sprintf(`main a[href="/periods/%s"]`, period), `a[href$="/accounts.csv"]`)
 	j.shot("closed-period")
 	csv := string(j.download(`a[href$="/accounts.csv"]`))

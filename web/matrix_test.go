@@ -47,6 +47,13 @@ func TestAuthorisationMatrixWithForeignIDs(t *testing.T) {
 		{"/admin/audit", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {403, false}, "tally-t-fin": {403, false}, "tally-t-admin": {200, false}}},
 		{"/admin/rates", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {403, false}, "tally-t-fin": {403, false}, "tally-t-admin": {200, false}}},
 		{"/admin/accounts", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {403, false}, "tally-t-fin": {403, false}, "tally-t-admin": {200, true}}},
+		{"/finance", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {403, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
+		{"/finance/" + period + "/accounts.csv", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {403, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
+		{"/finance/" + period + "/jobs.csv", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {403, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
+		{"/periods/" + period + "/adjustments.csv", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {200, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
+		{"/accounts", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {200, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
+		{"/statements", map[string]want{"tally-t-alice": {200, false}, "tally-t-coord": {200, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
+		{"/admin/users", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {403, false}, "tally-t-fin": {403, false}, "tally-t-admin": {200, false}}},
 		{"/admin/ingest", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {403, false}, "tally-t-fin": {403, false}, "tally-t-admin": {200, false}}},
 	}
 	// The chem job's name is the secret: it appears nowhere it should not.

@@ -39,7 +39,19 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, v *Viewer) {
 }
 
 // finance is the finance team's start page: the periods with their exports.
-func (s *Server) finance(w http.ResponseWriter, r *http.Request, v *Viewer) { s.periods(w, r, v) }
+func (s *Server) finance(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	ps, err := s.billing.PeriodSummaries(r.Context(), nil)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	h, err := s.billing.History(r.Context(), 12)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.Finance(s.page(r, "Finance"), ps, s.currency(r), h))
+}
 
 const auditPageSize = 50
 

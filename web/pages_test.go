@@ -148,3 +148,24 @@ func TestAccountPageForCoordinator(t *testing.T) {
 		t.Errorf("another account's page: %d", resp.StatusCode)
 	}
 }
+
+// Admins see who has which role and why; the page changes nothing.
+func TestUsersAndRolesPage(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
+	e.srv.pool.Exec(context.Background(), `INSERT INTO slurm_associations (cluster, account, username) VALUES ('testbed', 'physics', 'tally-t-coord'), ('testbed', 'physics', 'tally-t-alice')`)
+	b := newBrowser(t, e)
+	b.login("tally-t-admin", pamUsers["tally-t-admin"], "/")
+	_, body := b.get("/admin/users")
+	doc := parseHTML(t, body)
+	roles := map[string]string{}
+	doc.Find(`[data-testid=users] tbody tr`).Each(func(_ int, s *goquery.Selection) {
+		roles[s.Find("td").First().Text()] = s.Find("td").Eq(1).Text()
+	})
+	if !strings.Contains(roles["tally-t-coord"], "coordinator") || !strings.Contains(roles["tally-t-admin"], "admin") || strings.Contains(roles["tally-t-alice"], "coordinator") {
+		t.Errorf("roles: %v", roles)
+	}
+	if _, body := b.get("/admin/users?q=coord"); strings.Contains(body, "tally-t-alice") {
+		t.Error("search does not narrow the list")
+	}
+}

@@ -187,6 +187,7 @@ func (s *Server) routes() {
 	s.handle("POST /admin/rates", s.anyRole(s.addRateCard, RoleAdmin))
 	s.handle("GET /finance", s.anyRole(s.finance, RoleFinance, RoleAdmin))
 	s.handle("GET /admin/audit", s.anyRole(s.audit, RoleAdmin))
+	s.handle("GET /admin/users", s.anyRole(s.users, RoleAdmin))
 	s.handle("GET /admin/ingest", s.anyRole(s.ingestPage, RoleAdmin))
 	s.handle("POST /admin/ingest", s.anyRole(s.ingestNow, RoleAdmin))
 	s.handle("/", s.notFound)

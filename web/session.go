@@ -84,10 +84,14 @@ func (s *Server) fillViewer(r *http.Request, p *templates.Page) {
 	if v.Has(RoleCoordinator) || v.Has(RoleFinance) || v.Has(RoleAdmin) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Periods", Href: "/periods"})
 	}
+	if v.Has(RoleFinance) || v.Has(RoleAdmin) {
+		p.Nav = append(p.Nav, templates.NavItem{Label: "Finance", Href: "/finance"})
+	}
 	if v.Has(RoleAdmin) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Rate cards", Href: "/admin/rates"},
 			templates.NavItem{Label: "Account details", Href: "/admin/accounts"},
 			templates.NavItem{Label: "Ingest", Href: "/admin/ingest"},
+			templates.NavItem{Label: "Users", Href: "/admin/users"},
 			templates.NavItem{Label: "Audit log", Href: "/admin/audit"})
 	}
 	p.Nav = append(p.Nav, templates.NavItem{Label: "Your account", Href: "/me"})

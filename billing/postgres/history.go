@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -56,4 +57,62 @@ func (s *Store) LastClosed(ctx context.Context, user string) (t PeriodTotal, ok 
 	}
 	t.Total = billing.Micros(total)
 	return t, err == nil, err
+}
+
+// AccountHistory is every account's statement totals over the last closed
+// periods: Totals[i][k] is Accounts[i] in Periods[k] (zero: no statement).
+type AccountHistory struct {
+	Periods  []string
+	Accounts []string
+	Totals   [][]billing.Micros
+	Sums     []billing.Micros // per period, all accounts
+	Currency string
+}
+
+// History reads the statements of the last n closed periods, oldest first.
+func (s *Store) History(ctx context.Context, n int) (AccountHistory, error) {
+	var h AccountHistory
+	rows, err := s.pool.Query(ctx, `WITH p AS (SELECT id, name, starts_at FROM billing_periods WHERE status = 'closed' ORDER BY starts_at DESC LIMIT $1)
+		SELECT p.name, st.account, st.total_micros, st.currency
+		FROM p JOIN statements st ON st.period_id = p.id
+		ORDER BY p.starts_at, st.account`, n)
+	if err != nil {
+		return h, err
+	}
+	defer rows.Close()
+	type cell struct {
+		period, account string
+		total           billing.Micros
+	}
+	var cells []cell
+	for rows.Next() {
+		var c cell
+		var total int64
+		if err := rows.Scan(&c.period, &c.account, &total, &h.Currency); err != nil {
+			return h, err
+		}
+		c.total = billing.Micros(total)
+		cells = append(cells, c)
+		if len(h.Periods) == 0 || h.Periods[len(h.Periods)-1] != c.period {
+			h.Periods = append(h.Periods, c.period)
+		}
+		h.Accounts = append(h.Accounts, c.account)
+	}
+	if err := rows.Err(); err != nil {
+		return h, err
+	}
+	slices.Sort(h.Accounts)
+	h.Accounts = slices.Compact(h.Accounts)
+	h.Totals = make([][]billing.Micros, len(h.Accounts))
+	for i := range h.Totals {
+		h.Totals[i] = make([]billing.Micros, len(h.Periods))
+	}
+	h.Sums = make([]billing.Micros, len(h.Periods))
+	for _, c := range cells {
+		a, _ := slices.BinarySearch(h.Accounts, c.account)
+		p := slices.Index(h.Periods, c.period)
+		h.Totals[a][p] += c.total
+		h.Sums[p] += c.total
+	}
+	return h, nil
 }
