@@ -226,6 +226,9 @@ func (in *Ingester) read(ctx context.Context, src string, from, to time.Time, op
 		if j.Cluster == "" {
 			j.Cluster = in.cfg.Cluster
 		}
+		if why := j.Implausible(); why != "" {
+			return reject(slurm.Reject{Raw: j.Describe(), Err: "implausible record: " + why})
+		}
 		return sink(j)
 	}
 	switch src {

@@ -1,0 +1,68 @@
+package slurm
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Limits beyond which a record is not believed. They are far above any
+// real job (the largest machines run jobs of a few hundred thousand cores
+// for days), so a record past them is a corrupt or misparsed one: better
+// held back with a reason than billed.
+const (
+	MaxPlausibleCPUs    = 500_000
+	MaxPlausibleMemMiB  = 1 << 34 // 16 PiB
+	MaxPlausibleGPUs    = 100_000
+	MaxPlausibleElapsed = 5 * 365 * 24 * 3600 // five years
+)
+
+// Implausible says why a record cannot be billed as it stands, or "" when
+// it can. Such records are kept out of the jobs table and recorded as
+// ingest rejects, so an admin sees them instead of a wrong charge.
+func (j *Job) Implausible() string {
+	var why []string
+	add := func(format string, a ...any) { why = append(why, fmt.Sprintf(format, a...)) }
+	if strings.TrimSpace(j.User) == "" {
+		add("no user")
+	}
+	if strings.TrimSpace(j.Account) == "" {
+		add("no account")
+	}
+	if j.Submit.IsZero() {
+		add("no submit time")
+	}
+	if j.ElapsedSeconds < 0 {
+		add("negative elapsed time %d s", j.ElapsedSeconds)
+	}
+	if j.ElapsedSeconds > MaxPlausibleElapsed {
+		add("elapsed time %d s is over five years", j.ElapsedSeconds)
+	}
+	if !j.End.IsZero() && !j.Start.IsZero() && j.End.Before(j.Start) {
+		add("ends (%s) before it starts (%s)", j.End.UTC().Format(time.RFC3339), j.Start.UTC().Format(time.RFC3339))
+	}
+	if j.CPUTimeMicros < 0 {
+		add("negative CPU time")
+	}
+	for _, t := range []struct {
+		name string
+		tres TRES
+	}{{"requested", j.Requested}, {"allocated", j.Allocated}} {
+		switch {
+		case t.tres.CPU < 0 || t.tres.MemMiB < 0 || t.tres.GPU < 0 || t.tres.Nodes < 0 || t.tres.Billing < 0:
+			add("negative %s TRES", t.name)
+		case t.tres.CPU > MaxPlausibleCPUs:
+			add("%d %s CPUs (more than %d)", t.tres.CPU, t.name, MaxPlausibleCPUs)
+		case t.tres.MemMiB > MaxPlausibleMemMiB:
+			add("%d MiB of %s memory", t.tres.MemMiB, t.name)
+		case t.tres.GPU > MaxPlausibleGPUs:
+			add("%d %s GPUs", t.tres.GPU, t.name)
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// Describe names a record for a reject when there is no line to point at.
+func (j *Job) Describe() string {
+	return fmt.Sprintf("job %d of %q (account %q) submitted %s", j.JobID, j.User, j.Account, j.Submit.UTC().Format(time.RFC3339))
+}
