@@ -60,7 +60,10 @@ Re-running a range changes nothing that has not changed in Slurm.
 	}
 	began := time.Now()
 	total := 0
-	sum, err := in.Run(ctx, start, end, ingest.Options{DryRun: *dry, Trigger: "cli", Progress: func(r ingest.Report) {
+	// Ctrl-C or SIGTERM: finish and commit the window in progress, then stop.
+	work, cancel := ingest.Outliving(ctx, time.Minute)
+	defer cancel()
+	sum, err := in.Run(work, start, end, ingest.Options{DryRun: *dry, Trigger: "cli", Stop: ctx.Done(), Progress: func(r ingest.Report) {
 		total += r.Counts.Total()
 		rate := float64(total) / time.Since(began).Seconds()
 		eta := time.Duration(float64(time.Since(began)) / float64(r.Index) * float64(r.Total-r.Index)).Round(time.Second)

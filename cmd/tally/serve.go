@@ -75,10 +75,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		log.Warn("no TALLY_JWT_KEY_FILE: people can sign in, but Tally holds no Slurm token for them")
 	}
 	var ingestControl web.IngestControl
+	var sched *ingest.Scheduler
 	if in, err := cfg.ingester(pool, parts, log); err != nil {
 		log.Warn("ingest disabled", "reason", err)
 	} else {
-		sched := ingest.NewScheduler(in, pool, cfg.IngestInterval, cfg.IngestOverlap, cfg.Sacctmgr, log)
+		sched = ingest.NewScheduler(in, pool, cfg.IngestInterval, cfg.IngestOverlap, cfg.Sacctmgr, log)
 		sched.After = func(ctx context.Context) {
 			sum, err := billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding)})
 			if err != nil {
@@ -119,7 +120,16 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer srv.Close()
 
-	return listenAndServe(ctx, &cfg, log, srv)
+	err = listenAndServe(ctx, &cfg, log, srv)
+	if sched != nil && cfg.IngestInterval > 0 {
+		// Requests are drained; let an ingest window in progress commit.
+		select {
+		case <-sched.Done():
+		case <-time.After(sched.Grace + 5*time.Second):
+			log.Warn("ingest did not stop in time")
+		}
+	}
+	return err
 }
 
 // listenAndServe serves h on cfg.Addr until ctx ends, then drains.

@@ -80,7 +80,14 @@ type Options struct {
 	OnlyUser string
 	// Source overrides the configured source for this run.
 	Source string
+	// Stop, once closed, ends the run after the window in progress: a
+	// shutdown lets that window commit instead of throwing it away.
+	Stop <-chan struct{}
 }
+
+// ErrStopped says a run ended early because Stop was closed; every window
+// it reports on was committed.
+var ErrStopped = errors.New("ingest stopped before the last window (shutting down)")
 
 // Report is one finished window.
 type Report struct {
@@ -140,6 +147,14 @@ func (in *Ingester) Run(ctx context.Context, from, to time.Time, opt Options) (S
 		if r.Err != nil {
 			sum.Took = time.Since(start)
 			return sum, r.Err
+		}
+		if opt.Stop != nil && i < len(wins)-1 {
+			select {
+			case <-opt.Stop:
+				sum.Took = time.Since(start)
+				return sum, ErrStopped
+			default:
+			}
 		}
 	}
 	sum.Took = time.Since(start)

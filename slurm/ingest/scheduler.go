@@ -24,6 +24,12 @@ type Scheduler struct {
 	sacctmgr string
 	log      *slog.Logger
 	kick     chan string
+	done     chan struct{}
+	// Grace is how long a run in progress may go on after Run's context
+	// ends, to commit the window it is in (default 60 s).
+	Grace time.Duration
+	// Now is the clock (tests set it).
+	Now func() time.Time
 	// After runs after each successful scheduled ingest (serve re-rates
 	// open periods there, so charges follow the records).
 	After func(ctx context.Context)
@@ -31,7 +37,8 @@ type Scheduler struct {
 
 // NewScheduler returns a scheduler; Run starts it.
 func NewScheduler(in *Ingester, pool *pgxpool.Pool, interval, overlap time.Duration, sacctmgr string, log *slog.Logger) *Scheduler {
-	return &Scheduler{in: in, pool: pool, interval: interval, overlap: overlap, sacctmgr: sacctmgr, log: log, kick: make(chan string, 1)}
+	return &Scheduler{in: in, pool: pool, interval: interval, overlap: overlap, sacctmgr: sacctmgr, log: log,
+		kick: make(chan string, 1), done: make(chan struct{}), Grace: 60 * time.Second, Now: time.Now}
 }
 
 // Trigger asks for a run now (the admin's "ingest now"); it returns false
@@ -45,8 +52,13 @@ func (s *Scheduler) Trigger(why string) bool {
 	}
 }
 
-// Run ingests every interval until ctx ends.
+// Done is closed when Run has returned.
+func (s *Scheduler) Done() <-chan struct{} { return s.done }
+
+// Run ingests every interval until ctx ends. A run in progress then
+// finishes the window it is in (within Grace) and stops; Done says when.
 func (s *Scheduler) Run(ctx context.Context) {
+	defer close(s.done)
 	timer := time.NewTimer(5 * time.Second) // first run soon after start
 	defer timer.Stop()
 	for {
@@ -57,7 +69,13 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-timer.C:
 		case trigger = <-s.kick:
 		}
-		if err := s.Once(ctx, trigger); err != nil && !errors.Is(err, context.Canceled) {
+		work, cancel := Outliving(ctx, s.Grace)
+		err := s.once(work, trigger, ctx.Done())
+		cancel()
+		switch {
+		case errors.Is(err, ErrStopped):
+			s.log.Info("ingest stopped after its current window for shutdown")
+		case err != nil && !errors.Is(err, context.Canceled):
 			s.log.Error("scheduled ingest failed", "err", err)
 		}
 		if s.interval > 0 {
@@ -66,10 +84,32 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
+// Outliving is a context for a run that survives stop by grace, so the
+// window in flight can commit during a shutdown.
+func Outliving(stop context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	work, cancel := context.WithCancel(context.WithoutCancel(stop))
+	go func() {
+		select {
+		case <-stop.Done():
+			select {
+			case <-time.After(grace):
+				cancel()
+			case <-work.Done():
+			}
+		case <-work.Done():
+		}
+	}()
+	return work, cancel
+}
+
 // Once runs one incremental ingest if no other replica is running one:
 // from the end of the last window that succeeded, less the overlap (so
 // jobs that were running then are read again once they end), to now.
 func (s *Scheduler) Once(ctx context.Context, trigger string) error {
+	return s.once(ctx, trigger, nil)
+}
+
+func (s *Scheduler) once(ctx context.Context, trigger string, stop <-chan struct{}) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -85,7 +125,7 @@ func (s *Scheduler) Once(ctx context.Context, trigger string) error {
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(lockKey))
 
-	now := time.Now().UTC().Truncate(time.Second)
+	now := s.Now().UTC().Truncate(time.Second)
 	var last *time.Time
 	if err := conn.QueryRow(ctx, `SELECT max(window_end) FROM ingest_runs WHERE source <> 'none' AND NOT dry_run AND trigger <> 'login'`).Scan(&last); err != nil {
 		return err
@@ -97,7 +137,7 @@ func (s *Scheduler) Once(ctx context.Context, trigger string) error {
 	if !from.Before(now) {
 		from = now.Add(-s.overlap)
 	}
-	sum, err := s.in.Run(ctx, from, now, Options{Trigger: trigger})
+	sum, err := s.in.Run(ctx, from, now, Options{Trigger: trigger, Stop: stop})
 	s.log.Info("ingest finished", "trigger", trigger, "from", from, "to", now, "windows", sum.Windows,
 		"new", sum.Counts.New, "changed", sum.Counts.Changed, "unchanged", sum.Counts.Unchanged, "rejected", sum.Counts.Rejected, "took", sum.Took)
 	if err != nil {
