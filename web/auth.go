@@ -31,6 +31,10 @@ type AuthConfig struct {
 	MaxFailuresPerUser    int
 	MaxFailuresPerAddress int
 	FailureWindow         time.Duration
+	// FailureFloor is the least time a refused sign-in takes, so that how
+	// long PAM took (hashing a real user's password, or not, for an
+	// unknown one) does not tell who has an account.
+	FailureFloor time.Duration
 
 	SlurmAPIVersion string // for the live access check, e.g. v0.0.38
 }
@@ -141,6 +145,7 @@ const genericLoginFailure = "That user name and password did not work. Check the
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	began := time.Now()
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The sign-in form could not be read.")
 		return
@@ -172,6 +177,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 	if err := s.authn.Authenticate(ctx, user, password); err != nil {
 		s.recordAuth(ctx, user, addr, "login_failed", err.Error())
+		if pad := s.auth.FailureFloor - time.Since(began); pad > 0 {
+			select {
+			case <-time.After(pad):
+			case <-ctx.Done():
+			}
+		}
 		s.log.Info("sign-in refused", "user", user, "remote", addr, "reason", err.Error())
 		form.Error = genericLoginFailure
 		status := http.StatusUnauthorized

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -54,7 +55,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	if err := c.Render(r.Context(), w); err != nil {
+	// Rendering does no I/O but writing: it must not stop because the
+	// request's deadline passed (the "busy" page is drawn after it).
+	if err := c.Render(context.WithoutCancel(r.Context()), w); err != nil {
 		s.log.Error("render failed", "id", requestID(r.Context()), "err", err)
 	}
 }
@@ -83,6 +86,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	id := requestID(r.Context())
+	if busy(err) {
+		s.log.Warn("database busy", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "30")
+		s.errorPage(w, r, http.StatusServiceUnavailable, "Tally is busy",
+			"The database did not answer in time. Nothing was changed; try again in a minute.")
+		return
+	}
 	s.log.Error("internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
 		"Tally could not finish this request. It has been logged with reference "+id+".")

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -28,6 +27,10 @@ type Config struct {
 	TrustedOrigins     []string
 	Auth               AuthConfig
 	Rounding           billing.Rounding // statement lines; half-up when empty
+	// PageTimeout bounds every request but exports (which stream for as
+	// long as they need): waiting for a database connection or a query
+	// past it gives a "busy" page instead of a hung browser. 0: no bound.
+	PageTimeout time.Duration
 }
 
 // Deps are the collaborators the server is built from.
@@ -67,7 +70,7 @@ type Server struct {
 	sessions *scs.SessionManager
 	metrics  *Metrics
 	mux      *http.ServeMux
-	store    *pgxstore.PostgresStore
+	store    *sessionStore
 	handler  http.Handler
 }
 
@@ -95,8 +98,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.rounding == "" {
 		s.rounding = billing.HalfUp
 	}
-	s.store = pgxstore.NewWithCleanupInterval(d.Pool, 10*time.Minute)
+	s.store = newSessionStore(d.Pool, 10*time.Minute, func(err error) { s.log.Warn("expired session sweep", "err", err) })
 	s.sessions = newSessionManager(cfg, s.store)
+	s.sessions.ErrorFunc = s.serverError
 	s.metrics.AddGauges(poolGauges(d.Pool))
 	s.routes()
 
@@ -122,6 +126,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	h = s.secureCookies(h)
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
+	h = s.deadline(h)
 	h = s.observe(h)
 	s.handler = h
 	return s, nil
@@ -131,7 +136,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Close stops background work (the session cleanup goroutine).
-func (s *Server) Close() { s.store.StopCleanup() }
+func (s *Server) Close() { s.store.Close() }
 
 // handle registers a route and records its pattern for logs and metrics.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/tally-hpc/tally/templates"
@@ -13,7 +12,7 @@ import (
 
 const sessionCookie = "tally_session"
 
-func newSessionManager(cfg Config, store *pgxstore.PostgresStore) *scs.SessionManager {
+func newSessionManager(cfg Config, store scs.CtxStore) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = store
 	sm.IdleTimeout = cfg.SessionIdleTimeout

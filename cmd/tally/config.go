@@ -40,6 +40,8 @@ type Config struct {
 	LoginMaxFailures     int
 	LoginMaxFailuresAddr int
 	LoginFailureWindow   time.Duration
+	LoginFailureFloor    time.Duration
+	PageTimeout          time.Duration
 
 	JWTKeyFile            string
 	JWTAlg                string
@@ -80,6 +82,7 @@ func (c *Config) options() []option {
 		{"log", "log-format", "TALLY_LOG_FORMAT", "text", "log format: text or json", strOpt(&c.LogFormat)},
 		{"log", "log-level", "TALLY_LOG_LEVEL", "info", "log level: debug, info, warn or error", strOpt(&c.LogLevel)},
 		{"http", "addr", "TALLY_ADDR", "127.0.0.1:8080", "address to listen on", strOpt(&c.Addr)},
+		{"http", "page-timeout", "TALLY_PAGE_TIMEOUT", "30s", "longest a page may wait for the database before a \"busy\" page (exports are not bounded)", durOpt(&c.PageTimeout)},
 		{"http", "migrate", "TALLY_MIGRATE", "false", "apply pending migrations before serving", boolOpt(&c.Migrate)},
 		{"http", "tls-cert", "TALLY_TLS_CERT", "", "TLS certificate file (serve HTTPS when set with --tls-key)", strOpt(&c.TLSCert)},
 		{"http", "tls-key", "TALLY_TLS_KEY", "", "TLS private key file", strOpt(&c.TLSKey)},
@@ -98,6 +101,7 @@ func (c *Config) options() []option {
 		{"auth", "login-max-failures", "TALLY_LOGIN_MAX_FAILURES", "5", "failed sign-ins per user name before a pause", intOpt(&c.LoginMaxFailures)},
 		{"auth", "login-max-failures-per-address", "TALLY_LOGIN_MAX_FAILURES_PER_ADDRESS", "20", "failed sign-ins per client address before a pause", intOpt(&c.LoginMaxFailuresAddr)},
 		{"auth", "login-failure-window", "TALLY_LOGIN_FAILURE_WINDOW", "15m", "how long failed sign-ins count", durOpt(&c.LoginFailureWindow)},
+		{"auth", "login-failure-floor", "TALLY_LOGIN_FAILURE_FLOOR", "1s", "least time a refused sign-in takes (hides whether the user exists)", durOpt(&c.LoginFailureFloor)},
 		{"slurm", "jwt-key-file", "TALLY_JWT_KEY_FILE", "", "Slurm's jwt_key (HS256) or a PEM private key (RS256); mode 0600", strOpt(&c.JWTKeyFile)},
 		{"slurm", "jwt-alg", "TALLY_JWT_ALG", "HS256", "token signature: HS256 or RS256", strOpt(&c.JWTAlg)},
 		{"slurm", "jwt-lifetime", "TALLY_JWT_LIFETIME", "15m", "lifetime of the Slurm tokens Tally mints", durOpt(&c.JWTLifetime)},

@@ -108,6 +108,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		TrustedOrigins:     cfg.trustedOrigins(),
 		Auth:               cfg.authConfig(),
 		Rounding:           billing.Rounding(cfg.Rounding),
+		PageTimeout:        cfg.PageTimeout,
 	}, web.Deps{
 		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool),
 		Authn:  pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
@@ -188,6 +189,7 @@ func (c *Config) authConfig() web.AuthConfig {
 		MaxFailuresPerUser:    c.LoginMaxFailures,
 		MaxFailuresPerAddress: c.LoginMaxFailuresAddr,
 		FailureWindow:         c.LoginFailureWindow,
+		FailureFloor:          c.LoginFailureFloor,
 		SlurmAPIVersion:       c.SlurmAPIVersion,
 	}
 }

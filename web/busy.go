@@ -1,0 +1,46 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// deadline bounds a request's database work by PageTimeout, except for
+// exports, which stream as long as they take.
+func (s *Server) deadline(h http.Handler) http.Handler {
+	if s.cfg.PageTimeout <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".csv") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PageTimeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// busy says whether err means the database was too slow or too full to
+// answer (a pool with no free connection, a timed-out or cancelled
+// statement, too many connections), rather than that something is wrong.
+func busy(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57014", // query_canceled: statement_timeout or a cancel
+			"53300", // too_many_connections
+			"55P03": // lock_not_available: lock_timeout
+			return true
+		}
+	}
+	return pgconn.Timeout(err)
+}

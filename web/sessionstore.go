@@ -1,0 +1,77 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// sessionStore keeps scs sessions in the sessions table. Unlike a store
+// without contexts, every lookup runs under the request's context, so a
+// full connection pool or a slow database ends in a "busy" page at the
+// request's deadline instead of a request that waits for ever.
+type sessionStore struct {
+	pool *pgxpool.Pool
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// newSessionStore starts a sweeper that deletes expired sessions.
+func newSessionStore(pool *pgxpool.Pool, sweep time.Duration, log func(error)) *sessionStore {
+	ctx, stop := context.WithCancel(context.Background())
+	s := &sessionStore{pool: pool, stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(sweep)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := pool.Exec(ctx, `DELETE FROM sessions WHERE expiry < now()`); err != nil && ctx.Err() == nil {
+					log(err)
+				}
+			}
+		}
+	}()
+	return s
+}
+
+// Close stops the sweeper.
+func (s *sessionStore) Close() {
+	s.stop()
+	<-s.done
+}
+
+func (s *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token = $1 AND expiry > now()`, token).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	return b, err == nil, err
+}
+
+func (s *sessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, $3)
+		ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`, token, b, expiry.UTC())
+	return err
+}
+
+func (s *sessionStore) DeleteCtx(ctx context.Context, token string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE token = $1`, token)
+	return err
+}
+
+// The context-free methods scs.Store also asks for; scs calls the Ctx ones.
+func (s *sessionStore) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
+func (s *sessionStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+func (s *sessionStore) Delete(token string) error { return s.DeleteCtx(context.Background(), token) }
