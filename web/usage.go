@@ -242,35 +242,29 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
-	const chunk = 5000
-	f.Before = nil
-	for {
-		f.Limit = chunk
-		rows, err := s.billing.Jobs(r.Context(), scope(v), f)
-		if err != nil {
-			s.log.Error("jobs csv", "err", err)
-			return // headers are gone; the truncated file is the error
+	// One query, streamed: the file is written as the rows arrive.
+	n := 0
+	err := s.billing.EachJob(r.Context(), scope(v), f, func(j billingpg.JobRow) error {
+		task, total := "", ""
+		if j.ArrayTaskID != nil {
+			task = strconv.FormatInt(*j.ArrayTaskID, 10)
 		}
-		for _, j := range rows {
-			task, total := "", ""
-			if j.ArrayTaskID != nil {
-				task = strconv.FormatInt(*j.ArrayTaskID, 10)
-			}
-			if j.Total != nil {
-				total = j.Total.String()
-			}
-			cw.Write([]string{csvSafe(j.Cluster), strconv.FormatInt(j.JobID, 10), strconv.FormatInt(j.ArrayJobID, 10), task,
-				csvSafe(j.Name), csvSafe(j.User), csvSafe(j.Account), csvSafe(j.Partition), csvSafe(j.QOS), j.State,
-				j.Submit.UTC().Format(time.RFC3339), iso(j.Start), iso(j.End), strconv.FormatInt(j.ElapsedSeconds, 10),
-				strconv.FormatInt(j.CPUs, 10), strconv.FormatInt(j.MemMiB, 10), strconv.FormatInt(j.GPUs, 10),
-				strconv.FormatInt(j.CPUTimeMicros/1_000_000, 10), total, j.Currency})
+		if j.Total != nil {
+			total = j.Total.String()
 		}
-		cw.Flush()
-		if len(rows) < chunk {
-			return
+		n++
+		if n%5000 == 0 {
+			cw.Flush()
 		}
-		next := rows[len(rows)-1].CursorFor(f.Sort)
-		f.After = &next
+		return cw.Write([]string{csvSafe(j.Cluster), strconv.FormatInt(j.JobID, 10), strconv.FormatInt(j.ArrayJobID, 10), task,
+			csvSafe(j.Name), csvSafe(j.User), csvSafe(j.Account), csvSafe(j.Partition), csvSafe(j.QOS), j.State,
+			j.Submit.UTC().Format(time.RFC3339), iso(j.Start), iso(j.End), strconv.FormatInt(j.ElapsedSeconds, 10),
+			strconv.FormatInt(j.CPUs, 10), strconv.FormatInt(j.MemMiB, 10), strconv.FormatInt(j.GPUs, 10),
+			strconv.FormatInt(j.CPUTimeMicros/1_000_000, 10), total, j.Currency})
+	})
+	cw.Flush()
+	if err != nil {
+		s.log.Error("jobs csv", "err", err) // headers are gone; the truncated file is the error
 	}
 }
 

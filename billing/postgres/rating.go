@@ -64,6 +64,10 @@ type RateSummary struct {
 	Failed    int    // jobs that could not be rated (no card, no prices)
 	FirstFail string // why the first of them failed
 	Took      time.Duration
+	// UsageDays is how many days of the daily usage rollup were rebuilt
+	// after the charges were committed, in UsageTook.
+	UsageDays int
+	UsageTook time.Duration
 }
 
 // periodFor finds the period holding t (periods are sorted, disjoint).
@@ -276,6 +280,15 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 		return sum, err
 	}
 	sum.Took = time.Since(began)
+	// The rollup pages read follows, for the days whose jobs changed.
+	if !r.first.IsZero() {
+		t := time.Now()
+		if err := s.RefreshUsage(ctx, r.first, r.last); err != nil {
+			return sum, fmt.Errorf("charges saved; refreshing daily usage: %w", err)
+		}
+		sum.UsageDays = int(r.last.Sub(r.first).Hours()/24) + 1
+		sum.UsageTook = time.Since(t)
+	}
 	return sum, nil
 }
 
@@ -287,6 +300,21 @@ type ratingRun struct {
 	sum      *RateSummary
 	progress func(int)
 	now      time.Time
+	// first and last are the end times of jobs that are new, changed or
+	// unrated: the days whose daily usage must be rebuilt.
+	first, last time.Time
+}
+
+func (r *ratingRun) touch(end time.Time) {
+	if end.IsZero() {
+		return
+	}
+	if r.first.IsZero() || end.Before(r.first) {
+		r.first = end
+	}
+	if end.After(r.last) {
+		r.last = end
+	}
 }
 
 // each streams the query's jobs and hands each job's charge rows (and the
@@ -305,6 +333,9 @@ func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, 
 		}
 		row, u := ur.usage()
 		r.sum.Jobs++
+		if existing == nil { // never rated, or rated again in pass 2
+			r.touch(u.End)
+		}
 		out := r.charges(row, u)
 		if len(out) > 0 {
 			r.sum.Charges += len(out)

@@ -112,11 +112,13 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 			add("j.name ILIKE $?", "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)+"%")
 		}
 	}
+	// Ended jobs by end time, running ones by submit time; written so the
+	// end-time indexes serve it.
 	if !f.From.IsZero() {
-		add("coalesce(j.end_time, j.submit_time) >= $?", f.From)
+		add("(j.end_time >= $? OR (j.end_time IS NULL AND j.submit_time >= $?))", f.From)
 	}
 	if !f.To.IsZero() {
-		add("coalesce(j.end_time, j.submit_time) < $?", f.To)
+		add("(j.end_time < $? OR (j.end_time IS NULL AND j.submit_time < $?))", f.To)
 	}
 	return conds
 }
@@ -124,6 +126,26 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 // Jobs lists jobs in scope with their charges, one page at a time. Rows
 // with no value in the sort column (running jobs have no end) come last.
 func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, error) {
+	if f.Limit <= 0 || f.Limit > 5000 {
+		f.Limit = 50
+	}
+	var out []JobRow
+	err := s.eachJob(ctx, sc, f, func(r JobRow) error { out = append(out, r); return nil })
+	if f.Before != nil {
+		slices.Reverse(out)
+	}
+	return out, err
+}
+
+// EachJob streams every job the filter matches, in its sort order, from
+// one query: exports use it, so a long list is read once and never held.
+func (s *Store) EachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobRow) error) error {
+	f.Limit, f.Before = 0, nil
+	return s.eachJob(ctx, sc, f, fn)
+}
+
+// eachJob runs the list query; f.Limit 0 means every row.
+func (s *Store) eachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobRow) error) error {
 	args := []any{}
 	conds := filterConds(sc, f, &args)
 	col, typ, ok := sortColumn(f.Sort)
@@ -173,25 +195,31 @@ func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, erro
 			conds = append(conds, fmt.Sprintf("(%[1]s %[2]s %[3]s OR (%[1]s = %[3]s AND j.id %[2]s %[4]s))", col, beyond, v, id))
 		}
 	}
-	if f.Limit <= 0 || f.Limit > 5000 {
-		f.Limit = 50
+	limit := ""
+	if f.Limit > 0 {
+		args = append(args, f.Limit)
+		limit = ` LIMIT $` + fmt.Sprint(len(args))
 	}
-	args = append(args, f.Limit)
-	q := `SELECT j.id, j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.name, j.username, j.account, j.partition, j.qos,
+	const columns = `j.id, j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.name, j.username, j.account, j.partition, j.qos,
 			j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.req_cpu, j.req_mem_mib, j.req_gpu, j.cpu_time_us,
-			c.total, c.eff, c.currency
-		FROM jobs j
-		LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(efficiency_ppm) AS eff, max(currency) AS currency
-		                   FROM job_charges WHERE job_row = j.id) c ON true
-		WHERE ` + strings.Join(conds, " AND ") + `
-		ORDER BY ` + col + ` ` + dir + ` ` + nulls + `, j.id ` + dir + `
-		LIMIT $` + fmt.Sprint(len(args))
+			c.total, c.eff, c.currency`
+	const charges = `LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(efficiency_ppm) AS eff, max(currency) AS currency
+		                   FROM job_charges WHERE job_row = j.id) c ON true`
+	order := ` ORDER BY ` + col + ` ` + dir + ` ` + nulls + `, j.id ` + dir
+	var q string
+	if strings.HasPrefix(col, "c.") {
+		// Sorting by cost or efficiency needs every matching job's charges.
+		q = `SELECT ` + columns + ` FROM jobs j ` + charges + ` WHERE ` + strings.Join(conds, " AND ") + order + limit
+	} else {
+		// The page is chosen from jobs alone; charges are looked up for
+		// its rows only, not for every job that matches.
+		q = `SELECT ` + columns + ` FROM (SELECT * FROM jobs j WHERE ` + strings.Join(conds, " AND ") + order + limit + `) j ` + charges + order
+	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []JobRow
 	for rows.Next() {
 		var r JobRow
 		var total *int64
@@ -199,7 +227,7 @@ func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, erro
 		if err := rows.Scan(&r.Row, &r.Cluster, &r.JobID, &r.ArrayJobID, &r.ArrayTaskID, &r.Name, &r.User, &r.Account, &r.Partition,
 			&r.QOS, &r.State, &r.Submit, &r.Start, &r.End, &r.ElapsedSeconds, &r.CPUs, &r.MemMiB, &r.GPUs, &r.CPUTimeMicros,
 			&total, &r.EfficiencyPPM, &currency); err != nil {
-			return nil, err
+			return err
 		}
 		if total != nil {
 			m := billing.Micros(*total)
@@ -208,12 +236,11 @@ func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, erro
 		if currency != nil {
 			r.Currency = *currency
 		}
-		out = append(out, r)
+		if err := fn(r); err != nil {
+			return err
+		}
 	}
-	if f.Before != nil {
-		slices.Reverse(out)
-	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // JobTotals adds up every job the filter matches (ignoring paging).
@@ -225,12 +252,36 @@ type JobTotals struct {
 	Currency  string
 }
 
-// Totals sums the jobs a list shows, across all of its pages.
+// Totals sums the jobs a list shows, across all of its pages. Filters the
+// daily usage rollup can answer (scope, dates, account, user, partition)
+// are read from it, with running jobs counted beside; the others (QOS,
+// state, a search) add up the jobs themselves.
 func (s *Store) Totals(ctx context.Context, sc Scope, f JobFilter) (JobTotals, error) {
-	args := []any{}
-	conds := filterConds(sc, f, &args)
 	var t JobTotals
 	var coreSec, gpuSec int64
+	if f.QOS == "" && f.State == "" && f.Search == "" {
+		where, args := usageWhere(sc, f)
+		if f.Partition != "" {
+			args = append(args, f.Partition)
+			where += fmt.Sprintf(" AND u.partition = $%d", len(args))
+		}
+		if err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0)::bigint, coalesce(sum(core_seconds), 0)::bigint,
+				coalesce(sum(gpu_seconds), 0)::bigint, coalesce(sum(total_micros), 0)::bigint, coalesce(max(currency), '')
+			FROM usage_daily u WHERE `+where, args...).Scan(&t.Jobs, &coreSec, &gpuSec, &t.Total, &t.Currency); err != nil {
+			return t, err
+		}
+		rargs := []any{}
+		conds := append(filterConds(sc, f, &rargs), "j.end_time IS NULL")
+		var running int64
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM jobs j WHERE `+strings.Join(conds, " AND "), rargs...).Scan(&running); err != nil {
+			return t, err
+		}
+		t.Jobs += running
+		t.CoreHours, t.GPUHours = hours(coreSec), hours(gpuSec)
+		return t, nil
+	}
+	args := []any{}
+	conds := filterConds(sc, f, &args)
 	var currency *string
 	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint,
 			coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(c.total), 0)::bigint, max(c.currency)
@@ -374,22 +425,6 @@ func (s *Store) Receipt(ctx context.Context, sc Scope, row int64) (Receipt, erro
 	return rc, crow.Err()
 }
 
-// endedIn is the condition for jobs in scope that ended in [f.From, f.To),
-// optionally of one user and account, with its arguments.
-func endedIn(sc Scope, f JobFilter) (string, []any) {
-	args := []any{f.From, f.To}
-	conds := []string{sc.where(&args), "j.end_time >= $1", "j.end_time < $2"}
-	if f.User != "" {
-		args = append(args, f.User)
-		conds = append(conds, fmt.Sprintf("j.username = $%d", len(args)))
-	}
-	if f.Account != "" {
-		args = append(args, f.Account)
-		conds = append(conds, fmt.Sprintf("j.account = $%d", len(args)))
-	}
-	return strings.Join(conds, " AND "), args
-}
-
 // Summary adds up usage in scope over a time range.
 type Summary struct {
 	Jobs          int64
@@ -399,32 +434,6 @@ type Summary struct {
 	Idle          billing.Micros
 	EfficiencyPPM int64
 	Currency      string
-}
-
-// Summarize totals jobs that ended in [from, to) within scope.
-func (s *Store) Summarize(ctx context.Context, sc Scope, f JobFilter) (Summary, error) {
-	where, args := endedIn(sc, f)
-	var sum Summary
-	var coreSec, gpuSec, cpuUs, reserved int64
-	var currency *string
-	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint,
-			coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(c.total), 0)::bigint, coalesce(sum(c.idle), 0)::bigint,
-			coalesce(sum(j.cpu_time_us), 0)::bigint, coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, max(c.currency)
-		FROM jobs j LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, sum(idle_micros) AS idle, max(currency) AS currency
-		                               FROM job_charges WHERE job_row = j.id) c ON true
-		WHERE `+where, args...).Scan(&sum.Jobs, &coreSec, &gpuSec, &sum.Total, &sum.Idle, &cpuUs, &reserved, &currency)
-	if err != nil {
-		return sum, err
-	}
-	sum.CoreHours = hours(coreSec)
-	sum.GPUHours = hours(gpuSec)
-	if reserved > 0 {
-		sum.EfficiencyPPM = cpuUs / reserved
-	}
-	if currency != nil {
-		sum.Currency = *currency
-	}
-	return sum, nil
 }
 
 // hours prints seconds as hours with two decimals, rounded half-up.
@@ -440,63 +449,9 @@ type DayCost struct {
 	Jobs  int64
 }
 
-// DailyCosts returns charges per day (by job end) in [from, to).
-func (s *Store) DailyCosts(ctx context.Context, sc Scope, f JobFilter) ([]DayCost, error) {
-	where, args := endedIn(sc, f)
-	rows, err := s.pool.Query(ctx, `SELECT date_trunc('day', j.end_time AT TIME ZONE 'UTC') AS day, coalesce(sum(c.total_micros), 0)::bigint, count(DISTINCT j.id)
-		FROM jobs j LEFT JOIN job_charges c ON c.job_row = j.id
-		WHERE `+where+` GROUP BY 1 ORDER BY 1`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []DayCost
-	for rows.Next() {
-		var d DayCost
-		var total int64
-		if err := rows.Scan(&d.Day, &total, &d.Jobs); err != nil {
-			return nil, err
-		}
-		d.Total = billing.Micros(total)
-		out = append(out, d)
-	}
-	return out, rows.Err()
-}
-
 // AccountTotals is one account's or user's figures over a range.
 type AccountTotals struct {
 	Name  string
 	Jobs  int64
 	Total billing.Micros
-}
-
-// TotalsBy groups charges of jobs ended in [from, to) by "account",
-// "user" or "partition".
-func (s *Store) TotalsBy(ctx context.Context, sc Scope, by string, f JobFilter) ([]AccountTotals, error) {
-	col := "j.account"
-	switch by {
-	case "user":
-		col = "j.username"
-	case "partition":
-		col = "j.partition"
-	}
-	where, args := endedIn(sc, f)
-	rows, err := s.pool.Query(ctx, `SELECT `+col+`, count(DISTINCT j.id), coalesce(sum(c.total_micros), 0)::bigint
-		FROM jobs j LEFT JOIN job_charges c ON c.job_row = j.id
-		WHERE `+where+` GROUP BY 1 ORDER BY 3 DESC, 1`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []AccountTotals
-	for rows.Next() {
-		var a AccountTotals
-		var total int64
-		if err := rows.Scan(&a.Name, &a.Jobs, &total); err != nil {
-			return nil, err
-		}
-		a.Total = billing.Micros(total)
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }

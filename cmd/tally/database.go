@@ -23,6 +23,11 @@ func openDatabase(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
 		return nil, fail("invalid TALLY_DATABASE_URL: %s", oneLine(err))
 	}
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	// pgx's default (4 on a small machine) queues pages behind each other
+	// and behind ingest and rating; pool_max_conns in the URL overrides.
+	if !strings.Contains(rawURL, "pool_max_conns") {
+		cfg.MaxConns = 16
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fail("invalid TALLY_DATABASE_URL: %s", oneLine(err))

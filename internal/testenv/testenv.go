@@ -6,6 +6,8 @@ package testenv
 
 import (
 	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -33,5 +35,19 @@ func RequireSlurm(t testing.TB) Slurm {
 	if s.URL == "" || s.KeyFile == "" {
 		Missing(t, "no Slurm testbed: source /tmp/slurm-testbed/env.sh after ../shared/slurm-testbed/up.sh")
 	}
+	// One live test at a time across test packages (go test runs packages
+	// in parallel): one stops slurmrestd to test the fallback, and others
+	// would see it gone.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "tally-slurm-testbed.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		lock.Close()
+	})
 	return s
 }

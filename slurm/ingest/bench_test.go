@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tally-hpc/tally/internal/pgtest"
 	"github.com/tally-hpc/tally/slurm"
@@ -108,11 +112,56 @@ func benchIngest(b *testing.B, total, windowSize int, feed func(r io.Reader, add
 	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
 }
 
+// benchTotal is TALLY_BENCH_RECORDS, or 1,000,000 (50,000 with -short).
 func benchTotal() int {
+	if n, err := strconv.Atoi(os.Getenv("TALLY_BENCH_RECORDS")); err == nil && n > 0 {
+		return n
+	}
 	if testing.Short() {
 		return 50_000
 	}
 	return 1_000_000
+}
+
+// The physical limit: the same records, already parsed, loaded by one
+// bare COPY into a table identical to jobs (columns, constraints and
+// indexes), with no staging and no merge. Ingest is reported against it.
+func BenchmarkBareCOPY(b *testing.B) {
+	pool := pgtest.New(b)
+	ctx := context.Background()
+	total := benchTotal()
+	var tmpl slurm.Job
+	if _, err := slurm.DecodeJobs(jsonGen(1, 0), func(j slurm.Job) error { tmpl = j; return nil }); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for it := 0; it < b.N; it++ {
+		b.StopTimer()
+		pool.Exec(ctx, `DROP TABLE IF EXISTS jobs_copy`)
+		if _, err := pool.Exec(ctx, `CREATE TABLE jobs_copy (LIKE jobs INCLUDING ALL)`); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		i := 0
+		_, err := pool.CopyFrom(ctx, pgx.Identifier{"jobs_copy"}, jobstore.Columns(), pgx.CopyFromFunc(func() ([]any, error) {
+			if i == total {
+				return nil, nil
+			}
+			i++
+			j := tmpl
+			j.JobID, j.User, j.Account = int64(i), benchUsers[i%8], benchAccounts[i%4]
+			j.Submit = time.Unix(int64(1795477178+i), 0)
+			return jobstore.Row(j, "rest")
+		}))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(total*b.N)/time.Since(start).Seconds(), "records/s")
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
 }
 
 func BenchmarkIngestJSON(b *testing.B) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -113,29 +114,47 @@ func gpuTypes(m map[string]int64) []byte {
 
 // Add stages one record.
 func (w *Window) Add(ctx context.Context, j slurm.Job) error {
+	row, err := Row(j, w.source)
+	if err != nil {
+		return err
+	}
+	w.seq++
+	if err := w.copy.Add(append(row, w.seq)); err != nil {
+		return fmt.Errorf("copy into staging: %w", err)
+	}
+	return nil
+}
+
+// Columns are the jobs table's columns Row fills, in its order.
+func Columns() []string {
+	cols := strings.Split(columnsNoSeq, ",")
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	return cols
+}
+
+// Row is a record as the jobs table stores it, in Columns' order.
+func Row(j slurm.Job, source string) ([]any, error) {
 	steps := []byte("[]")
 	if len(j.Steps) > 0 {
 		var err error
 		if steps, err = json.Marshal(j.Steps); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var exit any
 	if j.ExitCode != nil {
 		exit = int32(*j.ExitCode)
 	}
-	w.seq++
-	if err := w.copy.Add([]any{
+	return []any{
 		j.Cluster, j.JobID, j.Submit, j.ArrayJobID, j.ArrayTaskID, j.HetJobID, j.HetOffset,
 		j.Name, j.User, j.Account, j.Partition, j.QOS, j.State, j.Reason, exit, int32(j.ExitSignal),
 		ts(j.Eligible), ts(j.Start), ts(j.End), j.ElapsedSeconds, j.TimeLimitMinutes, j.SuspendedSeconds,
 		j.CPUTimeMicros, j.Requested.CPU, j.Requested.MemMiB, j.Requested.Nodes, j.Requested.Billing, j.Requested.GPU, gpuTypes(j.Requested.GPUByType),
 		j.Allocated.CPU, j.Allocated.MemMiB, j.Allocated.Nodes, j.Allocated.Billing, j.Allocated.GPU, gpuTypes(j.Allocated.GPUByType), j.Allocated.EnergyJ,
-		j.NodeList, int32(j.StepCount), steps, j.Hash(), w.source, w.seq,
-	}); err != nil {
-		return fmt.Errorf("copy into staging: %w", err)
-	}
-	return nil
+		j.NodeList, int32(j.StepCount), steps, j.Hash(), source,
+	}, nil
 }
 
 // Reject records an unreadable line or record.

@@ -1,0 +1,164 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tally-hpc/tally/billing"
+)
+
+// refreshUsageSQL recomputes usage_daily for the jobs that ended in
+// [$1, $2), whole days.
+const refreshUsageSQL = `INSERT INTO usage_daily
+SELECT (j.end_time AT TIME ZONE 'UTC')::date, j.cluster, j.username, j.account, j.partition, count(*),
+       sum(j.req_cpu * j.elapsed_seconds), sum(j.req_gpu * j.elapsed_seconds), sum(j.cpu_time_us),
+       coalesce(sum(c.total), 0), coalesce(sum(c.idle), 0), coalesce(max(c.currency), '')
+FROM jobs j
+LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, sum(idle_micros) AS idle, max(currency) AS currency
+                   FROM job_charges WHERE job_row = j.id) c ON true
+WHERE j.end_time >= $1 AND j.end_time < $2
+GROUP BY 1, 2, 3, 4, 5`
+
+// RefreshUsage rebuilds the daily usage rollup for the days from..to
+// (inclusive of both days; zero times mean every day).
+func (s *Store) RefreshUsage(ctx context.Context, from, to time.Time) error {
+	if from.IsZero() {
+		from = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if to.IsZero() {
+		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	from = from.UTC().Truncate(24 * time.Hour)
+	to = to.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(usageLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM usage_daily WHERE day >= $1::date AND day < $2::date`, from, to); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, refreshUsageSQL, from, to)
+		return err
+	})
+}
+
+// usageLock serialises rollup refreshes between replicas.
+const usageLock = 0x7461_6c6c_7975 // "tallyu"
+
+// usageWhere renders scope and filter as conditions on usage_daily u for
+// days [f.From, f.To) (whole days).
+func usageWhere(sc Scope, f JobFilter) (string, []any) {
+	args := []any{}
+	conds := []string{}
+	if !sc.All {
+		args = append(args, sc.User)
+		cond := fmt.Sprintf("u.username = $%d", len(args))
+		if len(sc.Accounts) > 0 {
+			args = append(args, sc.Accounts)
+			cond = fmt.Sprintf("(%s OR u.account = ANY($%d))", cond, len(args))
+		}
+		conds = append(conds, cond)
+	}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+	}
+	if !f.From.IsZero() {
+		add("u.day >= $?::date", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		// A bound inside a day includes that day.
+		to := f.To.UTC()
+		if !to.Equal(to.Truncate(24 * time.Hour)) {
+			to = to.Truncate(24*time.Hour).AddDate(0, 0, 1)
+		}
+		add("u.day < $?::date", to)
+	}
+	if f.User != "" {
+		add("u.username = $?", f.User)
+	}
+	if f.Account != "" {
+		add("u.account = $?", f.Account)
+	}
+	if len(conds) == 0 {
+		return "TRUE", args
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// Summarize totals jobs that ended in [from, to) within scope.
+func (s *Store) Summarize(ctx context.Context, sc Scope, f JobFilter) (Summary, error) {
+	where, args := usageWhere(sc, f)
+	var sum Summary
+	var coreSec, gpuSec, cpuUs int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0)::bigint, coalesce(sum(core_seconds), 0)::bigint, coalesce(sum(gpu_seconds), 0)::bigint,
+			coalesce(sum(total_micros), 0)::bigint, coalesce(sum(idle_micros), 0)::bigint, coalesce(sum(cpu_time_us), 0)::bigint,
+			coalesce(max(currency), '')
+		FROM usage_daily u WHERE `+where, args...).Scan(&sum.Jobs, &coreSec, &gpuSec, &sum.Total, &sum.Idle, &cpuUs, &sum.Currency)
+	if err != nil {
+		return sum, err
+	}
+	sum.CoreHours = hours(coreSec)
+	sum.GPUHours = hours(gpuSec)
+	if coreSec > 0 {
+		sum.EfficiencyPPM = cpuUs / coreSec
+	}
+	return sum, nil
+}
+
+// DailyCosts returns charges per day (by job end) in [from, to).
+func (s *Store) DailyCosts(ctx context.Context, sc Scope, f JobFilter) ([]DayCost, error) {
+	where, args := usageWhere(sc, f)
+	rows, err := s.pool.Query(ctx, `SELECT u.day::timestamp, sum(total_micros)::bigint, sum(jobs)::bigint
+		FROM usage_daily u WHERE `+where+` GROUP BY 1 ORDER BY 1`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DayCost
+	for rows.Next() {
+		var d DayCost
+		var total int64
+		if err := rows.Scan(&d.Day, &total, &d.Jobs); err != nil {
+			return nil, err
+		}
+		d.Day = d.Day.UTC()
+		d.Total = billing.Micros(total)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// TotalsBy groups charges of jobs ended in [from, to) by "account",
+// "user" or "partition".
+func (s *Store) TotalsBy(ctx context.Context, sc Scope, by string, f JobFilter) ([]AccountTotals, error) {
+	col := "u.account"
+	switch by {
+	case "user":
+		col = "u.username"
+	case "partition":
+		col = "u.partition"
+	}
+	where, args := usageWhere(sc, f)
+	rows, err := s.pool.Query(ctx, `SELECT `+col+`, sum(jobs)::bigint, sum(total_micros)::bigint
+		FROM usage_daily u WHERE `+where+` GROUP BY 1 ORDER BY 3 DESC, 1`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AccountTotals
+	for rows.Next() {
+		var a AccountTotals
+		var total int64
+		if err := rows.Scan(&a.Name, &a.Jobs, &total); err != nil {
+			return nil, err
+		}
+		a.Total = billing.Micros(total)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

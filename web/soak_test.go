@@ -1,0 +1,274 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/ingest"
+	"github.com/tally-hpc/tally/slurm/jobstore"
+	"github.com/tally-hpc/tally/slurm/synth"
+)
+
+// soakConfig reads TALLY_SOAK (how long; the test is skipped without it)
+// and TALLY_SOAK_USERS (default 200). scripts/test.sh runs a short one,
+// `make soak` the five-minute one with ingest every 30 s.
+func soakConfig(t *testing.T) (d time.Duration, users int, ingestEvery time.Duration) {
+	d, err := time.ParseDuration(os.Getenv("TALLY_SOAK"))
+	if err != nil {
+		t.Skip("set TALLY_SOAK=5m (make soak) to run the soak")
+	}
+	users, ingestEvery = 200, 30*time.Second
+	if d < 2*time.Minute {
+		ingestEvery = 5 * time.Second
+	}
+	if v := os.Getenv("TALLY_SOAK_USERS"); v != "" {
+		users, _ = strconv.Atoi(v)
+	}
+	return
+}
+
+// Simulated people browse and export while ingest runs on its schedule:
+// no request fails, latency stays bounded, memory does not grow, and every
+// database connection is returned.
+func TestSoak(t *testing.T) {
+	duration, users, every := soakConfig(t)
+	e := newAuthServer(t, "", func(c *Config, d *Deps) {
+		c.PageTimeout = 30 * time.Second
+		c.Auth.MaxFailuresPerAddress = 1000
+		// A pool the size tally serve opens by default.
+		cfg := d.Pool.Config().Copy()
+		cfg.MaxConns = 16
+		p, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		d.Pool = p
+	})
+	pool := e.srv.pool
+	ctx := context.Background()
+
+	// Thirty days of a cluster's records behind an imitation slurmrestd,
+	// ingested through the real REST path, then rated.
+	now := time.Now().UTC()
+	people := []synth.User{{Name: "tally-t-alice", Accounts: []string{"physics"}}, {Name: "tally-t-coord", Accounts: []string{"physics", "chem"}},
+		{Name: "tally-t-fin", Accounts: []string{"chem"}}, {Name: "tally-t-admin", Accounts: []string{"bio"}}}
+	people = append(people, synth.MakeUsers(40, 5)...)
+	var jobs []slurm.Job
+	synth.Generate(synth.Config{Seed: 9, From: now.AddDate(0, 0, -30), To: now, JobsPerDay: 1500, Cluster: "testbed", Users: people,
+		Partitions: []string{"cpu", "gpu", "bigmem", "short", "usage"}}, func(j slurm.Job) error { jobs = append(jobs, j); return nil })
+	restd := httptest.NewServer(synth.NewRestd(jobs, people, map[string][]string{"physics": {"tally-t-coord"}}))
+	defer restd.Close()
+	client, _ := slurm.NewClient(restd.URL, nil)
+	creds := ingest.StaticCredential{Cred: slurm.Credential{User: "tally", Token: slurm.Token{Value: "soak", Expires: now.Add(24 * time.Hour)}}}
+	in, err := ingest.New(ingest.Config{Source: "rest", Window: 24 * time.Hour, APIVersion: "auto"}, jobstore.New(pool), client, creds, nil,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Run(ctx, now.AddDate(0, 0, -31), now, ingest.Options{Trigger: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := in.SyncAssociations(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	store := billingpg.New(pool)
+	f, _ := os.Open("../billing/testdata/standard.yaml")
+	cards, _ := billing.ParseRateFile(f, nil)
+	f.Close()
+	store.Import(ctx, cards, "test")
+	month := monthStart(now)
+	store.EnsureMonths(ctx, month.AddDate(0, -2, 0), month.AddDate(0, 1, 0))
+	if _, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	var rows []int64
+	r, _ := pool.Query(ctx, `SELECT id FROM jobs WHERE username = 'tally-t-alice' LIMIT 200`)
+	for r.Next() {
+		var id int64
+		r.Scan(&id)
+		rows = append(rows, id)
+	}
+	r.Close()
+
+	// Unloaded latency, one person at a time, for comparison.
+	for _, who := range []string{"tally-t-alice", "tally-t-admin"} {
+		b := newBrowser(t, e)
+		b.login(who, pamUsers[who], "/")
+		for _, p := range []string{"/", "/jobs?sort=end", "/statements", "/accounts/physics"} {
+			began := time.Now()
+			b.get(p)
+			b.get(p)
+			t.Logf("unloaded %s %s: %s", who, p, (time.Since(began) / 2).Round(time.Millisecond))
+		}
+	}
+
+	// Ingest on its schedule throughout, as serve runs it.
+	sched := ingest.NewScheduler(in, pool, every, time.Hour, "/bin/false", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sched.After = func(ctx context.Context) { store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}) }
+	sctx, stopSched := context.WithCancel(ctx)
+	go sched.Run(sctx)
+	sched.Trigger("soak")
+
+	type sample struct {
+		page string
+		took time.Duration
+		err  string
+	}
+	results := make(chan sample, 4096)
+	var all []sample
+	collected := make(chan struct{})
+	go func() {
+		for s := range results {
+			all = append(all, s)
+		}
+		close(collected)
+	}()
+	memAt := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	logins := []string{"tally-t-alice", "tally-t-coord", "tally-t-fin", "tally-t-admin"}
+	deadline := time.Now().Add(duration)
+	var wg sync.WaitGroup
+	var heapWarm uint64
+	warmOnce := sync.OnceFunc(func() { heapWarm = memAt() })
+	for i := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(i)))
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, Timeout: time.Minute,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			who := logins[i%len(logins)]
+			get := func(page, path string, want int) {
+				began := time.Now()
+				resp, err := c.Get(e.http.URL + path)
+				s := sample{page: page}
+				if err != nil {
+					s.err = err.Error()
+				} else {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != want {
+						s.err = fmt.Sprintf("%s: %d", path, resp.StatusCode)
+					}
+				}
+				s.took = time.Since(began)
+				results <- s
+			}
+			resp, err := c.PostForm(e.http.URL+"/login", url.Values{"username": {who}, "password": {pamUsers[who]}})
+			if err != nil || resp.StatusCode != http.StatusSeeOther {
+				results <- sample{page: "login", err: fmt.Sprintf("login %s: %v %v", who, err, resp)}
+				return
+			}
+			resp.Body.Close()
+			if i == users-1 {
+				go func() { time.Sleep(duration / 5); warmOnce() }()
+			}
+			for time.Now().Before(deadline) {
+				// A person's mix: mostly the dashboard and the job list, a
+				// receipt now and then, an export rarely.
+				switch n := rng.Intn(100); {
+				case n < 30:
+					get("dashboard", "/", 200)
+				case n < 60:
+					get("jobs", "/jobs?sort=end", 200)
+				case n < 70:
+					get("jobs filtered", "/jobs?partition=gpu&state=COMPLETED", 200)
+				case n < 80 && who == "tally-t-alice" && len(rows) > 0:
+					get("receipt", fmt.Sprintf("/jobs/%d", rows[rng.Intn(len(rows))]), 200)
+				case n < 82:
+					get("jobs.csv", "/jobs.csv?from="+now.AddDate(0, 0, -3).Format("2006-01-02"), 200)
+				case n < 90 && who != "tally-t-alice":
+					get("account", "/accounts/physics", 200)
+				default:
+					get("statements", "/statements", 200)
+				}
+				time.Sleep(time.Duration(1000+rng.Intn(2000)) * time.Millisecond) // reading the page
+			}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	<-collected
+	stopSched()
+	<-sched.Done()
+	heapEnd := memAt()
+
+	byPage := map[string][]time.Duration{}
+	var failures []string
+	for _, s := range all {
+		if s.err != "" {
+			failures = append(failures, s.err)
+			continue
+		}
+		byPage[s.page] = append(byPage[s.page], s.took)
+	}
+	var report strings.Builder
+	fmt.Fprintf(&report, "soak: %d users, %s, ingest every %s: %d requests, %d failed\n", users, duration, every, len(all), len(failures))
+	fmt.Fprintf(&report, "| page | requests | p50 | p99 |\n|---|---|---|---|\n")
+	pages := make([]string, 0, len(byPage))
+	for p := range byPage {
+		pages = append(pages, p)
+	}
+	slices.Sort(pages)
+	for _, p := range pages {
+		ds := byPage[p]
+		slices.Sort(ds)
+		fmt.Fprintf(&report, "| %s | %d | %s | %s |\n", p, len(ds), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)*99/100].Round(time.Millisecond))
+	}
+	var runs int
+	pool.QueryRow(ctx, `SELECT count(*) FROM ingest_runs WHERE trigger IN ('schedule', 'soak') AND source <> 'none'`).Scan(&runs)
+	stat := pool.Stat()
+	fmt.Fprintf(&report, "scheduled ingest runs: %d; heap after warm-up %d MB, at the end %d MB; pool: %d acquired, %d total of %d\n",
+		runs, heapWarm>>20, heapEnd>>20, stat.AcquiredConns(), stat.TotalConns(), stat.MaxConns())
+	t.Log("\n" + report.String())
+	if p := os.Getenv("TALLY_SOAK_REPORT"); p != "" {
+		os.WriteFile(p, []byte(report.String()), 0o644)
+	}
+
+	if len(failures) > 0 {
+		t.Errorf("%d requests failed, first: %s", len(failures), failures[0])
+	}
+	if runs < 2 {
+		t.Errorf("only %d scheduled ingest runs during the soak", runs)
+	}
+	if stat.AcquiredConns() != 0 {
+		t.Errorf("%d database connections still held after the soak: a leak", stat.AcquiredConns())
+	}
+	if heapWarm > 0 && heapEnd > heapWarm*3/2+16<<20 {
+		t.Errorf("heap grew from %d MB to %d MB", heapWarm>>20, heapEnd>>20)
+	}
+	// The bound for browsing pages while ingest and rating run beside
+	// them on this 2-core machine; docs/performance.md has the figures.
+	for _, p := range []string{"dashboard", "jobs", "receipt", "statements"} {
+		ds := byPage[p]
+		if len(ds) > 0 && ds[len(ds)*99/100] > time.Second {
+			t.Errorf("%s p99 %s, over 1 s", p, ds[len(ds)*99/100])
+		}
+	}
+}
