@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"syscall"
-	"testing"
 
 	"github.com/tally-hpc/tally/billing"
 	"github.com/tally-hpc/tally/internal/pgtest"
@@ -32,13 +34,21 @@ func seedJobs(b *testing.B, pool interface {
 	}
 }
 
+// benchN is TALLY_BENCH_RECORDS, or 1,000,000 (50,000 with -short).
+func benchN() int {
+	if n, err := strconv.Atoi(os.Getenv("TALLY_BENCH_RECORDS")); err == nil && n > 0 {
+		return n
+	}
+	if testing.Short() {
+		return 50_000
+	}
+	return 1_000_000
+}
+
 // BenchmarkCloseAndExport closes a period of N rated jobs and streams its
 // job lines CSV, reporting both and the peak RSS.
 func BenchmarkCloseAndExport(b *testing.B) {
-	n := 1_000_000
-	if testing.Short() {
-		n = 50_000
-	}
+	n := benchN()
 	pool := pgtest.New(b)
 	ctx := context.Background()
 	s := New(pool)
@@ -83,10 +93,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // BenchmarkRateOpen rates N stored jobs (1,000,000 unless -short) from
 // scratch, then again (nothing changes), and reports both.
 func BenchmarkRateOpen(b *testing.B) {
-	n := 1_000_000
-	if testing.Short() {
-		n = 50_000
-	}
+	n := benchN()
 	pool := pgtest.New(b)
 	ctx := context.Background()
 	s := New(pool)
@@ -106,6 +113,7 @@ func BenchmarkRateOpen(b *testing.B) {
 		b.ReportMetric(first.Took.Seconds(), "s-first-rating")
 		b.ReportMetric(again.Took.Seconds(), "s-re-rating")
 		b.ReportMetric(float64(n)/first.Took.Seconds(), "jobs/s")
+		b.ReportMetric(first.UsageTook.Seconds(), "s-usage-refresh")
 	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)

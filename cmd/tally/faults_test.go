@@ -8,10 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -468,5 +471,98 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE source <> 'none'), count(*) FILTER (WHERE source = 'none') FROM ingest_runs`).Scan(&ok, &failed)
 	if ok != 1 || failed != 0 {
 		t.Errorf("window in progress at SIGTERM: %d committed, %d failed; want it committed\n%s", ok, failed, out)
+	}
+}
+
+// Two `tally serve` processes on one database, as behind a load balancer:
+// both schedule ingest and both receive a close request at once; each
+// window is ingested once and the period is closed once.
+func TestTwoServersIngestAndCloseOnce(t *testing.T) {
+	if _, err := os.Stat("/etc/pam.d/tally-test"); err != nil {
+		t.Skip("PAM service tally-test missing: run scripts/test-pam-setup.sh as root")
+	}
+	site := newFaultSite(t)
+	bin := buildTally(t)
+	pool := pgtest.New(t)
+	url := pool.Config().ConnString()
+	if code, out := runIn(t, url, site.ingestArgs()...); code != 0 {
+		t.Fatalf("ingest: %d\n%s", code, out)
+	}
+	billAndClose(t, url)
+	before := committedWindows(pool)
+
+	t.Setenv("TALLY_ADDR", "127.0.0.1:0")
+	t.Setenv("TALLY_PAM_SERVICE", "tally-test")
+	t.Setenv("TALLY_INGEST_INTERVAL", "1h") // each runs once, 5 s after start
+	t.Setenv("TALLY_SACCTMGR", "/bin/false")
+	t.Setenv("TALLY_LOGIN_FAILURE_FLOOR", "0s")
+	// Both schedulers fire 5 s after start, within milliseconds of each
+	// other; a run of 45 windows holds the lock for seconds.
+	var addrs []string
+	var logs []*bytes.Buffer
+	for range 2 {
+		_, out := startTally(t, bin, url, "serve")
+		logs = append(logs, out)
+	}
+	for i, out := range logs {
+		waitUntil(t, "server to listen", func() bool { return strings.Contains(out.String(), "url=http://") })
+		for _, f := range strings.Fields(out.String()) {
+			if strings.HasPrefix(f, "url=http://") {
+				addrs = append(addrs, strings.TrimPrefix(f, "url="))
+			}
+		}
+		if len(addrs) != i+1 {
+			t.Fatalf("no address in the log of server %d:\n%s", i, out)
+		}
+	}
+	// Both try their scheduled ingest; one holds the lock, one skips.
+	waitUntil(t, "both servers' scheduled ingest", func() bool {
+		n := 0
+		for _, out := range logs {
+			if strings.Contains(out.String(), "ingest finished") || strings.Contains(out.String(), "ingest skipped") {
+				n++
+			}
+		}
+		return n == 2
+	})
+	var windows, distinct int
+	pool.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT window_start) FROM ingest_runs WHERE trigger = 'schedule'`).Scan(&windows, &distinct)
+	ran := strings.Count(logs[0].String()+logs[1].String(), "ingest finished")
+	skipped := strings.Count(logs[0].String()+logs[1].String(), "ingest skipped")
+	if windows == 0 || windows != distinct || ran != 1 || skipped != 1 || committedWindows(pool) != before+windows {
+		t.Errorf("two servers: %d scheduled windows (%d distinct), %d runs, %d skipped\n%s\n%s", windows, distinct, ran, skipped, logs[0], logs[1])
+	}
+
+	// An admin on each server closes October at the same moment.
+	clients := make([]*http.Client, 2)
+	for i, addr := range addrs {
+		jar, _ := cookiejar.New(nil)
+		clients[i] = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := clients[i].PostForm(addr+"/login", neturl.Values{"username": {"tally-t-admin"}, "password": {"tally-admin-pw"}})
+		if err != nil || resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login on server %d: %v %v", i, err, resp)
+		}
+		resp.Body.Close()
+	}
+	var wg sync.WaitGroup
+	for i, addr := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := clients[i].PostForm(addr+"/periods/2026-10/close", neturl.Values{"ack": {"1"}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	var closes, statements, accounts int
+	ctx := context.Background()
+	pool.QueryRow(ctx, `SELECT count(*) FROM admin_events WHERE action = 'period_closed'`).Scan(&closes)
+	pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT account) FROM statements`).Scan(&statements, &accounts)
+	if status, _ := closedState(pool); status != "closed" || closes != 1 || statements != accounts || statements == 0 {
+		t.Errorf("after two simultaneous closes: period %s, %d close events, %d statements for %d accounts", status, closes, statements, accounts)
 	}
 }

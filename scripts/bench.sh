@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# bench.sh: Tally's end-to-end benchmarks against the local PostgreSQL, at
+# each size in BENCH_SIZES (default 10^4, 10^5, 10^6 records), then pages at
+# scale (SCALE_JOBS jobs, default 5,000,000, one person with 100,000 of them).
+# Prints a table and writes it to .tally/bench.md. Run through `make bench`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mkdir -p .tally
+sizes=${BENCH_SIZES:-10000 100000 1000000}
+out=.tally/bench.md
+say() { printf '==> %s\n' "$*" >&2; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > 0 ? a / b : 0) }'; }
+
+# metric NAME LINE: the value before " NAME" in a benchmark result line.
+metric() { awk -v m="$1" '{ for (i = 2; i <= NF; i++) if ($i == m) { print $(i-1); exit } }' <<<"$2"; }
+
+{
+  echo "# make bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(go env GOVERSION), $(psql -V 2>/dev/null | head -1 || echo PostgreSQL)"
+  echo
+  echo "| records | sacct ingest | JSON ingest | bare COPY | ingest / COPY (sacct, JSON) | rating | re-rating | daily usage refresh | close | job-lines CSV | peak RSS |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+} >"$out"
+
+for n in $sizes; do
+  say "ingest, bare COPY, rating, close at $n records"
+  ing=$(TALLY_BENCH_RECORDS=$n go test -run XXX -bench '^Benchmark(IngestSacct|IngestJSON|BareCOPY)$' -benchtime 1x -timeout 60m ./slurm/ingest/)
+  bil=$(TALLY_BENCH_RECORDS=$n go test -run XXX -bench '^Benchmark(RateOpen|CloseAndExport)$' -benchtime 1x -timeout 60m ./billing/postgres/)
+  sacct=$(grep '^BenchmarkIngestSacct' <<<"$ing"); json=$(grep '^BenchmarkIngestJSON' <<<"$ing"); copy=$(grep '^BenchmarkBareCOPY' <<<"$ing")
+  rate=$(grep '^BenchmarkRateOpen' <<<"$bil"); clos=$(grep '^BenchmarkCloseAndExport' <<<"$bil")
+  rs=$(metric records/s "$sacct"); rj=$(metric records/s "$json"); rc=$(metric records/s "$copy")
+  rss=$(printf '%s\n' "$(metric peak-RSS-MB "$sacct")" "$(metric peak-RSS-MB "$json")" "$(metric peak-RSS-MB "$rate")" "$(metric peak-RSS-MB "$clos")" | sort -n | tail -1)
+  printf '| %s | %.0f/s | %.0f/s | %.0f/s | %.1f×, %.1f× | %.1f s | %.1f s | %.1f s | %.1f s | %.1f s | %.0f MB |\n' \
+    "$n" "$rs" "$rj" "$rc" "$(ratio "$rc" "$rs")" "$(ratio "$rc" "$rj")" \
+    "$(metric s-first-rating "$rate")" "$(metric s-re-rating "$rate")" "$(metric s-usage-refresh "$rate")" \
+    "$(metric s-close "$clos")" "$(metric s-job-lines-csv "$clos")" "$rss" >>"$out"
+done
+
+if [ "${SCALE_JOBS:-5000000}" != 0 ]; then
+  say "pages at scale: ${SCALE_JOBS:-5000000} jobs (a few minutes to build)"
+  [ "$(id -u)" = 0 ] && scripts/test-pam-setup.sh >/dev/null
+  echo >>"$out"
+  TALLY_SCALE_JOBS=${SCALE_JOBS:-5000000} TALLY_SCALE_USER_JOBS=${SCALE_USER_JOBS:-100000} TALLY_SCALE_REPORT="$root/.tally/scale.md" \
+    go test -count=1 -run '^TestPagesAtScale$' -timeout 60m ./web/ >/dev/null
+  cat .tally/scale.md >>"$out"
+fi
+cat "$out"
