@@ -17,14 +17,8 @@ func TestPoolExhaustedGivesBusyPage(t *testing.T) {
 	var small *pgxpool.Pool
 	e := newAuthServer(t, "", func(c *Config, d *Deps) {
 		c.PageTimeout = 500 * time.Millisecond
-		cfg := d.Pool.Config().Copy()
-		cfg.MaxConns = 2
-		var err error
-		if small, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(small.Close)
-		d.Pool = small
+		resizePool(t, d, 2)
+		small = d.Pool
 	})
 	seedBilling(t, e)
 	b := newBrowser(t, e)

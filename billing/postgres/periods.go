@@ -325,9 +325,21 @@ func (s *Store) PeriodSummaries(ctx context.Context, accounts []string) ([]Perio
 	return s.periodSummaries(ctx, cond, args)
 }
 
-// UserPeriodSummaries lists periods with one person's charges.
+// UserPeriodSummaries lists periods with one person's charges: as frozen
+// at the close for closed periods, from the daily usage rollup for open
+// ones (by job end, as the dashboard counts them).
 func (s *Store) UserPeriodSummaries(ctx context.Context, user string) ([]PeriodSummary, error) {
-	return s.periodSummaries(ctx, " AND c.username = $1", []any{user})
+	rows, err := s.pool.Query(ctx, `SELECT p.id, p.name, p.starts_at, p.ends_at, p.status, p.closed_at, p.closed_by, t.jobs, t.total
+		FROM billing_periods p, LATERAL (
+			SELECT coalesce(sum(su.jobs), 0)::bigint AS jobs, coalesce(sum(su.exact_micros), 0)::bigint AS total
+			FROM statement_users su WHERE p.status = 'closed' AND su.period_id = p.id AND su.username = $1
+			UNION ALL
+			SELECT coalesce(sum(u.jobs), 0)::bigint, coalesce(sum(u.total_micros), 0)::bigint
+			FROM usage_daily u WHERE p.status = 'open' AND u.username = $1
+			  AND u.day >= (p.starts_at AT TIME ZONE 'UTC')::date AND u.day < (p.ends_at AT TIME ZONE 'UTC')::date
+			ORDER BY 1 DESC LIMIT 1) t
+		ORDER BY p.starts_at DESC`, user)
+	return scanPeriodSummaries(rows, err)
 }
 
 func (s *Store) periodSummaries(ctx context.Context, cond string, args []any) ([]PeriodSummary, error) {
@@ -335,6 +347,11 @@ func (s *Store) periodSummaries(ctx context.Context, cond string, args []any) ([
 			count(DISTINCT c.job_row), coalesce(sum(c.total_micros), 0)::bigint
 		FROM billing_periods p LEFT JOIN job_charges c ON c.period_id = p.id`+cond+`
 		GROUP BY p.id ORDER BY p.starts_at DESC`, args...)
+	return scanPeriodSummaries(rows, err)
+}
+
+// scanPeriodSummaries reads rows of period columns, jobs and total.
+func scanPeriodSummaries(rows pgx.Rows, err error) ([]PeriodSummary, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -253,17 +253,19 @@ type JobTotals struct {
 }
 
 // Totals sums the jobs a list shows, across all of its pages. Filters the
-// daily usage rollup can answer (scope, dates, account, user, partition)
-// are read from it, with running jobs counted beside; the others (QOS,
-// state, a search) add up the jobs themselves.
+// daily usage rollup can answer (all but a name or id search) are read
+// from it, with running jobs counted beside; a search adds up the jobs
+// themselves.
 func (s *Store) Totals(ctx context.Context, sc Scope, f JobFilter) (JobTotals, error) {
 	var t JobTotals
 	var coreSec, gpuSec int64
-	if f.QOS == "" && f.State == "" && f.Search == "" {
+	if f.Search == "" {
 		where, args := usageWhere(sc, f)
-		if f.Partition != "" {
-			args = append(args, f.Partition)
-			where += fmt.Sprintf(" AND u.partition = $%d", len(args))
+		for _, c := range []struct{ col, val string }{{"u.partition", f.Partition}, {"u.qos", f.QOS}, {"u.state", f.State}} {
+			if c.val != "" {
+				args = append(args, c.val)
+				where += fmt.Sprintf(" AND %s = $%d", c.col, len(args))
+			}
 		}
 		if err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0)::bigint, coalesce(sum(core_seconds), 0)::bigint,
 				coalesce(sum(gpu_seconds), 0)::bigint, coalesce(sum(total_micros), 0)::bigint, coalesce(max(currency), '')

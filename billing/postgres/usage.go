@@ -14,14 +14,14 @@ import (
 // refreshUsageSQL recomputes usage_daily for the jobs that ended in
 // [$1, $2), whole days.
 const refreshUsageSQL = `INSERT INTO usage_daily
-SELECT (j.end_time AT TIME ZONE 'UTC')::date, j.cluster, j.username, j.account, j.partition, count(*),
+SELECT (j.end_time AT TIME ZONE 'UTC')::date, j.cluster, j.username, j.account, j.partition, j.qos, j.state, count(*),
        sum(j.req_cpu * j.elapsed_seconds), sum(j.req_gpu * j.elapsed_seconds), sum(j.cpu_time_us),
        coalesce(sum(c.total), 0), coalesce(sum(c.idle), 0), coalesce(max(c.currency), '')
 FROM jobs j
 LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, sum(idle_micros) AS idle, max(currency) AS currency
                    FROM job_charges WHERE job_row = j.id) c ON true
 WHERE j.end_time >= $1 AND j.end_time < $2
-GROUP BY 1, 2, 3, 4, 5`
+GROUP BY 1, 2, 3, 4, 5, 6, 7`
 
 // RefreshUsage rebuilds the daily usage rollup for the days from..to
 // (inclusive of both days; zero times mean every day).

@@ -432,15 +432,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	site.touch("hold")
 	cmd, out := startTally(t, bin, pool.Config().ConnString(), "serve")
 	site.waitFor(t, "held")
-	addr := ""
-	for _, f := range strings.Fields(out.String()) {
-		if strings.HasPrefix(f, "url=http://") {
-			addr = strings.TrimPrefix(f, "url=http://")
-		}
-	}
-	if addr == "" {
-		t.Fatalf("no address in the log:\n%s", out)
-	}
+	addr := strings.TrimPrefix(serveURL(t, out), "http://")
 	// A sign-in is in flight when the signal comes: its handler is
 	// reading a body that arrives slowly.
 	conn, err := net.Dial("tcp", addr)
@@ -504,16 +496,8 @@ func TestTwoServersIngestAndCloseOnce(t *testing.T) {
 		_, out := startTally(t, bin, url, "serve")
 		logs = append(logs, out)
 	}
-	for i, out := range logs {
-		waitUntil(t, "server to listen", func() bool { return strings.Contains(out.String(), "url=http://") })
-		for _, f := range strings.Fields(out.String()) {
-			if strings.HasPrefix(f, "url=http://") {
-				addrs = append(addrs, strings.TrimPrefix(f, "url="))
-			}
-		}
-		if len(addrs) != i+1 {
-			t.Fatalf("no address in the log of server %d:\n%s", i, out)
-		}
+	for _, out := range logs {
+		addrs = append(addrs, serveURL(t, out))
 	}
 	// Both try their scheduled ingest; one holds the lock, one skips.
 	waitUntil(t, "both servers' scheduled ingest", func() bool {
@@ -565,4 +549,19 @@ func TestTwoServersIngestAndCloseOnce(t *testing.T) {
 	if status, _ := closedState(pool); status != "closed" || closes != 1 || statements != accounts || statements == 0 {
 		t.Errorf("after two simultaneous closes: period %s, %d close events, %d statements for %d accounts", status, closes, statements, accounts)
 	}
+}
+
+// serveURL waits for a started `tally serve` to log where it listens.
+func serveURL(t *testing.T, log *bytes.Buffer) string {
+	t.Helper()
+	url := ""
+	waitUntil(t, "the server to listen", func() bool {
+		for _, f := range strings.Fields(log.String()) {
+			if strings.HasPrefix(f, "url=http://") {
+				url = strings.TrimPrefix(f, "url=")
+			}
+		}
+		return url != ""
+	})
+	return url
 }
