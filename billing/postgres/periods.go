@@ -337,7 +337,7 @@ func (s *Store) UserPeriodSummaries(ctx context.Context, user string) ([]PeriodS
 			SELECT coalesce(sum(u.jobs), 0)::bigint, coalesce(sum(u.total_micros), 0)::bigint
 			FROM usage_daily u WHERE p.status = 'open' AND u.username = $1
 			  AND u.day >= (p.starts_at AT TIME ZONE 'UTC')::date AND u.day < (p.ends_at AT TIME ZONE 'UTC')::date
-			ORDER BY 1 DESC LIMIT 1) t
+			ORDER BY 1 DESC LIMIT 1) t -- of the two rows, the branch that applies (the other counts nothing)
 		ORDER BY p.starts_at DESC`, user)
 	return scanPeriodSummaries(rows, err)
 }
