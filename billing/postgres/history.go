@@ -19,13 +19,20 @@ type PeriodTotal struct {
 }
 
 // AccountTrend returns the account's charges in each of the last n
-// periods that have begun, oldest first; periods without charges are there
-// with zero, so a chart shows the gap.
+// periods that have begun, oldest first: as issued (statements, adjustments
+// included) for closed periods, from the cluster-wide daily rollup for open
+// ones. Periods without charges are there with zero, so a chart shows the gap.
 func (s *Store) AccountTrend(ctx context.Context, account string, n int) ([]PeriodTotal, error) {
-	rows, err := s.pool.Query(ctx, `SELECT p.name, p.status, count(c.job_row), coalesce(sum(c.total_micros), 0)::bigint
-		FROM (SELECT id, name, status, starts_at FROM billing_periods WHERE starts_at <= now() ORDER BY starts_at DESC LIMIT $2) p
-		LEFT JOIN job_charges c ON c.period_id = p.id AND c.account = $1
-		GROUP BY p.id, p.name, p.status, p.starts_at
+	rows, err := s.pool.Query(ctx, `SELECT p.name, p.status, t.jobs, t.total
+		FROM (SELECT id, name, status, starts_at, ends_at FROM billing_periods WHERE starts_at <= now() ORDER BY starts_at DESC LIMIT $2) p,
+		LATERAL (
+			SELECT coalesce(sum(st.jobs), 0)::bigint AS jobs, coalesce(sum(st.total_micros), 0)::bigint AS total
+			FROM statements st WHERE p.status = 'closed' AND st.period_id = p.id AND st.account = $1
+			UNION ALL
+			SELECT coalesce(sum(u.jobs), 0)::bigint, coalesce(sum(u.total_micros), 0)::bigint
+			FROM usage_daily_all u WHERE p.status = 'open' AND u.account = $1
+			  AND u.day >= (p.starts_at AT TIME ZONE 'UTC')::date AND u.day < (p.ends_at AT TIME ZONE 'UTC')::date
+			ORDER BY 1 DESC LIMIT 1) t -- of the two rows, the branch that applies (the other counts nothing)
 		ORDER BY p.starts_at`, account, n)
 	if err != nil {
 		return nil, err

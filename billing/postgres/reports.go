@@ -269,7 +269,7 @@ func (s *Store) Totals(ctx context.Context, sc Scope, f JobFilter) (JobTotals, e
 		}
 		if err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0)::bigint, coalesce(sum(core_seconds), 0)::bigint,
 				coalesce(sum(gpu_seconds), 0)::bigint, coalesce(sum(total_micros), 0)::bigint, coalesce(max(currency), '')
-			FROM usage_daily u WHERE `+where, args...).Scan(&t.Jobs, &coreSec, &gpuSec, &t.Total, &t.Currency); err != nil {
+			FROM `+usageTable(sc, f, false)+` WHERE `+where, args...).Scan(&t.Jobs, &coreSec, &gpuSec, &t.Total, &t.Currency); err != nil {
 			return t, err
 		}
 		rargs := []any{}

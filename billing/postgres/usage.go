@@ -41,7 +41,16 @@ func (s *Store) RefreshUsage(ctx context.Context, from, to time.Time) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM usage_daily WHERE day >= $1::date AND day < $2::date`, from, to); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, refreshUsageSQL, from, to)
+		if _, err := tx.Exec(ctx, refreshUsageSQL, from, to); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM usage_daily_all WHERE day >= $1::date AND day < $2::date`, from, to); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO usage_daily_all
+			SELECT day, cluster, account, partition, qos, state, sum(jobs), sum(core_seconds), sum(gpu_seconds), sum(cpu_time_us),
+			       sum(total_micros), sum(idle_micros), max(currency)
+			FROM usage_daily WHERE day >= $1::date AND day < $2::date GROUP BY 1, 2, 3, 4, 5, 6`, from, to)
 		return err
 	})
 }
@@ -49,7 +58,16 @@ func (s *Store) RefreshUsage(ctx context.Context, from, to time.Time) error {
 // usageLock serialises rollup refreshes between replicas.
 const usageLock = 0x7461_6c6c_7975 // "tallyu"
 
-// usageWhere renders scope and filter as conditions on usage_daily u for
+// usageTable is the rollup a query in scope reads: the cluster-wide one
+// when no person is asked for (admins, finance), else the one per person.
+func usageTable(sc Scope, f JobFilter, byUser bool) string {
+	if sc.All && f.User == "" && !byUser {
+		return "usage_daily_all u"
+	}
+	return "usage_daily u"
+}
+
+// usageWhere renders scope and filter as conditions on the rollup u for
 // days [f.From, f.To) (whole days).
 func usageWhere(sc Scope, f JobFilter) (string, []any) {
 	args := []any{}
@@ -98,7 +116,7 @@ func (s *Store) Summarize(ctx context.Context, sc Scope, f JobFilter) (Summary, 
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0)::bigint, coalesce(sum(core_seconds), 0)::bigint, coalesce(sum(gpu_seconds), 0)::bigint,
 			coalesce(sum(total_micros), 0)::bigint, coalesce(sum(idle_micros), 0)::bigint, coalesce(sum(cpu_time_us), 0)::bigint,
 			coalesce(max(currency), '')
-		FROM usage_daily u WHERE `+where, args...).Scan(&sum.Jobs, &coreSec, &gpuSec, &sum.Total, &sum.Idle, &cpuUs, &sum.Currency)
+		FROM `+usageTable(sc, f, false)+` WHERE `+where, args...).Scan(&sum.Jobs, &coreSec, &gpuSec, &sum.Total, &sum.Idle, &cpuUs, &sum.Currency)
 	if err != nil {
 		return sum, err
 	}
@@ -114,7 +132,7 @@ func (s *Store) Summarize(ctx context.Context, sc Scope, f JobFilter) (Summary, 
 func (s *Store) DailyCosts(ctx context.Context, sc Scope, f JobFilter) ([]DayCost, error) {
 	where, args := usageWhere(sc, f)
 	rows, err := s.pool.Query(ctx, `SELECT u.day::timestamp, sum(total_micros)::bigint, sum(jobs)::bigint
-		FROM usage_daily u WHERE `+where+` GROUP BY 1 ORDER BY 1`, args...)
+		FROM `+usageTable(sc, f, false)+` WHERE `+where+` GROUP BY 1 ORDER BY 1`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +163,7 @@ func (s *Store) TotalsBy(ctx context.Context, sc Scope, by string, f JobFilter) 
 	}
 	where, args := usageWhere(sc, f)
 	rows, err := s.pool.Query(ctx, `SELECT `+col+`, sum(jobs)::bigint, sum(total_micros)::bigint
-		FROM usage_daily u WHERE `+where+` GROUP BY 1 ORDER BY 3 DESC, 1`, args...)
+		FROM `+usageTable(sc, f, by == "user")+` WHERE `+where+` GROUP BY 1 ORDER BY 3 DESC, 1`, args...)
 	if err != nil {
 		return nil, err
 	}
