@@ -53,11 +53,7 @@ func TestPagesAtScale(t *testing.T) {
 		      FROM generate_series(1, $1::bigint) g) s`, total, mine, now); err != nil {
 		t.Fatal(err)
 	}
-	store := billingpg.New(pool)
-	f, _ := os.Open("../billing/testdata/standard.yaml")
-	cards, _ := billing.ParseRateFile(f, nil)
-	f.Close()
-	store.Import(ctx, cards, "test")
+	store := importStandardCard(t, pool)
 	month := monthStart(now)
 	store.EnsureMonths(ctx, month.AddDate(0, -6, 0), month.AddDate(0, 1, 0))
 	sum, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp})

@@ -86,11 +86,7 @@ func TestSoak(t *testing.T) {
 	if _, _, err := in.SyncAssociations(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	store := billingpg.New(pool)
-	f, _ := os.Open("../billing/testdata/standard.yaml")
-	cards, _ := billing.ParseRateFile(f, nil)
-	f.Close()
-	store.Import(ctx, cards, "test")
+	store := importStandardCard(t, pool)
 	month := monthStart(now)
 	store.EnsureMonths(ctx, month.AddDate(0, -2, 0), month.AddDate(0, 1, 0))
 	if _, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"os"
 	"strings"
 	"testing"
@@ -15,22 +16,33 @@ import (
 	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
-// seedBilling stores the standard card and jobs of two users in two
-// accounts, rated, and returns the job rows by job id.
-func seedBilling(t *testing.T, e *testEnv) map[int64]int64 {
+// importStandardCard stores billing/testdata/standard.yaml (the worked
+// examples' card) and returns a store on pool.
+func importStandardCard(t *testing.T, pool *pgxpool.Pool) *billingpg.Store {
 	t.Helper()
-	ctx := context.Background()
-	pool := e.srv.pool
-	f, _ := os.Open("../billing/testdata/standard.yaml")
+	f, err := os.Open("../billing/testdata/standard.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cards, err := billing.ParseRateFile(f, nil)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	store := billingpg.New(pool)
-	if _, err := store.Import(ctx, cards, "test"); err != nil {
+	if _, err := store.Import(context.Background(), cards, "test"); err != nil {
 		t.Fatal(err)
 	}
+	return store
+}
+
+// seedBilling stores the standard card and jobs of two users in two
+// accounts, rated, and returns the job rows by job id.
+func seedBilling(t *testing.T, e *testEnv) map[int64]int64 {
+	t.Helper()
+	ctx := context.Background()
+	pool := e.srv.pool
+	store := importStandardCard(t, pool)
 	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	mk := func(id int64, user, account, name string) slurm.Job {
 		return slurm.Job{Cluster: "testbed", JobID: id, Submit: end.Add(-3 * time.Hour), Start: end.Add(-2 * time.Hour), End: end,

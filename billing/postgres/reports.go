@@ -173,27 +173,10 @@ func (s *Store) eachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobR
 	if f.Before != nil {
 		nulls = "NULLS FIRST"
 	}
-	if cur := f.After; cur != nil {
-		args = append(args, cur.Row)
-		id := fmt.Sprintf("$%d", len(args))
-		if cur.Null {
-			conds = append(conds, fmt.Sprintf("(%s IS NULL AND j.id %s %s)", col, beyond, id))
-		} else {
-			args = append(args, cur.Value)
-			v := fmt.Sprintf("$%d::%s", len(args), typ)
-			conds = append(conds, fmt.Sprintf("(%[1]s %[2]s %[3]s OR (%[1]s = %[3]s AND j.id %[2]s %[4]s) OR %[1]s IS NULL)", col, beyond, v, id))
-		}
-	}
-	if cur := f.Before; cur != nil {
-		args = append(args, cur.Row)
-		id := fmt.Sprintf("$%d", len(args))
-		if cur.Null {
-			conds = append(conds, fmt.Sprintf("(%[1]s IS NOT NULL OR j.id %[2]s %[3]s)", col, beyond, id))
-		} else {
-			args = append(args, cur.Value)
-			v := fmt.Sprintf("$%d::%s", len(args), typ)
-			conds = append(conds, fmt.Sprintf("(%[1]s %[2]s %[3]s OR (%[1]s = %[3]s AND j.id %[2]s %[4]s))", col, beyond, v, id))
-		}
+	if f.After != nil {
+		conds = append(conds, keyset(col, typ, beyond, f.After, true, &args))
+	} else if f.Before != nil {
+		conds = append(conds, keyset(col, typ, beyond, f.Before, false, &args))
 	}
 	limit := ""
 	if f.Limit > 0 {
@@ -241,6 +224,28 @@ func (s *Store) eachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobR
 		}
 	}
 	return rows.Err()
+}
+
+// keyset is the condition for the rows past cur in the direction the list
+// is read (beyond is < or >), appending its arguments. Rows without a value
+// in the sort column come last in the list: ahead of every valued row when
+// reading forwards (nullsAhead), behind it when reading backwards.
+func keyset(col, typ, beyond string, cur *Cursor, nullsAhead bool, args *[]any) string {
+	*args = append(*args, cur.Row)
+	id := fmt.Sprintf("$%d", len(*args))
+	if cur.Null {
+		if nullsAhead {
+			return fmt.Sprintf("(%s IS NULL AND j.id %s %s)", col, beyond, id)
+		}
+		return fmt.Sprintf("(%s IS NOT NULL OR j.id %s %s)", col, beyond, id)
+	}
+	*args = append(*args, cur.Value)
+	v := fmt.Sprintf("$%d::%s", len(*args), typ)
+	cond := fmt.Sprintf("%[1]s %[2]s %[3]s OR (%[1]s = %[3]s AND j.id %[2]s %[4]s)", col, beyond, v, id)
+	if nullsAhead {
+		cond += " OR " + col + " IS NULL"
+	}
+	return "(" + cond + ")"
 }
 
 // JobTotals adds up every job the filter matches (ignoring paging).

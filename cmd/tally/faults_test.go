@@ -246,6 +246,21 @@ func blockClose(t *testing.T, pool *pgxpool.Pool) (waiting func() bool, release 
 	return waiting, func() { tx.Rollback(ctx) }
 }
 
+// closeAgainMatches checks that an interrupted close left October open with
+// no statement, then closes it and compares the database with want.
+func closeAgainMatches(t *testing.T, pool *pgxpool.Pool, url, want, what string) {
+	t.Helper()
+	if status, n := closedState(pool); status != "open" || n != 0 {
+		t.Fatalf("after %s: period %s with %d statements", what, status, n)
+	}
+	if code, out := runIn(t, url, "period", "--ack", "close", "2026-10"); code != 0 {
+		t.Fatalf("close after %s: %d\n%s", what, code, out)
+	}
+	if got := fingerprint(t, pool); got != want {
+		t.Errorf("after %s and a second close:\n got %s\nwant %s", what, got, want)
+	}
+}
+
 // closedState says whether October is closed and how many statements exist.
 func closedState(pool *pgxpool.Pool) (status string, statements int) {
 	ctx := context.Background()
@@ -340,15 +355,7 @@ func TestKilledCloseIsAllOrNothing(t *testing.T) {
 	cmd.Wait()
 	release()
 	time.Sleep(100 * time.Millisecond) // the server notices the dead client
-	if status, n := closedState(pool); status != "open" || n != 0 {
-		t.Fatalf("after a killed close: period %s with %d statements", status, n)
-	}
-	if code, out := runIn(t, url, "period", "--ack", "close", "2026-10"); code != 0 {
-		t.Fatalf("close after the kill: %d\n%s", code, out)
-	}
-	if got := fingerprint(t, pool); got != want {
-		t.Errorf("after a killed close and a second one:\n got %s\nwant %s", got, want)
-	}
+	closeAgainMatches(t, pool, url, want, "a killed close")
 }
 
 // PostgreSQL restarted during an ingest and during a close: the ingest
@@ -405,15 +412,7 @@ func TestPostgresRestartDuringIngestAndClose(t *testing.T) {
 	if strings.HasPrefix(got, "0 ") {
 		t.Fatalf("close through a restart claims success: %s", got)
 	}
-	if status, n := closedState(direct); status != "open" || n != 0 {
-		t.Fatalf("after a close cut by a restart: period %s with %d statements", status, n)
-	}
-	if code, out := runIn(t, url, "period", "--ack", "close", "2026-10"); code != 0 {
-		t.Fatalf("close after the restart: %d\n%s", code, out)
-	}
-	if got := fingerprint(t, direct); got != want {
-		t.Errorf("after restarts:\n got %s\nwant %s", got, want)
-	}
+	closeAgainMatches(t, direct, url, want, "a close cut by a restart")
 }
 
 // SIGTERM to `tally serve`: a request in flight is answered, the ingest

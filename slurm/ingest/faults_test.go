@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -228,4 +227,3 @@ func jobRecordJSON() string {
 "comment":{"administrator":null,"job":null,"system":null},"flags":["CLEAR_SCHEDULING"],"priority":1,"required":{"CPUs":4,"memory":8192}}`
 }
 
-var _ = errors.New
