@@ -226,4 +226,3 @@ func jobRecordJSON() string {
 "tasks":{"count":1},"nodes":{"count":1,"range":"node01","list":["node01"]},"tres":{"allocated":[],"requested":{"max":[],"min":[],"average":[],"total":[]},"consumed":{"max":[],"min":[],"average":[],"total":[]}}}],
 "comment":{"administrator":null,"job":null,"system":null},"flags":["CLEAR_SCHEDULING"],"priority":1,"required":{"CPUs":4,"memory":8192}}`
 }
-
