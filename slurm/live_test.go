@@ -41,9 +41,17 @@ func TestLiveTokensAgainstSlurmrestd(t *testing.T) {
 	now := time.Now()
 
 	alice, _ := m.Mint("alice", now)
-	n, err := c.CheckAccess(ctx, Credential{User: "alice", Token: alice}, "v0.0.38", now)
-	if err != nil {
-		t.Fatalf("alice's minted token refused: %v", err)
+	// slurmctld hands the finished job to slurmdbd asynchronously: it can
+	// reach the accounting database a few seconds after sbatch -W returns.
+	var n int
+	for wait := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		n, err = c.CheckAccess(ctx, Credential{User: "alice", Token: alice}, "v0.0.38", time.Now())
+		if err != nil {
+			t.Fatalf("alice's minted token refused: %v", err)
+		}
+		if n > 0 || time.Now().After(wait) {
+			break
+		}
 	}
 	if n < 1 {
 		t.Fatalf("alice sees %d of her jobs, want at least the one just run", n)

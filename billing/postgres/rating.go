@@ -15,6 +15,7 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	"github.com/tally-hpc/tally/internal/pgcopy"
+	"github.com/tally-hpc/tally/internal/pgstats"
 )
 
 // Period is a billing period.
@@ -278,6 +279,9 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return sum, err
+	}
+	if sum.Written > 1000 {
+		_, _ = pgstats.AnalyzeStale(ctx, s.pool, "job_charges")
 	}
 	sum.Took = time.Since(began)
 	// The rollup pages read follows, for the days whose jobs changed.

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/internal/pgstats"
 )
 
 // refreshUsageSQL recomputes usage_daily for the jobs that ended in
@@ -34,7 +35,7 @@ func (s *Store) RefreshUsage(ctx context.Context, from, to time.Time) error {
 	}
 	from = from.UTC().Truncate(24 * time.Hour)
 	to = to.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(usageLock)); err != nil {
 			return err
 		}
@@ -53,6 +54,10 @@ func (s *Store) RefreshUsage(ctx context.Context, from, to time.Time) error {
 			FROM usage_daily WHERE day >= $1::date AND day < $2::date GROUP BY 1, 2, 3, 4, 5, 6`, from, to)
 		return err
 	})
+	if err == nil {
+		_, _ = pgstats.AnalyzeStale(ctx, s.pool, "usage_daily", "usage_daily_all")
+	}
+	return err
 }
 
 // usageLock serialises rollup refreshes between replicas.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-hpc/tally/internal/pgcopy"
+	"github.com/tally-hpc/tally/internal/pgstats"
 	"github.com/tally-hpc/tally/slurm"
 )
 
@@ -58,6 +59,7 @@ type Run struct {
 // source leaves no partial window behind.
 type Window struct {
 	tx       pgx.Tx
+	pool     *pgxpool.Pool
 	source   string
 	seq      int64
 	rejects  []slurm.Reject
@@ -83,7 +85,7 @@ func (s *Store) Begin(ctx context.Context, source string) (*Window, error) {
 		tx.Rollback(ctx)
 		return nil, fmt.Errorf("staging table: %w", err)
 	}
-	return &Window{tx: tx, source: source, copy: pgcopy.Start(ctx, tx, "jobs_staging", stagingColumns())}, nil
+	return &Window{tx: tx, pool: s.pool, source: source, copy: pgcopy.Start(ctx, tx, "jobs_staging", stagingColumns())}, nil
 }
 
 func stagingColumns() []string {
@@ -241,6 +243,10 @@ func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 	}
 	if err := w.tx.Commit(ctx); err != nil {
 		return c, fmt.Errorf("commit: %w", err)
+	}
+	if c.New+c.Changed > 1000 {
+		// The window is saved; fresh statistics only help the pages after it.
+		_, _ = pgstats.AnalyzeStale(ctx, w.pool, "jobs")
 	}
 	return c, nil
 }
