@@ -1,0 +1,53 @@
+package pgstats_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tally-hpc/tally/internal/pgstats"
+	"github.com/tally-hpc/tally/internal/pgtest"
+)
+
+func TestAnalyzeStale(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE stale_probe (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		rows    int
+		analyse bool
+	}{
+		{"a few rows are not worth it", 50, false},
+		{"a bulk load is", 20000, true},
+		{"a tenth more is not", 2000, false},
+		{"doubling is", 25000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := pool.Exec(ctx, `INSERT INTO stale_probe SELECT generate_series(1, $1)`, tc.rows); err != nil {
+				t.Fatal(err)
+			}
+			// Each backend reports its counts to the statistics system
+			// at most once a second; wait until this write is counted.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				var pending int64
+				pool.QueryRow(ctx, `SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'stale_probe'`).Scan(&pending)
+				if pending >= int64(tc.rows) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			got, err := pgstats.AnalyzeStale(ctx, pool, "stale_probe", "no_such_table")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if analysed := slices.Contains(got, "stale_probe"); analysed != tc.analyse {
+				t.Fatalf("analysed = %v, want %v", analysed, tc.analyse)
+			}
+		})
+	}
+}
