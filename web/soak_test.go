@@ -115,7 +115,9 @@ func TestSoak(t *testing.T) {
 
 	// Ingest on its schedule throughout, as serve runs it.
 	sched := ingest.NewScheduler(in, pool, every, time.Hour, "/bin/false", slog.New(slog.NewTextHandler(io.Discard, nil)))
-	sched.After = func(ctx context.Context) { store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}) }
+	sched.After = func(ctx context.Context) {
+		store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp, OnlyChanged: true})
+	}
 	sctx, stopSched := context.WithCancel(ctx)
 	go sched.Run(sctx)
 	sched.Trigger("soak")

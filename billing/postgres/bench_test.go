@@ -110,6 +110,15 @@ func BenchmarkRateOpen(b *testing.B) {
 		if err != nil || again.Written != 0 {
 			b.Fatalf("re-rate: %+v %v", again, err)
 		}
+		// What serve does after an ingest that changed 1% of the jobs.
+		if _, err := pool.Exec(ctx, `UPDATE jobs SET elapsed_seconds = elapsed_seconds + 60, end_time = end_time + interval '60 seconds' WHERE id % 100 = 0`); err != nil {
+			b.Fatal(err)
+		}
+		changed, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp, OnlyChanged: true})
+		if err != nil || !changed.OnlyChanged || changed.Jobs != n/100 || changed.Written != n/100 {
+			b.Fatalf("rating the changed jobs: %+v %v", changed, err)
+		}
+		b.ReportMetric((changed.Took + changed.UsageTook).Seconds(), "s-rate-1pct-changed")
 		b.ReportMetric(first.Took.Seconds(), "s-first-rating")
 		b.ReportMetric(again.Took.Seconds(), "s-re-rating")
 		b.ReportMetric(float64(n)/first.Took.Seconds(), "jobs/s")

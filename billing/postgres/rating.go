@@ -51,20 +51,27 @@ func (s *Store) Periods(ctx context.Context) ([]Period, error) {
 type RateOptions struct {
 	Attribution string // end (default) or split
 	Rounding    billing.Rounding
+	// OnlyChanged rates only the jobs written since the last rating run,
+	// while the rate cards, periods and options are those of the last run
+	// that rated every job; otherwise every job is rated, as without it.
+	OnlyChanged bool
 	// Progress is told how many jobs have been rated so far.
 	Progress func(rated int)
 }
 
 // RateSummary says what a rating run did.
 type RateSummary struct {
-	Jobs      int // jobs read
-	Charges   int // charge rows computed
-	Written   int // rows inserted or changed
-	Unchanged int
-	Closed    int    // portions left alone because their period is closed
-	Failed    int    // jobs that could not be rated (no card, no prices)
-	FirstFail string // why the first of them failed
-	Took      time.Duration
+	// OnlyChanged says the run rated only jobs written since the last
+	// one (see RateOptions.OnlyChanged).
+	OnlyChanged bool
+	Jobs        int // jobs read
+	Charges     int // charge rows computed
+	Written     int // rows inserted or changed
+	Unchanged   int
+	Closed      int    // portions left alone because their period is closed
+	Failed      int    // jobs that could not be rated (no card, no prices)
+	FirstFail   string // why the first of them failed
+	Took        time.Duration
 	// UsageDays is how many days of the daily usage rollup were rebuilt
 	// after the charges were committed, in UsageTook.
 	UsageDays int
@@ -194,6 +201,26 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(rateLock)); err != nil {
 		return sum, err
 	}
+	// Take the queue of jobs written since the last run first: a job
+	// committed after this point stays queued for the next run, one
+	// committed before it is seen by the reads below.
+	fp := ratingFingerprint(cards, periods, opt, r.now)
+	only, err := takeQueue(ctx, tx, opt.OnlyChanged, fp)
+	if err != nil {
+		return sum, err
+	}
+	var args []any
+	existingFrom := `job_charges`
+	if only != nil {
+		if len(only) == 0 {
+			sum.OnlyChanged, sum.Took = true, time.Since(began)
+			return sum, tx.Commit(ctx)
+		}
+		sum.OnlyChanged, r.touchAll = true, true
+		which = "(" + which + ") AND j.id = ANY($1)"
+		existingFrom = `job_charges WHERE job_row = ANY($1)`
+		args = append(args, only)
+	}
 	// Reading streams on its own connection while the COPY runs on the
 	// transaction's. The reader sees committed data only, so the second
 	// pass does not meet the charges the first pass just wrote.
@@ -211,7 +238,7 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 	err = r.each(ctx, readConn, `SELECT `+jobColumns+`, c.existing
 		FROM jobs j LEFT JOIN (
 			SELECT job_row, CASE WHEN count(*) = 1 THEN max(charge_hash) || '@' || max(extract(epoch FROM portion_start))::bigint ELSE '' END AS existing
-			FROM job_charges GROUP BY job_row) c ON c.job_row = j.id
+			FROM `+existingFrom+` GROUP BY job_row) c ON c.job_row = j.id
 		WHERE `+which,
 		func(row int64, rows [][]any, existing *string) error {
 			switch {
@@ -224,7 +251,7 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 			}
 			changed = append(changed, row)
 			return nil
-		})
+		}, args...)
 	if cerr := direct.Finish(); err == nil && cerr != nil {
 		err = fmt.Errorf("writing charges: %w", cerr)
 	}
@@ -307,6 +334,9 @@ type ratingRun struct {
 	// first and last are the end times of jobs that are new, changed or
 	// unrated: the days whose daily usage must be rebuilt.
 	first, last time.Time
+	// touchAll counts every job read as changed (they were all written
+	// since the last run), even when its charge is the same.
+	touchAll bool
 }
 
 func (r *ratingRun) touch(end time.Time) {
@@ -337,7 +367,7 @@ func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, 
 		}
 		row, u := ur.usage()
 		r.sum.Jobs++
-		if existing == nil { // never rated, or rated again in pass 2
+		if existing == nil || r.touchAll { // never rated, or rated again in pass 2
 			r.touch(u.End)
 		}
 		out := r.charges(row, u)

@@ -22,6 +22,8 @@ func TestRatesAndEstimateCommands(t *testing.T) {
 		{[]string{"rates", "list"}, 0, "2026-10-15T00:00:00Z"},
 		{[]string{"rates", "show", "standard", "2"}, 0, `cpu: "0.03"`},
 		{[]string{"rates", "import", "/nonexistent.yaml"}, 1, "no such file"},
+		{[]string{"rate", "--changed"}, 0, "changed since the last run: rated every open job"},
+		{[]string{"rate", "--changed"}, 0, "rated 0 jobs"},
 		{[]string{"rate"}, 0, "rated 0 jobs"},
 		{[]string{"estimate", "--partition", "cpu", "--cpus", "4", "--mem", "16G", "--time", "02:30:00", "--end", "2026-10-10"}, 0, "0.400000 USD"},
 		{[]string{"estimate", "--partition", "cpu", "--time", "soon"}, 2, "Slurm time"},

@@ -169,7 +169,7 @@ passwords printed at start-up. Loopback addresses only.`)
 	}
 	sched := ingest.NewScheduler(in, pool, 0, time.Hour, "", log)
 	sched.After = func(ctx context.Context) {
-		billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding)})
+		billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding), OnlyChanged: true})
 	}
 	go sched.Run(ctx)
 	auth := cfg.authConfig()

@@ -123,10 +123,15 @@ func runRate(ctx context.Context, env *cmdEnv, args []string) error {
 
 Rates (or re-rates) every ended job whose charge is not in a closed period,
 under the rate card version in force at each job's end. Deterministic: a
-second run changes nothing. Closed periods are never touched.`)
+second run changes nothing. Closed periods are never touched.
+
+With --changed, only the jobs written since the last rating run (what tally
+serve does after each ingest); every job when rate cards, periods or options
+changed since the last run that rated them all.`)
 	if err := cfg.bind(fs, "database", "log", "billing"); err != nil {
 		return usageErr("%v", err)
 	}
+	onlyChanged := fs.Bool("changed", false, "rate only the jobs written since the last rating run")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -139,11 +144,14 @@ second run changes nothing. Closed periods are never touched.`)
 	}
 	defer pool.Close()
 	sum, err := billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{
-		Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding),
+		Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding), OnlyChanged: *onlyChanged,
 		Progress: func(n int) { fmt.Fprintf(env.stderr, "rated %d jobs…\n", n) },
 	})
 	if err != nil {
 		return fail("%v", err)
+	}
+	if *onlyChanged && !sum.OnlyChanged {
+		fmt.Fprintln(env.stdout, "rate cards, periods or options changed since the last run: rated every open job")
 	}
 	fmt.Fprintf(env.stdout, "rated %d jobs in %s: %d charges, %d written, %d unchanged, %d in closed periods left alone\n",
 		sum.Jobs, sum.Took.Round(time.Millisecond), sum.Charges, sum.Written, sum.Unchanged, sum.Closed)

@@ -81,12 +81,16 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	} else {
 		sched = ingest.NewScheduler(in, pool, cfg.IngestInterval, cfg.IngestOverlap, cfg.Sacctmgr, log)
 		sched.After = func(ctx context.Context) {
-			sum, err := billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding)})
+			// Only the jobs this ingest wrote, unless cards, periods or
+			// options changed since the last run (then every open job).
+			sum, err := billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution,
+				Rounding: billing.Rounding(cfg.Rounding), OnlyChanged: true})
 			if err != nil {
 				log.Error("rating after ingest failed", "err", err)
 				return
 			}
-			log.Info("rated open periods", "jobs", sum.Jobs, "written", sum.Written, "failed", sum.Failed, "first_failure", sum.FirstFail, "took", sum.Took)
+			log.Info("rated open periods", "only_changed", sum.OnlyChanged, "jobs", sum.Jobs, "written", sum.Written,
+				"failed", sum.Failed, "first_failure", sum.FirstFail, "took", sum.Took)
 		}
 		ingestControl = sched
 		if cfg.IngestInterval > 0 {
