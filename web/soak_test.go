@@ -71,7 +71,8 @@ func TestSoak(t *testing.T) {
 	var jobs []slurm.Job
 	synth.Generate(synth.Config{Seed: 9, From: now.AddDate(0, 0, -30), To: now, JobsPerDay: 1500, Cluster: "testbed", Users: people,
 		Partitions: []string{"cpu", "gpu", "bigmem", "short", "usage"}}, func(j slurm.Job) error { jobs = append(jobs, j); return nil })
-	restd := httptest.NewServer(synth.NewRestd(jobs, people, map[string][]string{"physics": {"tally-t-coord"}}))
+	cluster := synth.NewRestd(jobs, people, map[string][]string{"physics": {"tally-t-coord"}})
+	restd := httptest.NewServer(cluster)
 	defer restd.Close()
 	client, _ := slurm.NewClient(restd.URL, nil)
 	creds := ingest.StaticCredential{Cred: slurm.Credential{User: "tally", Token: slurm.Token{Value: "soak", Expires: now.Add(24 * time.Hour)}}}
@@ -112,6 +113,47 @@ func TestSoak(t *testing.T) {
 			t.Logf("unloaded %s %s: %s", who, p, (time.Since(began) / 2).Round(time.Millisecond))
 		}
 	}
+
+	// The cluster keeps working: TALLY_SOAK_ARRIVALS jobs a day (default
+	// 200,000, a large centre's busiest) end and appear in the accounting
+	// records, for the scheduled ingest to find. Each is generated with its
+	// own run time and moved back in time so it has just ended.
+	arrivals := 200_000
+	if v, err := strconv.Atoi(os.Getenv("TALLY_SOAK_ARRIVALS")); err == nil {
+		arrivals = v
+	}
+	var arrived int
+	clusterCtx, stopCluster := context.WithCancel(ctx)
+	clusterDone := make(chan struct{})
+	go func() {
+		defer close(clusterDone)
+		next, from := int64(10_000_000), time.Now().UTC()
+		for tick := time.NewTicker(2 * time.Second); ; {
+			select {
+			case <-clusterCtx.Done():
+				tick.Stop()
+				return
+			case <-tick.C:
+			}
+			to := time.Now().UTC()
+			var ended []slurm.Job
+			synth.Generate(synth.Config{Seed: next, From: from, To: to, JobsPerDay: arrivals, Cluster: "testbed", Users: people,
+				Partitions: []string{"cpu", "gpu", "bigmem", "short"}, FirstJobID: next}, func(j slurm.Job) error {
+				if late := j.End.Sub(to); late > 0 {
+					j.Submit, j.Eligible, j.End = j.Submit.Add(-late), j.Eligible.Add(-late), to
+					if !j.Start.IsZero() {
+						j.Start = j.Start.Add(-late)
+					}
+				}
+				next = max(next, j.JobID+1)
+				ended = append(ended, j)
+				return nil
+			})
+			from = to
+			arrived += len(ended)
+			cluster.Add(ended...)
+		}
+	}()
 
 	// Ingest on its schedule throughout, as serve runs it.
 	sched := ingest.NewScheduler(in, pool, every, time.Hour, "/bin/false", slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -214,8 +256,21 @@ func TestSoak(t *testing.T) {
 	wg.Wait()
 	close(results)
 	<-collected
+	stopCluster()
+	<-clusterDone
 	stopSched()
 	<-sched.Done()
+	// Whatever the last scheduled run left (one cut short by the stop),
+	// the queue still holds: one more run leaves no ended job unrated.
+	if _, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp, OnlyChanged: true}); err != nil {
+		t.Fatal(err)
+	}
+	var unrated int
+	pool.QueryRow(ctx, `SELECT count(*) FROM jobs j WHERE end_time IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id)`).Scan(&unrated)
+	if unrated > 0 {
+		t.Errorf("%d ended jobs have no charge after the soak", unrated)
+	}
 	heapEnd := memAt()
 
 	byPage := map[string][]time.Duration{}
@@ -246,8 +301,10 @@ func TestSoak(t *testing.T) {
 		slices.Sort(ds)
 		fmt.Fprintf(&report, "| %s | %d | %s | %s |\n", p, len(ds), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)*99/100].Round(time.Millisecond))
 	}
-	var runs int
-	pool.QueryRow(ctx, `SELECT count(*) FROM ingest_runs WHERE trigger IN ('schedule', 'soak') AND source <> 'none'`).Scan(&runs)
+	var runs, newJobs int
+	pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(jobs_new), 0) FROM ingest_runs WHERE trigger IN ('schedule', 'soak') AND source <> 'none'`).Scan(&runs, &newJobs)
+	fmt.Fprintf(&report, "the cluster: %d jobs ended during the soak (%d a day); scheduled ingest stored %d new jobs, rated after each run\n",
+		arrived, arrivals, newJobs)
 	stat := pool.Stat()
 	fmt.Fprintf(&report, "scheduled ingest runs: %d; heap after warm-up %d MB, at the end %d MB; pool: %d acquired, %d total of %d\n",
 		runs, heapWarm>>20, heapEnd>>20, stat.AcquiredConns(), stat.TotalConns(), stat.MaxConns())
@@ -268,13 +325,18 @@ func TestSoak(t *testing.T) {
 	if heapWarm > 0 && heapEnd > heapWarm*3/2+16<<20 {
 		t.Errorf("heap grew from %d MB to %d MB", heapWarm>>20, heapEnd>>20)
 	}
-	// A guard against regressions, not the latency target (that is the
-	// closed-loop TestPagesAtScale): 200 people on 2 cores saturate it at
-	// times; docs/performance.md has the figures.
-	for _, p := range []string{"dashboard", "jobs", "receipt", "statements"} {
+	// The pages' p99 target (TALLY_SOAK_P99: make soak asks for the
+	// performance target, 100 ms; the short run in make test for 500 ms,
+	// a guard against regressions that a noisy 20 s cannot fail by chance).
+	// Exports stream whole files and are not pages.
+	limit := time.Second
+	if v, err := time.ParseDuration(os.Getenv("TALLY_SOAK_P99")); err == nil {
+		limit = v
+	}
+	for _, p := range []string{"dashboard", "jobs", "jobs filtered", "account", "receipt", "statements"} {
 		ds := byPage[p]
-		if len(ds) > 0 && ds[len(ds)*99/100] > 2500*time.Millisecond {
-			t.Errorf("%s p99 %s, over 2.5 s", p, ds[len(ds)*99/100])
+		if len(ds) > 0 && ds[len(ds)*99/100] > limit {
+			t.Errorf("%s p99 %s, over %s", p, ds[len(ds)*99/100], limit)
 		}
 	}
 }

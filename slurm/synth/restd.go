@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tally-hpc/tally/slurm"
@@ -17,6 +18,7 @@ import (
 // slurmrestd does, but verifies no signature: it is never a security
 // boundary and serves only on loopback.
 type Restd struct {
+	mu     sync.RWMutex
 	jobs   []slurm.Job // sorted by submit time
 	users  []User
 	coords map[string][]string // account -> coordinators
@@ -27,6 +29,14 @@ type Restd struct {
 func NewRestd(jobs []slurm.Job, users []User, coordinators map[string][]string) *Restd {
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].Submit.Before(jobs[j].Submit) })
 	return &Restd{jobs: jobs, users: users, coords: coordinators}
+}
+
+// Add records more jobs, as a cluster that keeps running does.
+func (d *Restd) Add(jobs ...slurm.Job) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.jobs = append(d.jobs, jobs...)
+	sort.SliceStable(d.jobs, func(i, j int) bool { return d.jobs[i].Submit.Before(d.jobs[j].Submit) })
 }
 
 func (d *Restd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -93,6 +103,7 @@ func (d *Restd) serveJobs(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"meta":{},"errors":[{"error_number":9000,"error":"Unspecified error","description":"Unable to parse time format","source":"start_time"}],"jobs":[]}`)
 		return
 	}
+	d.mu.RLock()
 	hi := sort.Search(len(d.jobs), func(i int) bool { return !d.jobs[i].Submit.Before(to) })
 	var in []slurm.Job
 	for _, j := range d.jobs[:hi] {
@@ -100,6 +111,7 @@ func (d *Restd) serveJobs(w http.ResponseWriter, r *http.Request) {
 			in = append(in, j)
 		}
 	}
+	d.mu.RUnlock()
 	if len(in) == 0 {
 		// slurmdbd's way of saying the window is empty.
 		fmt.Fprint(w, `{"meta":{},"errors":[{"error_number":9003,"error":"Nothing found with query"}],"jobs":[]}`)

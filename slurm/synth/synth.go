@@ -26,6 +26,9 @@ type Config struct {
 	// the first QOS is the common one.
 	Partitions []string
 	QOS        []string
+	// FirstJobID numbers the jobs (default 1000); a run continuing an
+	// earlier one starts after its last id.
+	FirstJobID int64
 }
 
 // User is a person with the accounts they may charge (first is default).
@@ -149,7 +152,10 @@ func Generate(cfg Config, fn func(slurm.Job) error) error {
 	if len(qos) == 0 {
 		qos = []string{"normal", "standby", "debug"}
 	}
-	var nextID int64 = 1000
+	nextID := cfg.FirstJobID
+	if nextID <= 0 {
+		nextID = 1000
+	}
 	// Day by day, so millions of jobs a day need memory for one day only.
 	for day := cfg.From; day.Before(cfg.To); day = day.Add(24 * time.Hour) {
 		end := day.Add(24 * time.Hour)
