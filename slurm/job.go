@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -210,7 +211,13 @@ func (t *TRES) add(typ, name string, count int64) {
 func (t *TRES) finish() {
 	var typed int64
 	for _, c := range t.GPUByType {
-		typed += c
+		// Saturate rather than wrap: an absurd count must stay absurd for
+		// the plausibility checks to reject.
+		if typed > math.MaxInt64-c {
+			typed = math.MaxInt64
+		} else {
+			typed += c
+		}
 	}
 	if t.GPU == 0 {
 		t.GPU = typed

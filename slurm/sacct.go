@@ -425,16 +425,32 @@ func ParseSlurmDuration(s string) (int64, error) {
 	if len(parts) > 3 || (days > 0 && len(parts) != 3) {
 		return 0, fmt.Errorf("duration %q", orig)
 	}
-	var secs int64
-	for _, p := range parts {
+	// Beyond maxDurationSeconds the microseconds would overflow int64 and
+	// wrap to a small or negative elapsed time, which would be charged.
+	if days > maxDurationSeconds/86400 {
+		return 0, fmt.Errorf("duration %q is too long", orig)
+	}
+	secs := days * 86400
+	for i, p := range parts {
 		n, err := strconv.ParseInt(p, 10, 64)
 		if err != nil || n < 0 || len(p) == 0 {
 			return 0, fmt.Errorf("duration %q", orig)
 		}
-		secs = secs*60 + n
+		unit := int64(1)
+		for range len(parts) - 1 - i {
+			unit *= 60
+		}
+		if n > (maxDurationSeconds-secs)/unit {
+			return 0, fmt.Errorf("duration %q is too long", orig)
+		}
+		secs += n * unit
 	}
-	return ((days*86400)+secs)*1_000_000 + frac, nil
+	return secs*1_000_000 + frac, nil
 }
+
+// maxDurationSeconds is the longest duration whose microseconds fit in an
+// int64 (about 292,000 years).
+const maxDurationSeconds = (math.MaxInt64 - 999_999) / 1_000_000
 
 // ParseTRES reads "billing=2,cpu=2,mem=1024M,node=1,gres/gpu:a100=2".
 // Memory is converted to MiB from K, M, G, T or P suffixes.
@@ -480,12 +496,20 @@ func parseMiB(v string) (int64, error) {
 	}
 	if n, err := strconv.ParseInt(num, 10, 64); err == nil {
 		if unit == 'K' {
-			return (n + 1023) / 1024, nil
+			if n < 0 {
+				return n / 1024, nil
+			}
+			return n/1024 + min(n%1024, 1), nil
+		}
+		if n > math.MaxInt64/int64(m) || n < math.MinInt64/int64(m) {
+			return 0, errors.New("too large")
 		}
 		return n * int64(m), nil
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f < 0 {
+	// NaN and infinities parse as floats; their int64 conversion is
+	// undefined, and past 2^62 MiB no memory size is real.
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f*m > 1<<62 {
 		return 0, errors.New("not a size")
 	}
 	return int64(math.Ceil(f * m)), nil

@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,13 +128,17 @@ func TestParseSlurmDuration(t *testing.T) {
 		"2-03:04:05.5":    (2*86400+3*3600+4*60+5)*1_000_000 + 500_000,
 		"59.25":           59_250_000,
 		"00:00:01.123456": 1_123_456,
+		// the longest that fits: 9,223,372,036,853 s
+		"106751991-04:00:53": 9_223_372_036_853_000_000,
 	} {
 		got, err := ParseSlurmDuration(in)
 		if err != nil || got != want {
 			t.Errorf("%q: %d %v, want %d", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "x", "1-2", "1:2:3:4", "-1:00", "00:00.", "1.1234567"} {
+	for _, bad := range []string{"", "x", "1-2", "1:2:3:4", "-1:00", "00:00.", "1.1234567",
+		// would overflow int64 microseconds and wrap to a small or negative time
+		"106751991-04:00:54", "9223372036854775807", "153722867280912:00", "999999999999-00:00:00"} {
 		if _, err := ParseSlurmDuration(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -141,11 +146,24 @@ func TestParseSlurmDuration(t *testing.T) {
 }
 
 func TestParseTRESUnits(t *testing.T) {
-	for in, want := range map[string]int64{"mem=1G": 1024, "mem=2000M": 2000, "mem=512K": 1, "mem=1.5G": 1536, "mem=1T": 1048576, "mem=100": 100} {
+	for in, want := range map[string]int64{"mem=1G": 1024, "mem=2000M": 2000, "mem=512K": 1, "mem=1.5G": 1536, "mem=1T": 1048576, "mem=100": 100,
+		"mem=1025K": 2, "mem=9223372036854775807K": 9007199254740992} {
 		tr, err := ParseTRES(in)
 		if err != nil || tr.MemMiB != want {
 			t.Errorf("%s: %d %v, want %d", in, tr.MemMiB, err, want)
 		}
+	}
+	// Sizes whose MiB would overflow, or that are not numbers at all though
+	// strconv.ParseFloat reads them, are refused rather than wrapped.
+	for _, bad := range []string{"mem=9223372036854775807G", "mem=8796093022208T", "mem=NaNG", "mem=InfM", "mem=1e300P", "mem=-1.5G"} {
+		if tr, err := ParseTRES(bad); err == nil {
+			t.Errorf("%s accepted as %d MiB", bad, tr.MemMiB)
+		}
+	}
+	// Typed GPU counts that add past int64 saturate, staying absurd.
+	tr, err := ParseTRES("gres/gpu:a=9223372036854775807,gres/gpu:b=9223372036854775807")
+	if err != nil || tr.GPU != math.MaxInt64 {
+		t.Errorf("GPU total %d %v, want MaxInt64", tr.GPU, err)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tally-hpc/tally/billing"
 )
@@ -205,13 +207,15 @@ func (r *rowWriter) sep() {
 }
 
 // field appends a text cell, quoted when it holds a comma, quote, CR or LF
-// or starts with a space (encoding/csv's rule).
+// or starts with white space (encoding/csv's rule, which
+// FuzzRowWriterMatchesEncodingCSV holds it to).
 func (r *rowWriter) field(s string) {
 	r.sep()
 	if s == "" {
 		return
 	}
-	if !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' && s[0] != '\t' && s != `\.` {
+	first, _ := utf8.DecodeRuneInString(s)
+	if !strings.ContainsAny(s, ",\"\r\n") && !unicode.IsSpace(first) && s != `\.` {
 		r.buf = append(r.buf, s...)
 		return
 	}
