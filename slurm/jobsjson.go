@@ -314,13 +314,11 @@ func (e exitCode) exit(state string) (code *int, signal int) {
 	return &rc, 0
 }
 
+// normalize maps a wire record onto Job. A record missing its id or
+// submission time still comes out, for Job.Implausible to hold back with
+// its reason: failing here would fail the whole window on every retry,
+// keeping every other job of it out.
 func (w *wireJob) normalize() (Job, error) {
-	if w.JobID <= 0 {
-		return Job{}, errors.New("job without job_id")
-	}
-	if w.Time.Submission <= 0 {
-		return Job{}, fmt.Errorf("job %d without submission time", w.JobID)
-	}
 	j := Job{
 		Cluster: w.Cluster, JobID: w.JobID, Name: w.Name, User: w.User, Account: w.Account,
 		Partition: w.Partition, QOS: w.QOS, NodeList: w.Nodes,
@@ -399,7 +397,9 @@ type JobsAnswer struct {
 // encoding/json, which was the bottleneck of ingest.
 func DecodeJobs(r io.Reader, fn func(Job) error) (JobsAnswer, error) {
 	var ans JobsAnswer
-	dec := jsontext.NewDecoder(r)
+	// Slurm writes job names' bytes as they are; CleanText repairs them
+	// rather than the whole answer being refused.
+	dec := jsontext.NewDecoder(r, jsontext.AllowInvalidUTF8(true))
 	if err := expectKind(dec, '{'); err != nil {
 		return ans, err
 	}
@@ -441,6 +441,7 @@ func DecodeJobs(r io.Reader, fn func(Job) error) (JobsAnswer, error) {
 				if err != nil {
 					return ans, fmt.Errorf("job record %d: %w", ans.Jobs+1, err)
 				}
+				j.cleanText()
 				ans.Jobs++
 				if err := fn(j); err != nil {
 					return ans, err

@@ -23,6 +23,9 @@ const (
 func (j *Job) Implausible() string {
 	var why []string
 	add := func(format string, a ...any) { why = append(why, fmt.Sprintf(format, a...)) }
+	if j.JobID <= 0 {
+		add("no job id")
+	}
 	if strings.TrimSpace(j.User) == "" {
 		add("no user")
 	}

@@ -81,6 +81,7 @@ func (p *SacctParser) Parse(r io.Reader, emit func(Job) error, reject func(Rejec
 			j.CPUTimeMicros = stepCPU
 		}
 		j.StepCount = len(j.Steps)
+		j.cleanText()
 		return emit(j)
 	}
 	for lineNo := 1; ; lineNo++ {
@@ -89,7 +90,7 @@ func (p *SacctParser) Parse(r io.Reader, emit func(Job) error, reject func(Rejec
 			break
 		}
 		if errors.Is(err, errLongLine) {
-			if rerr := reject(Reject{Line: lineNo, Raw: line[:200], Err: "line longer than 1 MiB"}); rerr != nil {
+			if rerr := reject(Reject{Line: lineNo, Raw: CleanText(line[:200]), Err: "line longer than 1 MiB"}); rerr != nil {
 				return rerr
 			}
 			continue
@@ -105,7 +106,7 @@ func (p *SacctParser) Parse(r io.Reader, emit func(Job) error, reject func(Rejec
 			continue // a header line
 		}
 		bad := func(msg string) error {
-			return reject(Reject{Line: lineNo, Raw: line, Err: msg})
+			return reject(Reject{Line: lineNo, Raw: CleanText(line), Err: CleanText(msg)})
 		}
 		if len(f) != len(p.fields) {
 			if err := bad(fmt.Sprintf("%d fields, want %d", len(f), len(p.fields))); err != nil {

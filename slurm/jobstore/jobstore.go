@@ -232,7 +232,7 @@ func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 	if len(w.rejects) > 0 {
 		rows := make([][]any, len(w.rejects))
 		for i, r := range w.rejects {
-			rows[i] = []any{runID, run.Source, int32(r.Line), r.Raw, r.Err}
+			rows[i] = []any{runID, run.Source, int32(r.Line), slurm.CleanText(r.Raw), slurm.CleanText(r.Err)}
 		}
 		if _, err := w.tx.CopyFrom(ctx, pgx.Identifier{"ingest_rejects"}, []string{"run_id", "source", "line_no", "raw", "error"}, pgx.CopyFromRows(rows)); err != nil {
 			return c, fmt.Errorf("rejects: %w", err)
@@ -266,8 +266,8 @@ func insertRun(ctx context.Context, db execer, run Run, c Counts) (int64, error)
 	err := db.QueryRow(ctx, `INSERT INTO ingest_runs (cluster, window_start, window_end, source, fallback_reason, trigger,
 		started_at, finished_at, jobs_new, jobs_changed, jobs_unchanged, jobs_rejected, dry_run, error)
 		VALUES ($1,$2,$3,$4,$5,$6,$7, greatest(now(), $7), $8,$9,$10,$11,$12,$13) RETURNING id`,
-		run.Cluster, run.WindowStart, run.WindowEnd, run.Source, run.FallbackReason, run.Trigger, run.Started,
-		c.New, c.Changed, c.Unchanged, c.Rejected, run.DryRun, run.Error).Scan(&id)
+		run.Cluster, run.WindowStart, run.WindowEnd, run.Source, slurm.CleanText(run.FallbackReason), run.Trigger, run.Started,
+		c.New, c.Changed, c.Unchanged, c.Rejected, run.DryRun, slurm.CleanText(run.Error)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("run log: %w", err)
 	}
