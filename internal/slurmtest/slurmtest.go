@@ -58,9 +58,9 @@ func Scancel(t testing.TB, tb testenv.Slurm, id int64) {
 	}
 }
 
-// StopRestd stops the testbed's slurmrestd and restores it (up.sh) when
-// the test ends.
-func StopRestd(t testing.TB, tb testenv.Slurm) {
+// KillRestd kills the testbed's slurmrestd with SIGKILL, as the OOM killer
+// or a crash would, and restores it (up.sh) when the test ends.
+func KillRestd(t testing.TB, tb testenv.Slurm) {
 	t.Helper()
 	dir := os.Getenv("SLURM_TESTBED_DIR")
 	if dir == "" {
@@ -71,8 +71,8 @@ func StopRestd(t testing.TB, tb testenv.Slurm) {
 		t.Fatalf("slurmrestd pid: %v", err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatalf("stop slurmrestd: %v", err)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill slurmrestd: %v", err)
 	}
 	for i := 0; i < 50 && syscall.Kill(pid, 0) == nil; i++ {
 		time.Sleep(100 * time.Millisecond)

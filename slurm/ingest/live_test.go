@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,19 +168,44 @@ func TestLiveIngest(t *testing.T) {
 		}
 	}
 
-	// slurmrestd down: auto serves the window from sacct and says why.
-	slurmtest.StopRestd(t, l.tb)
-	auto := l.ingester(t, store, "auto")
-	var reports []Report
-	sum, err = auto.Run(ctx, from, time.Now().Add(time.Minute), Options{Trigger: "test", Progress: func(r Report) { reports = append(reports, r) }})
+	// slurmrestd killed in the middle of an ingest: the windows after it
+	// are served by sacct and say why, every record lands once.
+	fresh := jobstore.New(pgtest.New(t))
+	auto, err := New(Config{Source: "auto", Window: 20 * time.Second, Retry: slurm.Retry{Attempts: 2, Backoff: 100 * time.Millisecond}},
+		fresh, l.client, l.svc, l.sacct, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		t.Fatalf("auto with slurmrestd down: %v", err)
+		t.Fatal(err)
 	}
-	if sum.Sources["sacct"] == 0 || reports[0].Fallback == "" {
-		t.Fatalf("no fallback recorded: %+v %+v", sum, reports)
+	var reports []Report
+	killed := false
+	sum, err = auto.Run(ctx, from, time.Now().Add(time.Minute), Options{Trigger: "test", Progress: func(r Report) {
+		reports = append(reports, r)
+		if !killed && r.Source == "rest" {
+			slurmtest.KillRestd(t, l.tb)
+			killed = true
+		}
+	}})
+	if err != nil {
+		t.Fatalf("auto with slurmrestd killed: %v", err)
+	}
+	if !killed || sum.Sources["rest"] == 0 || sum.Sources["sacct"] == 0 || sum.Windows < 3 {
+		t.Fatalf("want windows from slurmrestd, then from sacct: %+v", sum)
+	}
+	var fellBack bool
+	for _, r := range reports {
+		fellBack = fellBack || (r.Source == "sacct" && strings.Contains(r.Fallback, "rest failed"))
+	}
+	if !fellBack {
+		t.Fatalf("no window says why sacct served it: %+v", reports)
+	}
+	var n, distinct int
+	fresh.Pool().QueryRow(ctx, `SELECT count(*), count(DISTINCT (cluster, job_id, submit_time)) FROM jobs WHERE job_id = ANY($1) OR array_job_id = ANY($1)`,
+		ids).Scan(&n, &distinct)
+	if n != len(rest) || distinct != n {
+		t.Fatalf("%d of this test's records stored (%d distinct), want %d once each", n, distinct, len(rest))
 	}
 	var reason string
-	store.Pool().QueryRow(ctx, `SELECT fallback_reason FROM ingest_runs WHERE source = 'sacct' ORDER BY id DESC LIMIT 1`).Scan(&reason)
+	fresh.Pool().QueryRow(ctx, `SELECT fallback_reason FROM ingest_runs WHERE source = 'sacct' ORDER BY id DESC LIMIT 1`).Scan(&reason)
 	if reason == "" {
 		t.Fatal("ingest_runs does not say why sacct served the window")
 	}
