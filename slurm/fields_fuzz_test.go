@@ -40,7 +40,7 @@ func FuzzParseSlurmDuration(f *testing.F) {
 func FuzzParseTRES(f *testing.F) {
 	for _, s := range []string{"billing=2,cpu=2,mem=1024M,node=1,gres/gpu:a100=2", "cpu=1,mem=1.5G", "mem=512K",
 		"gres/gpu=4,gres/gpu:a100=2,gres/gpu:h100=2", "energy=-2", "mem=9223372036854775807P", "mem=NaNG", "mem=InfM",
-		"cpu=,mem=", "license/matlab=1", "=", ",,"} {
+		"cpu=,mem=", "license/matlab=1", "=", ",,", "cpu=-1", "gres/gpu:a=-1,gres/gpu:b=2"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -179,7 +179,9 @@ func (j *Job) Hash() string {
 // sacct name them: cpu, mem, node, billing, energy, gres/gpu, gres/gpu:a100.
 // Counts below zero (-1, -2: unset) are ignored.
 func (t *TRES) add(typ, name string, count int64) {
-	if count < 0 {
+	// Slurm reports energy it did not measure as -2 (NO_VAL); any other
+	// negative count is kept for Job.Implausible to hold the record back.
+	if count < 0 && typ == "energy" {
 		return
 	}
 	switch typ {
@@ -213,7 +215,7 @@ func (t *TRES) finish() {
 	for _, c := range t.GPUByType {
 		// Saturate rather than wrap: an absurd count must stay absurd for
 		// the plausibility checks to reject.
-		if typed > math.MaxInt64-c {
+		if c > 0 && typed > math.MaxInt64-c {
 			typed = math.MaxInt64
 		} else {
 			typed += c

@@ -52,7 +52,7 @@ func (j *Job) Implausible() string {
 		tres TRES
 	}{{"requested", j.Requested}, {"allocated", j.Allocated}} {
 		switch {
-		case t.tres.CPU < 0 || t.tres.MemMiB < 0 || t.tres.GPU < 0 || t.tres.Nodes < 0 || t.tres.Billing < 0:
+		case t.tres.CPU < 0 || t.tres.MemMiB < 0 || t.tres.GPU < 0 || t.tres.Nodes < 0 || t.tres.Billing < 0 || negativeGPUType(t.tres):
 			add("negative %s TRES", t.name)
 		case t.tres.CPU > MaxPlausibleCPUs:
 			add("%d %s CPUs (more than %d)", t.tres.CPU, t.name, MaxPlausibleCPUs)
@@ -68,4 +68,13 @@ func (j *Job) Implausible() string {
 // Describe names a record for a reject when there is no line to point at.
 func (j *Job) Describe() string {
 	return fmt.Sprintf("job %d of %q (account %q) submitted %s", j.JobID, j.User, j.Account, j.Submit.UTC().Format(time.RFC3339))
+}
+
+func negativeGPUType(t TRES) bool {
+	for _, n := range t.GPUByType {
+		if n < 0 {
+			return true
+		}
+	}
+	return false
 }

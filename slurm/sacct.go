@@ -476,6 +476,9 @@ func ParseTRES(s string) (TRES, error) {
 		if err != nil {
 			return t, fmt.Errorf("%s: %q", k, v)
 		}
+		if n < 0 && typ != "energy" {
+			return t, fmt.Errorf("%s: negative count %q", k, v)
+		}
 		t.add(typ, name, n)
 	}
 	t.finish()

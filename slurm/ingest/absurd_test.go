@@ -37,6 +37,9 @@ func TestAbsurdValuesBecomeRejects(t *testing.T) {
 		{edit(6, `"account":"physics"`, `"account":""`), "no account"},
 		{edit(7, `{"type":"billing","name":null,"id":5,"count":4}],`, `{"type":"billing","name":null,"id":5,"count":4},{"type":"fs/lustre","name":null,"id":9,"count":77}],`), ""},
 		{edit(8, `"partition":"cpu"`, `"partition":"no-such-partition"`), ""},
+		{edit(9, `"elapsed":3600,"eligible"`, `"elapsed":9223372036854,"eligible"`), "over five years"},
+		{edit(10, `"requested":[{"type":"cpu","name":null,"id":1,"count":4},{"type":"mem","name":null,"id":2,"count":8192}`,
+			`"requested":[{"type":"cpu","name":null,"id":1,"count":4},{"type":"mem","name":null,"id":2,"count":-8192}`), "negative requested TRES"},
 	}
 	srv := fakeRestd(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -54,8 +57,8 @@ func TestAbsurdValuesBecomeRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Counts.New != 3 || sum.Counts.Rejected != 5 {
-		t.Errorf("counts %+v, want 3 new and 5 rejected", sum.Counts)
+	if sum.Counts.New != 3 || sum.Counts.Rejected != 7 {
+		t.Errorf("counts %+v, want 3 new and 7 rejected", sum.Counts)
 	}
 	ctx := context.Background()
 	for _, rec := range records {
