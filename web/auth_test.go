@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -345,8 +347,12 @@ var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0
 // The Slurm token is in the server-side session and nowhere a browser or a
 // log reader could see it.
 func TestTokenStaysOnServer(t *testing.T) {
-	e := newAuthServer(t, hs256Key(t), nil)
+	keyFile := hs256Key(t)
+	e := newAuthServer(t, keyFile, nil)
 	b := newBrowser(t, e)
+	// A mistyped password (someone else's, or with a typo) is a secret too.
+	b.login("tally-t-admin", "Wrong-Passw0rd-zq81", "/me")
+	b.login("no-such-user-x", "tally-fin-pw", "/me")
 	b.login("tally-t-admin", "tally-admin-pw", "/me")
 	for _, p := range []string{"/", "/me", "/accounts", "/finance", "/admin/audit", "/nowhere"} {
 		b.get(p)
@@ -385,6 +391,17 @@ func TestTokenStaysOnServer(t *testing.T) {
 	}
 	if jwtPattern.MatchString(everything) {
 		t.Fatal("something JWT-shaped reached a page, header or log line")
+	}
+	key, _ := os.ReadFile(keyFile)
+	for what, secret := range map[string]string{"a password": "tally-admin-pw", "a wrong password": "Wrong-Passw0rd-zq81",
+		"a password tried for an unknown user": "tally-fin-pw", "the JWT key": string(key), "the JWT key (hex)": fmt.Sprintf("%x", key),
+		"the JWT key (base64)": base64.StdEncoding.EncodeToString(key)} {
+		if strings.Contains(everything, secret) {
+			t.Errorf("%s reached a page, header or log line", what)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "tally-t-admin") {
+		t.Error("the captured logs do not mention the sign-ins: the check above saw nothing")
 	}
 }
 
