@@ -152,6 +152,19 @@ func committedOnly(t *testing.T, pool *pgxpool.Pool) (windows int) {
 	return windows
 }
 
+// resumeIngest runs the interrupted ingest again with --resume: it starts
+// after the windows already committed.
+func resumeIngest(t *testing.T, url string, site faultSite, after string) {
+	t.Helper()
+	code, out := runIn(t, url, append(site.ingestArgs(), "--resume")...)
+	if code != 0 {
+		t.Fatalf("ingest --resume after %s: %d\n%s", after, code, out)
+	}
+	if !strings.Contains(out, "resuming at") {
+		t.Errorf("ingest --resume after %s read the range from its start:\n%s", after, out)
+	}
+}
+
 // billAndClose rates the site's October and closes it, in-process.
 func billAndClose(t *testing.T, url string) {
 	t.Helper()
@@ -302,9 +315,7 @@ func TestKilledIngestEndsAsUninterrupted(t *testing.T) {
 	if n := committedOnly(t, pool); n >= 10 {
 		t.Fatalf("the kill came too late (%d windows committed)", n)
 	}
-	if code, out := runIn(t, url, site.ingestArgs()...); code != 0 {
-		t.Fatalf("ingest after the kill: %d\n%s", code, out)
-	}
+	resumeIngest(t, url, site, "the kill")
 	billAndClose(t, url)
 	runIn(t, url, "period", "--ack", "close", "2026-10")
 	if got := fingerprint(t, pool); got != want {
@@ -394,9 +405,7 @@ func TestPostgresRestartDuringIngestAndClose(t *testing.T) {
 	if n := committedOnly(t, direct); n < 3 || n >= 10 {
 		t.Fatalf("%d windows committed around the restart\n%s", n, out)
 	}
-	if code, out := runIn(t, url, site.ingestArgs()...); code != 0 {
-		t.Fatalf("ingest after the restart: %d\n%s", code, out)
-	}
+	resumeIngest(t, url, site, "the restart")
 	billAndClose(t, url)
 
 	waiting, release := blockClose(t, direct)

@@ -17,6 +17,7 @@ database, one window per transaction, printing progress as it goes.
 Re-running a range changes nothing that has not changed in Slurm.
 
   tally ingest --from 2026-10-01 --to 2026-11-01
+  tally ingest --from 2026-10-01 --to 2026-11-01 --resume   (after an interruption)
   tally ingest --source sacct --dry-run`)
 	if err := cfg.bind(fs, "database", "log", "slurm", "ingest"); err != nil {
 		return usageErr("%v", err)
@@ -26,6 +27,7 @@ Re-running a range changes nothing that has not changed in Slurm.
 	to := fs.String("to", now.Format("2006-01-02T15:04"), "end of the range, exclusive (UTC)")
 	source := fs.String("source", "", "override TALLY_INGEST_SOURCE for this run: auto, rest or sacct")
 	dry := fs.Bool("dry-run", false, "read and count everything, write nothing")
+	resume := fs.Bool("resume", false, "skip the start of the range that earlier runs committed (after an interrupted backfill)")
 	assoc := fs.Bool("associations", true, "also refresh associations and coordinators (for roles and account pages)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -57,6 +59,21 @@ Re-running a range changes nothing that has not changed in Slurm.
 	in, err := cfg.ingester(pool, parts, log)
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	if *resume {
+		at, err := in.ResumeFrom(ctx, start, end)
+		if err != nil {
+			return fail("finding where to resume: %v", err)
+		}
+		if !at.Before(end) {
+			fmt.Fprintf(env.stdout, "nothing to do: %s .. %s is already ingested (drop --resume to read it again)\n",
+				start.Format("2006-01-02T15:04"), end.Format("2006-01-02T15:04"))
+			return nil
+		}
+		if at.After(start) {
+			fmt.Fprintf(env.stderr, "resuming at %s: the windows before it are already committed\n", at.Format("2006-01-02T15:04:05"))
+			start = at
+		}
 	}
 	began := time.Now()
 	total := 0

@@ -355,3 +355,9 @@ func (in *Ingester) SyncAssociations(ctx context.Context, sacctmgr string) (int,
 	}
 	return len(as), len(cs), nil
 }
+
+// ResumeFrom is where an interrupted ingest of [from, to) picks up: after
+// the windows from `from` onwards that are already committed.
+func (in *Ingester) ResumeFrom(ctx context.Context, from, to time.Time) (time.Time, error) {
+	return in.store.CommittedUntil(ctx, in.cfg.Cluster, from, to)
+}
