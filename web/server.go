@@ -70,6 +70,7 @@ type Server struct {
 	sessions *scs.SessionManager
 	metrics  *Metrics
 	mux      *http.ServeMux
+	patterns []string // every route handle registered, for the authorisation matrix test
 	store    *sessionStore
 	handler  http.Handler
 }
@@ -140,6 +141,7 @@ func (s *Server) Close() { s.store.Close() }
 
 // handle registers a route and records its pattern for logs and metrics.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if ri, ok := r.Context().Value(routeKey).(*routeInfo); ok {
 			ri.pattern = pattern
