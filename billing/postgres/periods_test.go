@@ -153,6 +153,8 @@ func TestAnomalies(t *testing.T) {
 		mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"),
 		mk(2, "mallory", "ghost", "nopart", "normal", 1, 1024, "2026-10-11T09:30:00Z", "2026-10-11T12:00:00Z"),
 		mk(3, "alice", "physics", "cpu", "normal", 512, 4096*1024, "2026-10-01T00:00:00Z", "2026-10-30T00:00:00Z"),
+		// Priced, but an account and user Slurm's associations do not know.
+		mk(5, "mallory", "ghost", "cpu", "normal", 1, 1024, "2026-10-11T09:30:00Z", "2026-10-11T12:00:00Z"),
 	)
 	run := mk(4, "alice", "physics", "cpu", "normal", 1, 1024, "2026-10-31T20:00:00Z", "2026-10-31T20:00:00Z")
 	run.End, run.State = time.Time{}, "RUNNING"
@@ -173,7 +175,7 @@ func TestAnomalies(t *testing.T) {
 	for _, a := range got {
 		kinds[a.Kind] = a.Count
 	}
-	for _, want := range []string{"unrated", "ingest_gap", "running", "large_charge"} {
+	for _, want := range []string{"unrated", "unknown_account", "unknown_user", "ingest_gap", "running", "large_charge"} {
 		if kinds[want] == 0 {
 			t.Errorf("no %s anomaly in %+v", want, got)
 		}
