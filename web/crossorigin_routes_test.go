@@ -1,14 +1,10 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	billingpg "github.com/tally-hpc/tally/billing/postgres"
 )
 
 // Every state-changing route, posted from another site with an admin's
@@ -16,26 +12,14 @@ import (
 // refused before its handler runs; nothing changes.
 func TestCrossOriginRefusedOnEveryPost(t *testing.T) {
 	e := newAuthServer(t, "", nil)
-	seedBilling(t, e)
-	ctx := context.Background()
-	month := time.Date(time.Now().UTC().Year(), time.Now().UTC().Month(), 1, 0, 0, 0, 0, time.UTC)
-	billingpg.New(e.srv.pool).EnsureMonths(ctx, month, month.AddDate(0, 1, 0))
-	fill := strings.NewReplacer("{name}", month.Format("2006-01"), "{account}", "chem")
+	_, period := seedWithPeriod(t, e)
+	fill := strings.NewReplacer("{name}", period, "{account}", "chem")
 
 	b := newBrowser(t, e)
 	if resp, _ := b.login("tally-t-admin", "tally-admin-pw", "/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %d", resp.StatusCode)
 	}
-	state := func() string {
-		var s string
-		if err := e.srv.pool.QueryRow(ctx, `SELECT concat_ws(' ', (SELECT count(*) FROM rate_cards), (SELECT count(*) FROM adjustments),
-			(SELECT count(*) FROM account_details), (SELECT count(*) FROM ingest_runs), (SELECT count(*) FROM statements),
-			(SELECT count(*) FROM sessions), (SELECT string_agg(status, ',' ORDER BY name) FROM billing_periods))`).Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	before := state()
+	before := billingState(t, e)
 	posts := 0
 	for _, p := range e.srv.patterns {
 		method, path, ok := strings.Cut(p, " ")
@@ -63,7 +47,7 @@ func TestCrossOriginRefusedOnEveryPost(t *testing.T) {
 	if posts < 7 {
 		t.Fatalf("only %d POST routes found", posts)
 	}
-	if after := state(); after != before {
+	if after := billingState(t, e); after != before {
 		t.Errorf("forged posts changed the database:\n before %s\n after  %s", before, after)
 	}
 	// The admin is still signed in: the forged logout did nothing either.

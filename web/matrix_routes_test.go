@@ -1,13 +1,9 @@
 package web
 
 import (
-	"context"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	billingpg "github.com/tally-hpc/tally/billing/postgres"
 )
 
 // Every route Tally serves has a row in an authorisation test: this one
@@ -16,11 +12,7 @@ import (
 // and it fails when a route is added that no test checks.
 func TestEveryRouteIsInTheMatrix(t *testing.T) {
 	e := newAuthServer(t, "", nil)
-	seedBilling(t, e)
-	ctx := context.Background()
-	month := time.Date(time.Now().UTC().Year(), time.Now().UTC().Month(), 1, 0, 0, 0, 0, time.UTC)
-	billingpg.New(e.srv.pool).EnsureMonths(ctx, month, month.AddDate(0, 1, 0))
-	period := month.Format("2006-01")
+	_, period := seedWithPeriod(t, e)
 
 	// Routes checked elsewhere: public ones, and those in the foreign-id matrix.
 	checkedElsewhere := map[string]string{
@@ -71,17 +63,7 @@ func TestEveryRouteIsInTheMatrix(t *testing.T) {
 		}
 	}
 
-	state := func() string {
-		var s string
-		if err := e.srv.pool.QueryRow(ctx, `SELECT concat_ws(' ',
-			(SELECT count(*) FROM rate_cards), (SELECT count(*) FROM adjustments), (SELECT count(*) FROM account_details),
-			(SELECT count(*) FROM ingest_runs), (SELECT count(*) FROM statements),
-			(SELECT string_agg(name || '=' || status, ',' ORDER BY name) FROM billing_periods))`).Scan(&s); err != nil || s == "" {
-			t.Fatalf("reading the state: %q %v", s, err)
-		}
-		return s
-	}
-	before := state()
+	before := billingState(t, e)
 	for _, user := range []string{"", "tally-t-alice", "tally-t-coord", "tally-t-fin", "tally-t-admin"} {
 		b := newBrowser(t, e)
 		if user != "" {
@@ -119,7 +101,7 @@ func TestEveryRouteIsInTheMatrix(t *testing.T) {
 			}
 		}
 	}
-	if after := state(); after != before {
+	if after := billingState(t, e); after != before {
 		t.Errorf("refused requests changed the database:\n before %s\n after  %s", before, after)
 	}
 }

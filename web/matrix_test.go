@@ -1,29 +1,16 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
-
-	billingpg "github.com/tally-hpc/tally/billing/postgres"
 )
 
 // Every route that shows data, for every role, with somebody else's ids:
 // the answer is a refusal or an empty page, never their data.
 func TestAuthorisationMatrixWithForeignIDs(t *testing.T) {
 	e := newAuthServer(t, "", nil)
-	rows := seedBilling(t, e) // 101 alice/physics, 102 coord/physics, 103 fin/chem
-	ctx := context.Background()
-	ended := time.Now().UTC().Add(-time.Hour) // when seedBilling's jobs end
-	month := time.Date(ended.Year(), ended.Month(), 1, 0, 0, 0, 0, time.UTC)
-	store := billingpg.New(e.srv.pool)
-	store.EnsureMonths(ctx, month, month.AddDate(0, 1, 0))
-	if _, err := store.RateOpen(ctx, billingpg.RateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	period := month.Format("2006-01")
+	rows, period := seedWithPeriod(t, e)
 	chemJob := rows[103]
 
 	type want struct {
