@@ -57,7 +57,7 @@ func TestRESTTransportFaults(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := fakeRestd(t, tc.handler)
-			in, store := restIngester(t, srv.URL, &fakeCreds{}, 400*time.Millisecond)
+			in, store := restIngester(t, srv.URL, &fakeCreds{}, time.Second)
 			_, err := in.Run(context.Background(), window[0], window[1], Options{Trigger: "test"})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.wantErr)
