@@ -3,8 +3,11 @@ package web
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -43,4 +46,28 @@ func busy(err error) bool {
 		}
 	}
 	return pgconn.Timeout(err)
+}
+
+// unreachable says whether err means the database could not be reached
+// or went away mid-request (restarting, failing over, the network down):
+// a passing condition, answered 503 like busy, not a bug.
+func unreachable(err error) bool {
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "57P01", // admin_shutdown: the server is stopping or restarting
+			pgErr.Code == "57P02",               // crash_shutdown
+			pgErr.Code == "57P03",               // cannot_connect_now: still starting
+			strings.HasPrefix(pgErr.Code, "08"): // connection exceptions
+			return true
+		}
+	}
+	// A connection that broke mid-statement: pgconn wraps the I/O error.
+	var netErr *net.OpError
+	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED)
 }

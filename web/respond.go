@@ -93,6 +93,13 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 			"The database did not answer in time. Nothing was changed; try again in a minute.")
 		return
 	}
+	if unreachable(err) {
+		s.log.Warn("database unreachable", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "30")
+		s.errorPage(w, r, http.StatusServiceUnavailable, "Tally cannot reach its database",
+			"The database is not answering just now (it may be restarting). Nothing was changed; try again in a minute.")
+		return
+	}
 	s.log.Error("internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
 		"Tally could not finish this request. It has been logged with reference "+id+".")
