@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -230,10 +231,33 @@ func TestDecodeBadInput(t *testing.T) {
 func FuzzDecodeJobs(f *testing.F) {
 	f.Add([]byte(`{"jobs":[{"job_id":1,"time":{"submission":5,"limit":{"set":true,"number":3}}}]}`))
 	f.Add([]byte(`{"errors":[{"error_number":1007,"error":"Protocol authentication error"}],"jobs":[]}`))
+	f.Add([]byte("{\"jobs\":[{\"job_id\":2,\"name\":\"caf\xe9 \\u0000\",\"user\":\"a\",\"time\":{\"submission\":5}}]}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = DecodeJobs(bytes.NewReader(b), func(j Job) error {
 			_ = j.Hash()
+			storable(t, j)
 			return nil
 		})
 	})
+}
+
+// storable fails the test when a record holds text PostgreSQL would
+// refuse (invalid UTF-8 or NUL), which would fail its whole window.
+func storable(t *testing.T, j Job) {
+	t.Helper()
+	texts := []string{j.Cluster, j.Name, j.User, j.Account, j.Partition, j.QOS, j.State, j.Reason, j.NodeList}
+	for _, s := range j.Steps {
+		texts = append(texts, s.ID, s.Name, s.State, s.NodeList)
+	}
+	for typ := range j.Requested.GPUByType {
+		texts = append(texts, typ)
+	}
+	for typ := range j.Allocated.GPUByType {
+		texts = append(texts, typ)
+	}
+	for _, s := range texts {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			t.Fatalf("job %d: text %q cannot be stored", j.JobID, s)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func fixtureFormat(t *testing.T) string {
@@ -177,10 +178,13 @@ func FuzzSacctLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		p, _ := NewSacctParser(format, "|")
 		lines := 0
-		_ = p.Parse(strings.NewReader(line+"\n"+line), func(j Job) error { _ = j.Hash(); lines++; return nil },
+		_ = p.Parse(strings.NewReader(line+"\n"+line), func(j Job) error { _ = j.Hash(); storable(t, j); lines++; return nil },
 			func(r Reject) error {
 				if r.Err == "" {
 					t.Fatal("reject without a reason")
+				}
+				if !utf8.ValidString(r.Raw) || strings.IndexByte(r.Raw, 0) >= 0 {
+					t.Fatalf("reject line %q cannot be stored", r.Raw)
 				}
 				return nil
 			})
