@@ -312,14 +312,12 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 	}
 	sum.Took = time.Since(began)
 	// The rollup pages read follows, for the days whose jobs changed.
-	if !r.first.IsZero() {
-		t := time.Now()
-		if err := s.RefreshUsage(ctx, r.first, r.last); err != nil {
-			return sum, fmt.Errorf("charges saved; refreshing daily usage: %w", err)
-		}
-		sum.UsageDays = int(r.last.Sub(r.first).Hours()/24) + 1
-		sum.UsageTook = time.Since(t)
+	t := time.Now()
+	if err := s.refreshUsageDays(ctx, r.days()); err != nil {
+		return sum, fmt.Errorf("charges saved; refreshing daily usage: %w", err)
 	}
+	sum.UsageDays = len(r.touched)
+	sum.UsageTook = time.Since(t)
 	return sum, nil
 }
 
@@ -331,9 +329,9 @@ type ratingRun struct {
 	sum      *RateSummary
 	progress func(int)
 	now      time.Time
-	// first and last are the end times of jobs that are new, changed or
+	// touched are the end days (UTC) of jobs that are new, changed or
 	// unrated: the days whose daily usage must be rebuilt.
-	first, last time.Time
+	touched map[time.Time]struct{}
 	// touchAll counts every job read as changed (they were all written
 	// since the last run), even when its charge is the same.
 	touchAll bool
@@ -343,12 +341,18 @@ func (r *ratingRun) touch(end time.Time) {
 	if end.IsZero() {
 		return
 	}
-	if r.first.IsZero() || end.Before(r.first) {
-		r.first = end
+	if r.touched == nil {
+		r.touched = map[time.Time]struct{}{}
 	}
-	if end.After(r.last) {
-		r.last = end
+	r.touched[day(end)] = struct{}{}
+}
+
+func (r *ratingRun) days() []time.Time {
+	out := make([]time.Time, 0, len(r.touched))
+	for d := range r.touched {
+		out = append(out, d)
 	}
+	return out
 }
 
 // each streams the query's jobs and hands each job's charge rows (and the

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,30 +34,89 @@ func (s *Store) RefreshUsage(ctx context.Context, from, to time.Time) error {
 	if to.IsZero() {
 		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	from = from.UTC().Truncate(24 * time.Hour)
-	to = to.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	return s.refreshUsage(ctx, []dayRange{{day(from), day(to).AddDate(0, 0, 1)}})
+}
+
+// refreshUsageDays rebuilds the rollup for the given days (any order,
+// duplicates allowed) and for the days updates left stale (migration
+// 00012), a run of adjacent days at a time: a change on an old day and
+// one today cost two days, not every day between.
+func (s *Store) refreshUsageDays(ctx context.Context, days []time.Time) error {
+	return s.refreshUsage(ctx, nil, days...)
+}
+
+type dayRange struct{ from, to time.Time } // [from, to), whole UTC days
+
+func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// dayRanges groups days into runs of adjacent days.
+func dayRanges(days []time.Time) []dayRange {
+	sorted := make([]time.Time, 0, len(days))
+	for _, d := range days {
+		sorted = append(sorted, day(d))
+	}
+	slices.SortFunc(sorted, func(a, b time.Time) int { return a.Compare(b) })
+	var out []dayRange
+	for _, d := range sorted {
+		if n := len(out); n > 0 && !d.After(out[n-1].to) {
+			if next := d.AddDate(0, 0, 1); next.After(out[n-1].to) {
+				out[n-1].to = next
+			}
+			continue
+		}
+		out = append(out, dayRange{d, d.AddDate(0, 0, 1)})
+	}
+	return out
+}
+
+func (s *Store) refreshUsage(ctx context.Context, ranges []dayRange, days ...time.Time) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(usageLock)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM usage_daily WHERE day >= $1::date AND day < $2::date`, from, to); err != nil {
-			return err
+		// Taken in the same transaction as the refresh: a failed refresh
+		// leaves them for the next.
+		rows, _ := tx.Query(ctx, `DELETE FROM usage_stale_days RETURNING day`)
+		stale, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+		if err != nil {
+			return fmt.Errorf("stale days: %w", err)
 		}
-		if _, err := tx.Exec(ctx, refreshUsageSQL, from, to); err != nil {
-			return err
+		for _, d := range stale {
+			covered := false
+			for _, r := range ranges {
+				covered = covered || (!d.Before(r.from) && d.Before(r.to))
+			}
+			if !covered {
+				days = append(days, d)
+			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM usage_daily_all WHERE day >= $1::date AND day < $2::date`, from, to); err != nil {
-			return err
+		for _, r := range append(ranges, dayRanges(days)...) {
+			if err := refreshRange(ctx, tx, r); err != nil {
+				return err
+			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO usage_daily_all
-			SELECT day, cluster, account, partition, qos, state, sum(jobs), sum(core_seconds), sum(gpu_seconds), sum(cpu_time_us),
-			       sum(total_micros), sum(idle_micros), max(currency)
-			FROM usage_daily WHERE day >= $1::date AND day < $2::date GROUP BY 1, 2, 3, 4, 5, 6`, from, to)
-		return err
+		return nil
 	})
 	if err == nil {
 		_, _ = pgstats.AnalyzeStale(ctx, s.pool, "usage_daily", "usage_daily_all")
 	}
+	return err
+}
+
+func refreshRange(ctx context.Context, tx pgx.Tx, r dayRange) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM usage_daily WHERE day >= $1::date AND day < $2::date`, r.from, r.to); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, refreshUsageSQL, r.from, r.to); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM usage_daily_all WHERE day >= $1::date AND day < $2::date`, r.from, r.to); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO usage_daily_all
+		SELECT day, cluster, account, partition, qos, state, sum(jobs), sum(core_seconds), sum(gpu_seconds), sum(cpu_time_us),
+		       sum(total_micros), sum(idle_micros), max(currency)
+		FROM usage_daily WHERE day >= $1::date AND day < $2::date GROUP BY 1, 2, 3, 4, 5, 6`, r.from, r.to)
 	return err
 }
 
