@@ -103,6 +103,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.sessions = newSessionManager(cfg, s.store)
 	s.sessions.ErrorFunc = s.serverError
 	s.metrics.AddGauges(poolGauges(d.Pool))
+	s.metrics.AddGauges(ingestGauges(d.Pool))
 	s.routes()
 
 	cop := http.NewCrossOriginProtection()

@@ -175,6 +175,14 @@ func TestHealthAndReadiness(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	e := newTestServer(t, nil)
+	// A committed window ending at 12:00, then two that failed.
+	if _, err := e.srv.pool.Exec(context.Background(), `INSERT INTO ingest_runs
+		(window_start, window_end, source, trigger, started_at, finished_at, jobs_rejected, error) VALUES
+		('2026-11-24 11:00Z', '2026-11-24 12:00Z', 'rest', 'schedule', '2026-11-24 12:00:05Z', '2026-11-24 12:00:10Z', 3, ''),
+		('2026-11-24 12:00Z', '2026-11-24 12:10Z', 'none', 'schedule', '2026-11-24 12:10:05Z', '2026-11-24 12:10:06Z', 0, 'sacct exited 1'),
+		('2026-11-24 12:00Z', '2026-11-24 12:20Z', 'none', 'schedule', '2026-11-24 12:20:05Z', '2026-11-24 12:20:06Z', 0, 'sacct exited 1')`); err != nil {
+		t.Fatal(err)
+	}
 	e.get(t, "/")
 	e.get(t, "/nowhere")
 	resp, body := e.get(t, "/metrics")
@@ -187,6 +195,11 @@ func TestMetrics(t *testing.T) {
 		`tally_http_request_duration_seconds_count{route="GET /{$}",method="GET"} 1`,
 		`tally_db_pool_connections{state="total"}`,
 		`tally_db_pool_max_connections`,
+		"tally_ingest_up 1",
+		"tally_ingest_last_success_timestamp_seconds 1795521610",
+		"tally_ingest_records_until_timestamp_seconds 1795521600",
+		"tally_ingest_failed_windows_since_success 2",
+		"tally_ingest_rejected_records_total 3",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
