@@ -86,23 +86,25 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	id := requestID(r.Context())
-	if busy(err) {
-		s.log.Warn("database busy", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", "30")
-		s.errorPage(w, r, http.StatusServiceUnavailable, "Tally is busy",
+	switch {
+	case busy(err):
+		s.unavailable(w, r, err, "database busy", "Tally is busy",
 			"The database did not answer in time. Nothing was changed; try again in a minute.")
-		return
-	}
-	if unreachable(err) {
-		s.log.Warn("database unreachable", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", "30")
-		s.errorPage(w, r, http.StatusServiceUnavailable, "Tally cannot reach its database",
+	case unreachable(err):
+		s.unavailable(w, r, err, "database unreachable", "Tally cannot reach its database",
 			"The database is not answering just now (it may be restarting). Nothing was changed; try again in a minute.")
-		return
+	default:
+		s.log.Error("internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
+			"Tally could not finish this request. It has been logged with reference "+id+".")
 	}
-	s.log.Error("internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
-		"Tally could not finish this request. It has been logged with reference "+id+".")
+}
+
+// unavailable answers a passing database condition: 503, try again later.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error, logMsg, heading, message string) {
+	s.log.Warn(logMsg, "id", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("Retry-After", "30")
+	s.errorPage(w, r, http.StatusServiceUnavailable, heading, message)
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
