@@ -175,12 +175,11 @@ func (j *Job) Hash() string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// addTRES adds one TRES entry by type and name, as both slurmrestd and
+// add records one TRES entry by type and name, as both slurmrestd and
 // sacct name them: cpu, mem, node, billing, energy, gres/gpu, gres/gpu:a100.
-// Counts below zero (-1, -2: unset) are ignored.
 func (t *TRES) add(typ, name string, count int64) {
-	// Slurm reports energy it did not measure as -2 (NO_VAL); any other
-	// negative count is kept for Job.Implausible to hold the record back.
+	// Slurm reports energy it did not measure as -2 (NO_VAL): none. Any
+	// other negative count is kept for Job.Implausible to hold back.
 	if count < 0 && typ == "energy" {
 		return
 	}
