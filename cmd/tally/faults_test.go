@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-hpc/tally/internal/pgtest"
+	"github.com/tally-hpc/tally/internal/testenv"
 	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/slurm/synth"
 )
@@ -428,7 +429,7 @@ func TestPostgresRestartDuringIngestAndClose(t *testing.T) {
 // window in progress commits, and the process exits cleanly.
 func TestServeDrainsOnSIGTERM(t *testing.T) {
 	if _, err := os.Stat("/etc/pam.d/tally-test"); err != nil {
-		t.Skip("PAM service tally-test missing: run scripts/test-pam-setup.sh as root")
+		testenv.Missing(t, "PAM service tally-test missing: run scripts/test-pam-setup.sh as root")
 	}
 	site := newFaultSite(t)
 	bin := buildTally(t)
@@ -479,7 +480,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 // window is ingested once and the period is closed once.
 func TestTwoServersIngestAndCloseOnce(t *testing.T) {
 	if _, err := os.Stat("/etc/pam.d/tally-test"); err != nil {
-		t.Skip("PAM service tally-test missing: run scripts/test-pam-setup.sh as root")
+		testenv.Missing(t, "PAM service tally-test missing: run scripts/test-pam-setup.sh as root")
 	}
 	site := newFaultSite(t)
 	bin := buildTally(t)

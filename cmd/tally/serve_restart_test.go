@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tally-hpc/tally/internal/pgtest"
+	"github.com/tally-hpc/tally/internal/testenv"
 )
 
 // A long-running `tally serve` rides out a PostgreSQL restart: while the
@@ -18,7 +19,7 @@ import (
 // windows again, without anyone restarting Tally.
 func TestServeRidesOutAPostgresRestart(t *testing.T) {
 	if _, err := os.Stat("/etc/pam.d/tally-test"); err != nil {
-		t.Skip("PAM service tally-test missing: run scripts/test-pam-setup.sh as root")
+		testenv.Missing(t, "PAM service tally-test missing: run scripts/test-pam-setup.sh as root")
 	}
 	newFaultSite(t)
 	bin := buildTally(t)
