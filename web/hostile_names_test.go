@@ -11,7 +11,6 @@ import (
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/slurm"
-	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 // Job names are whatever a researcher typed into sbatch -J. Markup in one
@@ -28,18 +27,13 @@ func TestHostileJobNames(t *testing.T) {
 		204: `Robert'); DELETE FROM job_charges WHERE ('1'='1`,
 	}
 	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
-	w, err := jobstore.New(e.srv.pool).Begin(ctx, "sacct")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var jobs []slurm.Job
 	for id, name := range names {
-		w.Add(ctx, slurm.Job{Cluster: "testbed", JobID: id, Submit: end.Add(-2 * time.Hour), Start: end.Add(-time.Hour), End: end,
+		jobs = append(jobs, slurm.Job{Cluster: "testbed", JobID: id, Submit: end.Add(-2 * time.Hour), Start: end.Add(-time.Hour), End: end,
 			User: "tally-t-alice", Account: "physics", Partition: "cpu", QOS: "normal", State: "COMPLETED", Name: name,
 			ElapsedSeconds: 3600, Requested: slurm.TRES{CPU: 1, MemMiB: 1024, Nodes: 1}, Allocated: slurm.TRES{CPU: 1, MemMiB: 1024, Nodes: 1}})
 	}
-	if _, err := w.Commit(ctx, jobstore.Run{WindowStart: end.Add(-time.Hour), WindowEnd: end, Source: "sacct", Trigger: "test", Started: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	storeJobs(t, e, end.Add(-time.Hour), end, jobs...)
 	if _, err := billingpg.New(e.srv.pool).RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {
 		t.Fatal(err)
 	}

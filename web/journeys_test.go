@@ -20,7 +20,6 @@ import (
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/internal/testenv"
 	"github.com/tally-hpc/tally/slurm"
-	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 // journey drives one person's visit in headless Chromium. It records every
@@ -199,20 +198,15 @@ func seedJourneys(t *testing.T, e *testEnv) (string, map[int64]int64) {
 	pool := e.srv.pool
 	month := monthStart(time.Now())
 	prev := month.AddDate(0, -1, 0)
-	w, err := jobstore.New(pool).Begin(ctx, "sacct")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var jobs []slurm.Job
 	for i, who := range []struct{ user, account string }{{"tally-t-alice", "physics"}, {"tally-t-coord", "physics"}, {"tally-t-fin", "chem"}} {
 		end := prev.AddDate(0, 0, 24).Add(time.Duration(i) * time.Hour)
-		w.Add(ctx, slurm.Job{Cluster: "testbed", JobID: int64(700 + i), Submit: end.Add(-5 * time.Hour), Start: end.Add(-4 * time.Hour), End: end,
+		jobs = append(jobs, slurm.Job{Cluster: "testbed", JobID: int64(700 + i), Submit: end.Add(-5 * time.Hour), Start: end.Add(-4 * time.Hour), End: end,
 			User: who.user, Account: who.account, Partition: "cpu", QOS: "normal", State: "COMPLETED", Name: "last-month-" + who.user,
 			ElapsedSeconds: 4 * 3600, CPUTimeMicros: 3 * 4 * 3600 * 1_000_000,
 			Requested: slurm.TRES{CPU: 4, MemMiB: 8192, Nodes: 1}, Allocated: slurm.TRES{CPU: 4, MemMiB: 8192, Nodes: 1}})
 	}
-	if _, err := w.Commit(ctx, jobstore.Run{WindowStart: prev, WindowEnd: month, Source: "sacct", Trigger: "test", Started: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	storeJobs(t, e, prev, month, jobs...)
 	store := billingpg.New(pool)
 	if err := store.EnsureMonths(ctx, prev, month.AddDate(0, 1, 0)); err != nil {
 		t.Fatal(err)

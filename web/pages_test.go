@@ -13,7 +13,6 @@ import (
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/slurm"
-	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 func parseHTML(t *testing.T, body string) *goquery.Document {
@@ -28,21 +27,15 @@ func parseHTML(t *testing.T, body string) *goquery.Document {
 // addManyJobs stores n more jobs of one user, ending a minute apart.
 func addManyJobs(t *testing.T, e *testEnv, user, account string, first int64, n int) {
 	t.Helper()
-	ctx := context.Background()
-	w, err := jobstore.New(e.srv.pool).Begin(ctx, "sacct")
-	if err != nil {
-		t.Fatal(err)
-	}
 	end := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Minute)
+	jobs := make([]slurm.Job, 0, n)
 	for i := range n {
 		e := end.Add(-time.Duration(i) * time.Minute)
-		w.Add(ctx, slurm.Job{Cluster: "testbed", JobID: first + int64(i), Submit: e.Add(-time.Hour), Start: e.Add(-30 * time.Minute), End: e,
+		jobs = append(jobs, slurm.Job{Cluster: "testbed", JobID: first + int64(i), Submit: e.Add(-time.Hour), Start: e.Add(-30 * time.Minute), End: e,
 			User: user, Account: account, Partition: "cpu", QOS: "normal", State: "COMPLETED", Name: fmt.Sprintf("sweep-%d", i),
 			ElapsedSeconds: 1800, Requested: slurm.TRES{CPU: 1, MemMiB: 100, Nodes: 1}, Allocated: slurm.TRES{CPU: 1, MemMiB: 100, Nodes: 1}})
 	}
-	if _, err := w.Commit(ctx, jobstore.Run{WindowStart: end.Add(-48 * time.Hour), WindowEnd: end, Source: "sacct", Trigger: "test", Started: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	storeJobs(t, e, end.Add(-48*time.Hour), end, jobs...)
 }
 
 // The job list pages by position: Next and Previous links walk all of a

@@ -9,7 +9,6 @@ import (
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/slurm"
-	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 func TestPeriodWorkflow(t *testing.T) {
@@ -18,14 +17,14 @@ func TestPeriodWorkflow(t *testing.T) {
 	ctx := context.Background()
 	pool := e.srv.pool
 	// Two October jobs, in two accounts.
-	w, _ := jobstore.New(pool).Begin(ctx, "sacct")
+	var jobs []slurm.Job
 	for i, acct := range []string{"physics", "chem"} {
 		end := time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)
-		w.Add(ctx, slurm.Job{Cluster: "testbed", JobID: int64(500 + i), Submit: end.Add(-2 * time.Hour), Start: end.Add(-2 * time.Hour), End: end,
+		jobs = append(jobs, slurm.Job{Cluster: "testbed", JobID: int64(500 + i), Submit: end.Add(-2 * time.Hour), Start: end.Add(-2 * time.Hour), End: end,
 			User: "tally-t-coord", Account: acct, Partition: "cpu", QOS: "normal", State: "COMPLETED", ElapsedSeconds: 7200,
 			Requested: slurm.TRES{CPU: 1, MemMiB: 1024, Nodes: 1}})
 	}
-	w.Commit(ctx, jobstore.Run{WindowStart: time.Unix(0, 0), WindowEnd: time.Unix(1, 0), Source: "sacct", Trigger: "test", Started: time.Now()})
+	storeJobs(t, e, time.Unix(0, 0), time.Unix(1, 0), jobs...)
 	store := billingpg.New(pool)
 	store.EnsureMonths(ctx, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Now().AddDate(0, 1, 0))
 	if _, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {

@@ -38,6 +38,25 @@ func importStandardCard(t *testing.T, pool *pgxpool.Pool) *billingpg.Store {
 
 // seedBilling stores the standard card and jobs of two users in two
 // accounts, rated, and returns the job rows by job id.
+// storeJobs stores jobs as one committed ingest window [from, to), the way
+// ingest does.
+func storeJobs(t *testing.T, e *testEnv, from, to time.Time, jobs ...slurm.Job) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := jobstore.New(e.srv.pool).Begin(ctx, "sacct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		if err := w.Add(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Commit(ctx, jobstore.Run{WindowStart: from, WindowEnd: to, Source: "sacct", Trigger: "test", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func seedBilling(t *testing.T, e *testEnv) map[int64]int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -50,20 +69,11 @@ func seedBilling(t *testing.T, e *testEnv) map[int64]int64 {
 			CPUTimeMicros: 3600 * 1_000_000, Requested: slurm.TRES{CPU: 2, MemMiB: 2048, Nodes: 1}, Allocated: slurm.TRES{CPU: 2, MemMiB: 2048, Nodes: 1},
 			Steps: []slurm.Step{{ID: "batch", Name: "batch", State: "COMPLETED", ElapsedSeconds: 7200, CPUTimeMicros: 3600 * 1_000_000, Tasks: 1, NodeList: "node07"}}, StepCount: 1}
 	}
-	w, err := jobstore.New(pool).Begin(ctx, "sacct")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, j := range []slurm.Job{
+	storeJobs(t, e, end.Add(-time.Hour), end,
 		mk(101, "tally-t-alice", "physics", "alice's job"),
 		mk(102, "tally-t-coord", "physics", "coord's job"),
 		mk(103, "tally-t-fin", "chem", `=HYPERLINK("http://x"),"quoted"`+"\nnewline"),
-	} {
-		w.Add(ctx, j)
-	}
-	if _, err := w.Commit(ctx, jobstore.Run{WindowStart: end.Add(-time.Hour), WindowEnd: end, Source: "sacct", Trigger: "test", Started: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	)
 	if _, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {
 		t.Fatal(err)
 	}
