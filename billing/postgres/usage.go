@@ -51,20 +51,26 @@ func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 
 // dayRanges groups days into runs of adjacent days.
 func dayRanges(days []time.Time) []dayRange {
-	sorted := make([]time.Time, 0, len(days))
+	rs := make([]dayRange, 0, len(days))
 	for _, d := range days {
-		sorted = append(sorted, day(d))
+		rs = append(rs, dayRange{day(d), day(d).AddDate(0, 0, 1)})
 	}
-	slices.SortFunc(sorted, func(a, b time.Time) int { return a.Compare(b) })
+	return mergeRanges(rs)
+}
+
+// mergeRanges sorts ranges and joins those that overlap or touch, so no
+// day is rebuilt twice.
+func mergeRanges(rs []dayRange) []dayRange {
+	slices.SortFunc(rs, func(a, b dayRange) int { return a.from.Compare(b.from) })
 	var out []dayRange
-	for _, d := range sorted {
-		if n := len(out); n > 0 && !d.After(out[n-1].to) {
-			if next := d.AddDate(0, 0, 1); next.After(out[n-1].to) {
-				out[n-1].to = next
+	for _, r := range rs {
+		if n := len(out); n > 0 && !r.from.After(out[n-1].to) {
+			if r.to.After(out[n-1].to) {
+				out[n-1].to = r.to
 			}
 			continue
 		}
-		out = append(out, dayRange{d, d.AddDate(0, 0, 1)})
+		out = append(out, r)
 	}
 	return out
 }
@@ -81,16 +87,7 @@ func (s *Store) refreshUsage(ctx context.Context, ranges []dayRange, days ...tim
 		if err != nil {
 			return fmt.Errorf("stale days: %w", err)
 		}
-		for _, d := range stale {
-			covered := false
-			for _, r := range ranges {
-				covered = covered || (!d.Before(r.from) && d.Before(r.to))
-			}
-			if !covered {
-				days = append(days, d)
-			}
-		}
-		for _, r := range append(ranges, dayRanges(days)...) {
+		for _, r := range mergeRanges(append(ranges, dayRanges(append(days, stale...))...)) {
 			if err := refreshRange(ctx, tx, r); err != nil {
 				return err
 			}
