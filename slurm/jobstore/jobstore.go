@@ -232,7 +232,7 @@ func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 	if len(w.rejects) > 0 {
 		rows := make([][]any, len(w.rejects))
 		for i, r := range w.rejects {
-			rows[i] = []any{runID, run.Source, int32(r.Line), slurm.CleanText(r.Raw), slurm.CleanText(r.Err)}
+			rows[i] = []any{runID, run.Source, int32(r.Line), r.Raw, r.Err} // already storable text: the parsers clean it
 		}
 		if _, err := w.tx.CopyFrom(ctx, pgx.Identifier{"ingest_rejects"}, []string{"run_id", "source", "line_no", "raw", "error"}, pgx.CopyFromRows(rows)); err != nil {
 			return c, fmt.Errorf("rejects: %w", err)
