@@ -128,7 +128,8 @@ func TestWorkedExamples(t *testing.T) {
 func TestStatementRounding(t *testing.T) {
 	r := Rater{Cards: standardCards(t), Rounding: HalfUp}
 	ch, _ := r.Rate(job("bob", "chem", "cpu", "normal", "COMPLETED", Resources{CPU: 1, MemMiB: 1024}, 4500, "2026-10-10T12:00:00Z"))
-	st := BuildStatement([]AccountLines{{Account: "chem", Lines: ch.Lines}}, HalfUp, 2)
+	pol := NewPolicy(HalfUp, nil)
+	st := pol.BuildStatement("USD", []AccountLines{{Account: "chem", Lines: ch.Lines}})[0]
 	if len(st.Lines) != 2 || st.Lines[0].Amount.String() != "0.020000" || st.Lines[1].Amount.String() != "0.010000" || st.Total.String() != "0.030000" {
 		t.Fatalf("example 2 statement: %+v", st)
 	}
@@ -138,12 +139,12 @@ func TestStatementRounding(t *testing.T) {
 	for i := range jobs {
 		jobs[i] = AccountLines{Account: "physics", Lines: tiny.Lines}
 	}
-	st = BuildStatement(jobs, HalfUp, 2)
+	st = pol.BuildStatement("USD", jobs)[0]
 	if st.Lines[0].Amount.String() != "40.000000" || st.Lines[1].Amount.String() != "5.000000" || st.Total.String() != "45.000000" {
 		t.Fatalf("example 3 statement: %+v", st)
 	}
-	if st.Lines[0].Jobs != 10000 {
-		t.Errorf("jobs counted %d", st.Lines[0].Jobs)
+	if st.Lines[0].Jobs != 10000 || st.Jobs != 10000 {
+		t.Errorf("jobs counted %d (line), %d (statement)", st.Lines[0].Jobs, st.Jobs)
 	}
 }
 

@@ -23,10 +23,7 @@ func fastAmount(num, den, secs int64, price Micros, qos, acct Ratio, rule Roundi
 		return 0, false
 	}
 	q, r := bits.Div64(hi, lo, d)
-	// Round the remainder: compare 2r with d without overflowing.
-	half := r >= d-r // 2r >= d
-	exact := r == d-r
-	if half && (!exact || rule != HalfEven || q&1 == 1) {
+	if rule.roundsAway(q, r, d) {
 		q++
 	}
 	if q > 1<<62 {
@@ -74,7 +71,7 @@ func fastQuantity(num, den, secs int64) (string, bool) {
 	if q > 1<<62 {
 		return "", false
 	}
-	if r >= d-r {
+	if HalfUp.roundsAway(q, r, d) { // a quantity shown, not money
 		q++
 	}
 	return trimDecimal(formatScaled(int64(q), 6)), true
@@ -100,8 +97,7 @@ func mulDivRound(a, b, d uint64, rule Rounding) uint64 {
 		return 1<<63 - 1 // beyond any real amount; callers cap it
 	}
 	q, r := bits.Div64(hi, lo, d)
-	half := r >= d-r
-	if half && (r != d-r || rule != HalfEven || q&1 == 1) {
+	if rule.roundsAway(q, r, d) {
 		q++
 	}
 	return q

@@ -142,13 +142,3 @@ func DefaultMinorDigits(currency string) int {
 	}
 	return 2
 }
-
-// MinorString prints an amount with the currency's minor-unit decimals,
-// rounding by rule: "12.35" for USD, "1235" for JPY.
-func (m Micros) MinorString(digits int, rule Rounding) string {
-	r := rule.ToMinor(m, digits)
-	s := r.String()
-	cut := 6 - digits
-	s = s[:len(s)-cut]
-	return strings.TrimSuffix(s, ".")
-}

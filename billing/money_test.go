@@ -221,7 +221,7 @@ func TestMinorUnits(t *testing.T) {
 	}{
 		{12_345_678, "USD", "12.35"}, {12_500_000, "JPY", "13"}, {12_345_678, "KWD", "12.346"}, {-5_000, "EUR", "-0.01"},
 	} {
-		if got := c.m.MinorString(DefaultMinorDigits(c.currency), HalfUp); got != c.want {
+		if got := NewPolicy(HalfUp, nil).Format(c.m, c.currency); got != c.want {
 			t.Errorf("%s %s: %s, want %s", c.m, c.currency, got, c.want)
 		}
 	}

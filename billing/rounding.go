@@ -6,7 +6,8 @@ import (
 )
 
 // Rounding is the one rule by which exact amounts become amounts of a
-// coarser unit. It is applied in exactly two places, both here:
+// coarser unit (Policy carries it with each currency's minor digits). It
+// is applied in exactly two places, both in this package:
 //
 //  1. A job's charge line is computed exactly (a rational number) and
 //     stored to the micro-unit (10^-6) with this rule.
@@ -54,6 +55,16 @@ func (rule Rounding) divRound(num, den *big.Int) *big.Int {
 		}
 	}
 	return q
+}
+
+// roundsAway says whether the non-negative quotient q with remainder r of
+// a division by d rounds up to q+1 by rule (the 128-bit fast path; divRound
+// is the same rule on big integers).
+func (rule Rounding) roundsAway(q, r, d uint64) bool {
+	if r < d-r { // 2r < d, written so it cannot overflow
+		return false
+	}
+	return r != d-r || rule != HalfEven || q&1 == 1
 }
 
 // ToMicros rounds an exact amount (in currency units) to micro-units.

@@ -1,21 +1,183 @@
 package billing
 
-import "sort"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Period is a billing period: open while charges may still change, closed
+// once its statements are issued (then nothing in it changes).
+type Period struct {
+	ID       int64
+	Name     string
+	Starts   time.Time
+	Ends     time.Time
+	Status   string // PeriodOpen or PeriodClosed
+	ClosedAt *time.Time
+	ClosedBy string
+}
+
+// Period states.
+const (
+	PeriodOpen   = "open"
+	PeriodClosed = "closed"
+)
+
+// Closed says whether the period's statements are issued.
+func (p Period) Closed() bool { return p.Status == PeriodClosed }
 
 // StatementLine is one account's charges for one component in a period:
 // the exact sum of its jobs' lines, and that sum rounded once.
 type StatementLine struct {
 	Account   string
 	Component string
-	Jobs      int
+	Jobs      int    // jobs with a line of this component (adjustments: how many)
 	Exact     Micros // sum of the jobs' micro-unit amounts
 	Amount    Micros // Exact rounded to the minor unit: what is billed
 }
 
-// Statement is a set of rounded lines; its total is the sum of the lines.
+// AccountDetails are what a statement prints about its account. They are
+// frozen into a statement when its period closes; later edits apply to
+// later periods.
+type AccountDetails struct {
+	DisplayName string
+	PI          string
+	CostCentre  string
+	PONumber    string
+}
+
+// Statement is one account's bill for a period: a preview while the
+// period is open, the issued snapshot once it is closed.
+//
+// Jobs is the number of distinct jobs charged to the account in the
+// period (a job split across periods counts once in each, a job with
+// several components once). Total is the sum of the rounded lines,
+// adjustments included.
 type Statement struct {
-	Lines []StatementLine
-	Total Micros
+	Number      string // empty in a preview
+	Account     string
+	Currency    string
+	Jobs        int
+	Lines       []StatementLine
+	Total       Micros
+	Details     AccountDetails
+	HashVersion int
+	SHA256      string
+}
+
+// Charges is the total of the lines that are not adjustments.
+func (st Statement) Charges() Micros {
+	var m Micros
+	for _, l := range st.Lines {
+		if l.Component != AdjustmentsComponent {
+			m += l.Amount
+		}
+	}
+	return m
+}
+
+// Adjustments is the total of the adjustments line (zero when none).
+func (st Statement) Adjustments() Micros { return st.Total - st.Charges() }
+
+// Exact is the exact sum of every line before rounding: what the job
+// lines export adds up to (plus adjustments).
+func (st Statement) Exact() Micros {
+	var m Micros
+	for _, l := range st.Lines {
+		m += l.Exact
+	}
+	return m
+}
+
+// AdjustmentsComponent names the statement line that carries an account's
+// adjustments in a period.
+const AdjustmentsComponent = "adjustments"
+
+// ChargeSum is the exact sum of one component of the job lines of one
+// account (and, when the reader grouped by person, one person) in a scope
+// of a period, or (Component "") their count of charged jobs.
+type ChargeSum struct {
+	Account   string
+	User      string
+	Currency  string
+	Component string
+	Jobs      int
+	Exact     Micros
+}
+
+// BuildStatements makes one statement per account from exact sums: sums
+// of the same account and component are added exactly (a job has one
+// account and one person, so job counts add too), then each line is
+// rounded once by the policy and the total is the sum of the lines. This
+// is the only place statement figures are computed; previews, closes,
+// person statements, pages and exports all come through it.
+func (p Policy) BuildStatements(sums []ChargeSum) []Statement {
+	type key struct{ account, component string }
+	byAccount := map[string]*Statement{}
+	lines := map[key]*StatementLine{}
+	for _, s := range sums {
+		st := byAccount[s.Account]
+		if st == nil {
+			st = &Statement{Account: s.Account}
+			byAccount[s.Account] = st
+		}
+		if st.Currency == "" {
+			st.Currency = s.Currency
+		}
+		if s.Component == "" {
+			st.Jobs += s.Jobs
+			continue
+		}
+		l := lines[key{s.Account, s.Component}]
+		if l == nil {
+			l = &StatementLine{Account: s.Account, Component: s.Component}
+			lines[key{s.Account, s.Component}] = l
+		}
+		l.Jobs += s.Jobs
+		l.Exact += s.Exact
+	}
+	for _, l := range lines {
+		st := byAccount[l.Account]
+		st.Lines = append(st.Lines, *l)
+	}
+	out := make([]Statement, 0, len(byAccount))
+	for _, st := range byAccount {
+		out = append(out, *st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Account < out[j].Account })
+	cur := ""
+	for i := range out {
+		if out[i].Currency != "" {
+			cur = out[i].Currency
+			break
+		}
+	}
+	for i := range out {
+		st := &out[i]
+		if st.Currency == "" {
+			st.Currency = cur // an account with adjustments only
+		}
+		SortLines(st.Lines)
+		for k := range st.Lines {
+			st.Lines[k].Amount = p.Round(st.Lines[k].Exact, st.Currency)
+			st.Total += st.Lines[k].Amount
+		}
+	}
+	return out
+}
+
+// ByUser splits sums by person (sums read without a person's name go
+// under "").
+func ByUser(sums []ChargeSum) map[string][]ChargeSum {
+	out := map[string][]ChargeSum{}
+	for _, s := range sums {
+		out[s.User] = append(out[s.User], s)
+	}
+	return out
 }
 
 // AccountLines are one job's charge lines with the account they bill.
@@ -24,48 +186,113 @@ type AccountLines struct {
 	Lines   []Line
 }
 
-// BuildStatement sums job lines per account and component and rounds each
-// sum once, by rule, to minorDigits decimals.
-func BuildStatement(jobs []AccountLines, rule Rounding, minorDigits int) Statement {
+// BuildStatement sums job lines per account and component and builds the
+// statements from those sums (the worked examples use it).
+func (p Policy) BuildStatement(currency string, jobs []AccountLines) []Statement {
 	type key struct{ account, component string }
-	sums := map[key]*StatementLine{}
+	sums := map[key]*ChargeSum{}
+	var order []key
+	add := func(k key, amount Micros, newJob bool) {
+		s := sums[k]
+		if s == nil {
+			s = &ChargeSum{Account: k.account, Currency: currency, Component: k.component}
+			sums[k] = s
+			order = append(order, k)
+		}
+		s.Exact += amount
+		if newJob {
+			s.Jobs++
+		}
+	}
 	for _, j := range jobs {
 		seen := map[string]bool{}
 		for _, l := range j.Lines {
-			k := key{j.Account, l.Component}
-			sl := sums[k]
-			if sl == nil {
-				sl = &StatementLine{Account: j.Account, Component: l.Component}
-				sums[k] = sl
-			}
-			sl.Exact += l.Amount
-			if !seen[l.Component] {
-				sl.Jobs++
-				seen[l.Component] = true
-			}
+			add(key{j.Account, l.Component}, l.Amount, !seen[l.Component])
+			seen[l.Component] = true
+		}
+		if len(j.Lines) > 0 {
+			add(key{j.Account, ""}, 0, true)
 		}
 	}
-	var st Statement
-	for _, sl := range sums {
-		sl.Amount = rule.ToMinor(sl.Exact, minorDigits)
-		st.Lines = append(st.Lines, *sl)
-		st.Total += sl.Amount
+	out := make([]ChargeSum, 0, len(order))
+	for _, k := range order {
+		out = append(out, *sums[k])
 	}
-	sort.Slice(st.Lines, func(i, j int) bool {
-		a, b := st.Lines[i], st.Lines[j]
-		if a.Account != b.Account {
-			return a.Account < b.Account
+	return p.BuildStatements(out)
+}
+
+// Sum adds statements' totals and jobs. It refuses to add amounts of
+// different currencies.
+func Sum(sts []Statement) (total Micros, jobs int, currency string, err error) {
+	for _, st := range sts {
+		if currency != "" && st.Currency != "" && st.Currency != currency {
+			return 0, 0, "", Conflictf("statements in %s and %s cannot be added up", currency, st.Currency)
 		}
-		return componentOrder(a.Component) < componentOrder(b.Component)
-	})
-	return st
+		if st.Currency != "" {
+			currency = st.Currency
+		}
+		total += st.Total
+		jobs += st.Jobs
+	}
+	return total, jobs, currency, nil
+}
+
+// Hash is SHA-256 over the statement's canonical text, so anyone can check
+// a printed statement against its lines. Version 1 (statements issued
+// before account details were frozen) covers the lines; version 2 also
+// the account details printed on it.
+func (st Statement) Hash(p Period) string {
+	var b strings.Builder
+	version := st.HashVersion
+	if version == 0 {
+		version = 2
+	}
+	fmt.Fprintf(&b, "tally-statement-v%d\nperiod %s %s %s\naccount %s\ncurrency %s\n", version, p.Name,
+		p.Starts.UTC().Format(time.RFC3339), p.Ends.UTC().Format(time.RFC3339), st.Account, st.Currency)
+	if version >= 2 {
+		d := st.Details
+		fmt.Fprintf(&b, "display_name %q\npi %q\ncost_centre %q\npo_number %q\njobs %d\n", d.DisplayName, d.PI, d.CostCentre, d.PONumber, st.Jobs)
+	}
+	for _, l := range st.Lines {
+		fmt.Fprintf(&b, "line %s jobs=%d exact=%s amount=%s\n", l.Component, l.Jobs, l.Exact, l.Amount)
+	}
+	fmt.Fprintf(&b, "total %s\n", st.Total)
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
 }
 
 func componentOrder(c string) int {
-	for i, x := range []string{"cpu", "mem", "gpu", "node", "billing", "cpu_time", "fee", "minimum"} {
+	for i, x := range []string{"cpu", "mem", "gpu", "node", "billing", "cpu_time", "fee", "minimum", AdjustmentsComponent} {
 		if x == c {
 			return i
 		}
 	}
 	return 99
+}
+
+// SortLines puts lines in the order statements print them.
+func SortLines(lines []StatementLine) {
+	sort.SliceStable(lines, func(a, b int) bool {
+		return componentOrder(lines[a].Component) < componentOrder(lines[b].Component)
+	})
+}
+
+// PeriodStatements is every account statement of a period in a scope,
+// with their sum: the period's total and job count for that scope.
+type PeriodStatements struct {
+	Period     Period
+	Statements []Statement
+	Total      Micros
+	Jobs       int
+	Currency   string
+}
+
+// NewPeriodStatements adds up a period's statements (refusing to add
+// different currencies).
+func NewPeriodStatements(p Period, sts []Statement) (PeriodStatements, error) {
+	total, jobs, currency, err := Sum(sts)
+	if err != nil {
+		return PeriodStatements{Period: p}, fmt.Errorf("period %s: %w", p.Name, err)
+	}
+	return PeriodStatements{Period: p, Statements: sts, Total: total, Jobs: jobs, Currency: currency}, nil
 }

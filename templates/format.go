@@ -9,14 +9,17 @@ import (
 	"github.com/tally-hpc/tally/billing"
 )
 
-// Money shows an amount rounded half-up to cents for display; the exact
-// micro-unit amounts are on receipts' lines and in the CSV exports.
-func Money(m billing.Micros, currency string) string {
-	s := m.MinorString(billing.DefaultMinorDigits(currency), billing.HalfUp)
-	if currency != "" {
-		s += " " + currency
+// Money shows an amount rounded to its currency's minor unit by the
+// page's rounding policy (the one in billing); the exact micro-unit
+// amounts are on receipts' lines and in the CSV exports.
+func (p Page) Money(m billing.Micros, currency string) string { return p.Policy.Money(m, currency) }
+
+// or is a, or b when a is empty.
+func or(a, b string) string {
+	if a == "" {
+		return b
 	}
-	return s
+	return a
 }
 
 // ExactMoney shows all six decimals.

@@ -51,7 +51,7 @@ func TestGoldenHTML(t *testing.T) {
 			{X: 1, Y: 80, W: 298, H: 80, Title: "Nov 23: €6.00, 3 jobs", Label: "Nov 23", Value: "€6.00", Jobs: 3},
 			{X: 301, Y: 15, W: 298, H: 145, Title: "Nov 24: €12.35, 1 jobs", Label: "Nov 24", Value: "€12.35", Jobs: 1}}}
 	cases := map[string]templ.Component{
-		"job-table": templates.JobTable(jobs(), ""),
+		"job-table": templates.JobTable(templates.Page{}, jobs()),
 		"bar-chart": templates.BarChart(chart),
 		"jobs-page": templates.Jobs(page("Jobs", "/jobs"), templates.JobsData{Heading: "Jobs", Rows: jobs(), CSVHref: "/jobs.csv?",
 			Totals: billingpg.JobTotals{Jobs: 1234, CoreHours: "16.00", GPUHours: "2.00", Total: 12_345_678, Currency: "EUR"},

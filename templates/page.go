@@ -2,6 +2,8 @@
 // values prepared by web handlers; they never query anything themselves.
 package templates
 
+import "github.com/tally-hpc/tally/billing"
+
 // Page is what every full page needs from the layout.
 type Page struct {
 	Title   string
@@ -11,6 +13,8 @@ type Page struct {
 	Flashes []Flash
 	Version string
 	Asset   func(name string) string
+	// Policy rounds every amount the page shows.
+	Policy billing.Policy
 }
 
 // Viewer is the signed-in person as the header shows them.

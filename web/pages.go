@@ -40,7 +40,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, v *Viewer) {
 
 // finance is the finance team's start page: the periods with their exports.
 func (s *Server) finance(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	ps, err := s.billing.PeriodSummaries(r.Context(), nil)
+	ps, err := s.billing.PeriodSummaries(r.Context(), nil, s.rounding)
 	if err != nil {
 		s.serverError(w, r, err)
 		return

@@ -26,7 +26,7 @@ func statementAccounts(v *Viewer) []string {
 }
 
 func (s *Server) periods(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	ps, err := s.billing.PeriodSummaries(r.Context(), statementAccounts(v))
+	ps, err := s.billing.PeriodSummaries(r.Context(), statementAccounts(v), s.rounding)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -60,43 +60,59 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 		s.serverError(w, r, err)
 		return
 	}
-	all, err := s.billing.AccountDetailsAll(ctx)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	details := map[string]billingpg.AccountDetails{}
-	for _, d := range all {
-		details[d.Account] = d
-	}
-	view := templates.PeriodView{Statements: ps, Adjustments: adj, Details: details, CanClose: v.Has(RoleAdmin),
+	view := templates.PeriodView{Statements: ps, Adjustments: adj, CanClose: v.Has(RoleAdmin),
 		CanAdjust: v.Has(RoleAdmin), CanExport: true, Form: form}
 	for _, b := range []struct {
 		by  string
 		dst *[]billingpg.PeriodBreakdown
 	}{{"user", &view.ByUser}, {"partition", &view.ByPartition}, {"qos", &view.ByQOS}} {
-		if *b.dst, err = s.billing.Breakdown(ctx, name, b.by, scope); err != nil {
+		if *b.dst, err = s.billing.Breakdown(ctx, name, b.by, scope, s.rounding); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
 	}
-	if ps.Period.Status == "open" && (v.Has(RoleAdmin) || v.Has(RoleFinance)) {
+	// Looking changes nothing: the preview is compared with the last one
+	// recorded, and recording one is a POST of its own.
+	if !ps.Period.Closed() && (v.Has(RoleAdmin) || v.Has(RoleFinance)) {
 		if view.Anomalies, err = s.billing.Anomalies(ctx, name); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		s.recordAdmin(r, v, "period_preview", fmt.Sprintf("%s: %d statements, total %s, %d anomalies", name, len(ps.Statements), ps.Total, len(view.Anomalies)))
-		changes, at, err := s.billing.RecordPreview(ctx, ps, v.User)
+		changes, at, err := s.billing.PreviewChanges(ctx, ps)
 		if err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		view.Changes = changes
+		view.Changes, view.CanRecord = changes, true
 		if at != nil {
 			view.LastPreview = at.UTC().Format("2006-01-02 15:04 UTC")
 		}
 	}
 	s.render(w, r, status, templates.PeriodPage(s.page(r, "Period "+ps.Period.Name), view))
+}
+
+// recordPreview stores an open period's preview totals, so the next look
+// at the period shows which accounts changed since.
+func (s *Server) recordPreview(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	name := r.PathValue("name")
+	ps, err := s.billing.Statements(r.Context(), name, nil, s.rounding)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ps.Period.Closed() {
+		s.flash(r, "error", name+" is closed: its statements are final, there is no preview to record.")
+		http.Redirect(w, r, "/periods/"+name, http.StatusSeeOther)
+		return
+	}
+	if err := s.billing.RecordPreview(r.Context(), ps, v.User); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	pol := s.policy(r.Context())
+	s.recordAdmin(r, v, "period_preview", fmt.Sprintf("%s: %d statements, total %s", name, len(ps.Statements), pol.Money(ps.Total, ps.Currency)))
+	s.flash(r, "success", fmt.Sprintf("Recorded the preview of %s (total %s).", name, pol.Money(ps.Total, ps.Currency)))
+	http.Redirect(w, r, "/periods/"+name, http.StatusSeeOther)
 }
 
 func (s *Server) addAdjustment(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -199,7 +215,7 @@ func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	for _, a := range anomalies {
 		ack += fmt.Sprintf("; acknowledged %s (%d)", a.Kind, a.Count)
 	}
-	s.recordAdmin(r, v, "period_closed", fmt.Sprintf("%s: %d statements, total %s%s", name, len(ps.Statements), ps.Total, ack))
+	s.recordAdmin(r, v, "period_closed", fmt.Sprintf("%s: %d statements, total %s%s", name, len(ps.Statements), s.policy(r.Context()).Money(ps.Total, ps.Currency), ack))
 	s.flash(r, "success", fmt.Sprintf("Closed %s: %d statements, numbered and frozen.", name, len(ps.Statements)))
 	http.Redirect(w, r, "/periods/"+name, http.StatusSeeOther)
 }
@@ -250,13 +266,8 @@ func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer)
 		return
 	}
 	st := ps.Statements[0]
-	details, _ := s.billing.AccountDetailsAll(r.Context())
-	var d billingpg.AccountDetails
-	for _, x := range details {
-		if x.Account == account {
-			d = x
-		}
-	}
+	d := st.Details // frozen into the statement at its close
+	pol := s.policy(r.Context())
 	title := "Statement " + st.Number
 	if st.Number == "" {
 		title = "Statement preview (period open)"
@@ -265,19 +276,20 @@ func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer)
 		{Text: title, Bold: true, Size: 16},
 		{Text: fmt.Sprintf("Period %s: %s to %s (UTC)", ps.Period.Name, ps.Period.Starts.UTC().Format("2006-01-02"), ps.Period.Ends.UTC().Format("2006-01-02"))},
 		{Text: "Account " + account + " " + d.DisplayName, Bold: true, Gap: true},
+		{Text: fmt.Sprintf("%d jobs charged", st.Jobs)},
 	}
-	for _, x := range []struct{ k, v string }{{"PI", d.PI}, {"Cost centre", d.CostCentre}, {"PO", d.PONumber}, {"Billing contact", d.ContactEmail}} {
+	for _, x := range []struct{ k, v string }{{"PI", d.PI}, {"Cost centre", d.CostCentre}, {"PO", d.PONumber}} {
 		if x.v != "" {
 			lines = append(lines, pdfdoc.Line{Text: x.k + ": " + x.v})
 		}
 	}
 	lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %8s %18s %14s", "Component", "Jobs", "Exact", "Amount"), Bold: true, Gap: true})
 	for _, l := range st.Lines {
-		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %8d %18s %14s", l.Component, l.Jobs, l.Exact, templates.Money(l.Amount, ""))})
+		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %8d %18s %14s", l.Component, l.Jobs, l.Exact, pol.Format(l.Amount, st.Currency))})
 	}
 	lines = append(lines,
-		pdfdoc.Line{Text: "Total " + templates.Money(st.Total, st.Currency), Bold: true, Size: 12, Gap: true},
-		pdfdoc.Line{Text: "Each line is its jobs' exact amounts summed and rounded once to the minor unit.", Size: 8, Gap: true},
+		pdfdoc.Line{Text: "Total " + pol.Money(st.Total, st.Currency), Bold: true, Size: 12, Gap: true},
+		pdfdoc.Line{Text: "Each line is its jobs' exact amounts summed and rounded once to the minor unit; the total adds the rounded lines.", Size: 8, Gap: true},
 		pdfdoc.Line{Text: "SHA-256 " + st.SHA256, Size: 8})
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-%s-%s.pdf"`, name, safeFileName(account)))
@@ -311,7 +323,7 @@ func userStatementAccounts(v *Viewer, user string) (accounts []string, ok bool) 
 }
 
 func (s *Server) myStatements(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	ps, err := s.billing.UserPeriodSummaries(r.Context(), v.SlurmUser)
+	ps, err := s.billing.UserPeriodSummaries(r.Context(), v.SlurmUser, s.rounding)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -343,10 +355,11 @@ func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer
 			us.Period.Ends.UTC().Format("2006-01-02"), us.Period.Status, us.Jobs, us.CoreHours, us.GPUHours)},
 		{Text: fmt.Sprintf("%-14s %-12s %6s %16s %12s", "Account", "Component", "Jobs", "Exact", "Amount"), Bold: true, Gap: true},
 	}
+	pol := s.policy(r.Context())
 	for _, l := range us.Lines {
-		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %-12s %6d %16s %12s", l.Account, l.Component, l.Jobs, l.Exact, templates.Money(l.Amount, ""))})
+		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %-12s %6d %16s %12s", l.Account, l.Component, l.Jobs, l.Exact, pol.Format(l.Amount, us.Currency))})
 	}
-	lines = append(lines, pdfdoc.Line{Text: "Total " + templates.Money(us.Total, us.Currency), Bold: true, Size: 12, Gap: true})
+	lines = append(lines, pdfdoc.Line{Text: "Total " + pol.Money(us.Total, us.Currency), Bold: true, Size: 12, Gap: true})
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-%s-%s.pdf"`, safeFileName(us.Period.Name), safeFileName(user)))
 	if err := pdfdoc.Write(w, "Statement for "+user, lines); err != nil {

@@ -40,7 +40,20 @@ func TestPeriodWorkflow(t *testing.T) {
 	if resp.StatusCode != 422 || !strings.Contains(body, "is not a number") || !strings.Contains(body, `value="goodwill"`) {
 		t.Fatalf("bad adjustment: %d", resp.StatusCode)
 	}
-	a.get("/periods/2026-10") // a preview, remembered
+	// Looking changes nothing: no audit row, no preview snapshot.
+	looked := func() (n int) {
+		pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM admin_events) + (SELECT count(*) FROM period_previews)`).Scan(&n)
+		return n
+	}
+	before := looked()
+	a.get("/periods/2026-10")
+	a.get("/periods/2026-10?account=physics")
+	if after := looked(); after != before {
+		t.Errorf("viewing a period wrote %d rows", after-before)
+	}
+	if resp, _ := a.post("/periods/2026-10/preview", nil); resp.StatusCode != 303 { // a preview, recorded on request
+		t.Fatalf("record preview: %d", resp.StatusCode)
+	}
 	if resp, _ := a.post("/periods/2026-10/adjustments", map[string][]string{"account": {"physics"}, "amount": {"-0.02"}, "reason": {"goodwill"}}); resp.StatusCode != 303 {
 		t.Fatalf("adjustment: %d", resp.StatusCode)
 	}
@@ -81,6 +94,21 @@ func TestPeriodWorkflow(t *testing.T) {
 	_, csvBody := a.get("/periods/2026-10/accounts.csv")
 	if !strings.Contains(csvBody, "Physics Dept,Prof. Curie,CC-42") || !strings.Contains(csvBody, "-0.02") {
 		t.Errorf("accounts csv:\n%s", csvBody)
+	}
+	// A closed statement never changes: later edits of the account's
+	// details apply to later periods only.
+	a.post("/admin/accounts/physics", map[string][]string{"display_name": {"Physics Dept"}, "pi": {"Prof. Meitner"}, "cost_centre": {"CC-43"}, "active": {"1"}})
+	if _, csvBody := a.get("/periods/2026-10/accounts.csv"); !strings.Contains(csvBody, "Prof. Curie,CC-42") || strings.Contains(csvBody, "Meitner") {
+		t.Errorf("closed statement changed with the account's details:\n%s", csvBody)
+	}
+	if _, body := a.get("/periods/2026-10"); !strings.Contains(body, "Prof. Curie") || strings.Contains(body, "Meitner") {
+		t.Error("closed period page shows the account's new details")
+	}
+	if _, pdf := a.get("/periods/2026-10/statement.pdf?account=physics"); !strings.Contains(pdf, "Prof. Curie") || strings.Contains(pdf, "Meitner") {
+		t.Error("closed statement PDF shows the account's new details")
+	}
+	if _, body := a.get("/periods/" + time.Now().UTC().Format("2006-01") + "?account=physics"); strings.Contains(body, "Prof. Curie") {
+		t.Error("an open period's preview prints details edited since")
 	}
 
 	resp, pdf := a.get("/periods/2026-10/statement.pdf?account=physics")

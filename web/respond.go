@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"github.com/tally-hpc/tally/billing"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -40,14 +41,34 @@ func statusForKind(kind string) (int, bool) {
 
 // page fills the layout fields every page shares.
 func (s *Server) page(r *http.Request, title string) templates.Page {
+	p := s.plainPage(r, title)
+	p.Policy = s.policy(r.Context())
+	return p
+}
+
+// plainPage is a page that shows no amounts (error pages: they must not
+// need the database).
+func (s *Server) plainPage(r *http.Request, title string) templates.Page {
 	p := templates.Page{
 		Title:   title,
 		Path:    r.URL.Path,
 		Version: s.cfg.Version,
 		Asset:   s.assets.URL,
+		Policy:  billing.NewPolicy(s.rounding, nil),
 	}
 	s.fillViewer(r, &p)
 	return p
+}
+
+// policy is the rounding policy of every amount Tally shows: the
+// configured rule with the minor digits of the stored rate cards.
+func (s *Server) policy(ctx context.Context) billing.Policy {
+	pol, err := s.billing.Policy(ctx, s.rounding)
+	if err != nil {
+		s.log.Warn("rounding policy: rate cards unreadable; ISO minor digits used", "err", err)
+		return billing.NewPolicy(s.rounding, nil)
+	}
+	return pol
 }
 
 // render writes a component with a status; rendering errors are logged once.
@@ -63,7 +84,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
-	s.render(w, r, status, templates.ErrorPage(s.page(r, heading), status, heading, message))
+	s.render(w, r, status, templates.ErrorPage(s.plainPage(r, heading), status, heading, message))
 }
 
 // fail answers with the status and message an error's kind calls for.

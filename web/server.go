@@ -180,6 +180,7 @@ func (s *Server) routes() {
 	s.handle("GET /periods", s.anyRole(s.periods, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /periods/{name}", s.anyRole(s.periodPage, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("POST /periods/{name}/close", s.anyRole(s.closePeriod, RoleAdmin))
+	s.handle("POST /periods/{name}/preview", s.anyRole(s.recordPreview, RoleAdmin, RoleFinance))
 	s.handle("GET /periods/{name}/accounts.csv", s.anyRole(s.periodCSV("accounts"), RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /periods/{name}/jobs.csv", s.anyRole(s.periodCSV("jobs"), RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /periods/{name}/adjustments.csv", s.anyRole(s.periodCSV("adjustments"), RoleCoordinator, RoleAdmin, RoleFinance))

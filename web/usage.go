@@ -32,49 +32,95 @@ func monthStart(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
+// currentPeriod is the billing period holding now, or (when none does) a
+// calendar month that matches no period and so holds no charges.
+func (s *Server) currentPeriod(ctx context.Context, now time.Time) (billingpg.Period, error) {
+	p, ok, err := s.billing.PeriodAt(ctx, now)
+	if err != nil || ok {
+		return p, err
+	}
+	from := monthStart(now)
+	return billingpg.Period{Name: from.Format("January 2006"), Starts: from, Ends: from.AddDate(0, 1, 0), Status: billing.PeriodOpen}, nil
+}
+
+// periodSummary is a scope's figures for a period: jobs and charges from
+// its statements (the one computation every page shares), usage (hours,
+// efficiency, idle cost) from the daily rollup of jobs that ended in it.
+func (s *Server) periodSummary(ctx context.Context, p billingpg.Period, sc billingpg.Scope, account string) (billingpg.Summary, []billing.Statement, error) {
+	f := billingpg.JobFilter{From: p.Starts, To: p.Ends, Account: account}
+	sum, err := s.billing.Summarize(ctx, sc, f)
+	if err != nil {
+		return sum, nil, err
+	}
+	sum.Jobs, sum.Total = 0, 0
+	if p.ID == 0 {
+		return sum, nil, nil
+	}
+	var ps billing.PeriodStatements
+	if account != "" {
+		ps, err = s.billing.Statements(ctx, p.Name, []string{account}, s.rounding)
+	} else {
+		ps, err = s.billing.ScopeStatements(ctx, p, sc, s.rounding)
+	}
+	if err != nil {
+		return sum, nil, err
+	}
+	sum.Jobs, sum.Total = int64(ps.Jobs), ps.Total
+	if ps.Currency != "" {
+		sum.Currency = ps.Currency
+	}
+	return sum, ps.Statements, nil
+}
+
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	ctx := r.Context()
 	sc := scope(v)
 	now := time.Now().UTC()
-	from := monthStart(now)
-	to := from.AddDate(0, 1, 0)
-	d := templates.DashboardData{MonthName: from.Format("January 2006"), Scope: "your jobs"}
+	cur, err := s.currentPeriod(ctx, now)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	d := templates.DashboardData{MonthName: "Period " + cur.Name, Scope: "your jobs"}
 	if sc.All {
 		d.Scope = "the whole cluster"
 	} else if len(sc.Accounts) > 0 {
 		d.Scope = "your jobs and the accounts you coordinate"
 	}
-	var err error
-	if d.Month, err = s.billing.Summarize(ctx, sc, billingpg.JobFilter{From: from, To: to}); err != nil {
+	var sts []billing.Statement
+	if d.Month, sts, err = s.periodSummary(ctx, cur, sc, ""); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
+	if d.Month.Currency == "" {
+		d.Month.Currency = s.currency(r)
+	}
+	for _, st := range sts {
+		d.ByAccount = append(d.ByAccount, billingpg.AccountTotals{Name: st.Account, Jobs: int64(st.Jobs), Total: st.Total})
+	}
+	sort.SliceStable(d.ByAccount, func(i, j int) bool { return d.ByAccount[i].Total > d.ByAccount[j].Total })
+	pol := s.policy(ctx)
 	days, err := s.billing.DailyCosts(ctx, sc, billingpg.JobFilter{From: now.AddDate(0, 0, -30), To: now.Add(time.Hour)})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	d.Chart = dailyChart("Charges per day, last 30 days", days, now.AddDate(0, 0, -29), 30, d.Month.Currency)
-	month := billingpg.JobFilter{From: from, To: to}
-	if d.ByAccount, err = s.billing.TotalsBy(ctx, sc, "account", month); err != nil {
+	d.Chart = dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, d.Month.Currency)
+	if d.ByPartition, err = s.billing.TotalsBy(ctx, sc, "partition", billingpg.JobFilter{From: cur.Starts, To: cur.Ends}); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	if d.ByPartition, err = s.billing.TotalsBy(ctx, sc, "partition", month); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	// A straight-line forecast once a few days of the month are in.
-	if elapsed := now.Sub(from); elapsed > 72*time.Hour && d.Month.Total > 0 {
-		f := billing.Micros(int64(d.Month.Total) * int64(to.Sub(from)/time.Minute) / int64(elapsed/time.Minute))
-		d.Forecast = templates.Money(f, d.Month.Currency)
+	// A straight-line forecast once a few days of the period are in.
+	if elapsed := now.Sub(cur.Starts); elapsed > 72*time.Hour && d.Month.Total > 0 {
+		f := billing.Micros(int64(d.Month.Total) * int64(cur.Ends.Sub(cur.Starts)/time.Minute) / int64(elapsed/time.Minute))
+		d.Forecast = pol.Money(f, d.Month.Currency)
 	}
 	if d.Recent, err = s.billing.Jobs(ctx, sc, billingpg.JobFilter{Sort: "end", Desc: true, Limit: 10}); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	d.HasJobs = len(d.Recent) > 0
-	if last, ok, err := s.billing.LastClosed(ctx, v.SlurmUser); err != nil {
+	if last, ok, err := s.billing.LastClosed(ctx, v.SlurmUser, s.rounding); err != nil {
 		s.serverError(w, r, err)
 		return
 	} else if ok {
@@ -324,7 +370,7 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		f.Error = "No rate card is in force yet, so nothing can be estimated."
 	}
 	if f.Time != "" && f.Error == "" {
-		ch, err := estimateFrom(cards, s.auth.Cluster, f)
+		ch, err := estimateFrom(cards, s.rounding, s.auth.Cluster, f)
 		if err != nil {
 			var be *billing.Error
 			if !errors.As(err, &be) {
@@ -339,7 +385,7 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	s.render(w, r, http.StatusOK, templates.Estimate(s.page(r, "Estimate"), f))
 }
 
-func estimateFrom(cards billing.Cards, cluster string, f templates.EstimateForm) (billing.Charge, error) {
+func estimateFrom(cards billing.Cards, rule billing.Rounding, cluster string, f templates.EstimateForm) (billing.Charge, error) {
 	in := billing.EstimateInput{Cluster: cluster, Partition: f.Partition, QOS: f.QOS, Account: f.Account}
 	var err error
 	if in.CPUs, err = strconv.ParseInt(strings.TrimSpace(f.CPUs), 10, 64); err != nil || in.CPUs < 1 {
@@ -359,7 +405,7 @@ func estimateFrom(cards billing.Cards, cluster string, f templates.EstimateForm)
 			return billing.Charge{}, err
 		}
 	}
-	return billing.Rater{Cards: cards, Rounding: billing.HalfUp}.Estimate(in)
+	return billing.Rater{Cards: cards, Rounding: rule}.Estimate(in)
 }
 
 func (s *Server) rateCards(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -454,25 +500,32 @@ func (s *Server) rateWhatIf(w http.ResponseWriter, r *http.Request, v *Viewer, s
 }
 
 func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	from := monthStart(time.Now())
-	rows, err := s.billing.TotalsBy(r.Context(), scope(v), "account", billingpg.JobFilter{From: from, To: from.AddDate(0, 1, 0)})
+	ctx := r.Context()
+	cur, err := s.currentPeriod(ctx, time.Now().UTC())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	if !scope(v).All {
+	var rows []billingpg.AccountTotals
+	currency := s.currency(r)
+	if cur.ID != 0 {
 		// Coordinators see their accounts only (their own jobs in other
 		// accounts are on their job list).
-		var mine []billingpg.AccountTotals
-		for _, a := range rows {
-			if v.Coordinates(a.Name) {
-				mine = append(mine, a)
-			}
+		accounts := statementAccounts(v)
+		ps, err := s.billing.Statements(ctx, cur.Name, accounts, s.rounding)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
 		}
-		rows = mine
+		for _, st := range ps.Statements {
+			rows = append(rows, billingpg.AccountTotals{Name: st.Account, Jobs: int64(st.Jobs), Total: st.Total})
+		}
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Total > rows[j].Total })
+		if ps.Currency != "" {
+			currency = ps.Currency
+		}
 	}
-	currency := s.currency(r)
-	s.render(w, r, http.StatusOK, templates.Accounts(s.page(r, "Accounts"), from.Format("January 2006"), rows, currency))
+	s.render(w, r, http.StatusOK, templates.Accounts(s.page(r, "Accounts"), "period "+cur.Name, rows, currency))
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -483,19 +536,24 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	}
 	ctx := r.Context()
 	sc := billingpg.Scope{All: true} // authorised above for this one account
-	from := monthStart(time.Now())
-	f := billingpg.JobFilter{From: from, To: from.AddDate(0, 1, 0), Account: account}
-	sum, err := s.billing.Summarize(ctx, sc, f)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	users, err := s.billing.TotalsBy(ctx, sc, "user", f)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
 	now := time.Now().UTC()
+	cur, err := s.currentPeriod(ctx, now)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	sum, _, err := s.periodSummary(ctx, cur, sc, account)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	var users []billingpg.PeriodBreakdown
+	if cur.ID != 0 {
+		if users, err = s.billing.Breakdown(ctx, cur.Name, "user", []string{account}, s.rounding); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
 	days, err := s.billing.DailyCosts(ctx, sc, billingpg.JobFilter{From: now.AddDate(0, 0, -30), To: now.Add(time.Hour), Account: account})
 	if err != nil {
 		s.serverError(w, r, err)
@@ -506,12 +564,12 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		s.serverError(w, r, err)
 		return
 	}
-	parts, err := s.billing.TotalsBy(ctx, sc, "partition", f)
+	parts, err := s.billing.TotalsBy(ctx, sc, "partition", billingpg.JobFilter{From: cur.Starts, To: cur.Ends, Account: account})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	trend, err := s.billing.AccountTrend(ctx, account, 12)
+	trend, err := s.billing.AccountTrend(ctx, account, 12, s.rounding)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -520,10 +578,11 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	if currency == "" {
 		currency = s.currency(r)
 	}
+	pol := s.policy(ctx)
 	s.render(w, r, http.StatusOK, templates.AccountDetail(s.page(r, "Account "+account), templates.AccountView{
-		Account: account, Month: from.Format("January 2006"), Summary: sum, Users: users, Partitions: parts,
-		Chart:   dailyChart("Charges per day, last 30 days", days, now.AddDate(0, 0, -29), 30, currency),
-		Trend:   trendChart("Charges per billing period", trend, currency),
+		Account: account, Month: "period " + cur.Name, Summary: sum, Users: users, Partitions: parts,
+		Chart:   dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, currency),
+		Trend:   trendChart(pol, "Statement totals per billing period", trend, currency),
 		Periods: trend, Jobs: jobs}))
 }
 
@@ -547,6 +606,7 @@ func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	}
 	j := rc.Job
 	label := templates.JobLabel(j.JobID, j.ArrayJobID, j.ArrayTaskID)
+	pol := s.policy(r.Context())
 	lines := []pdfdoc.Line{
 		{Text: "Receipt for job " + label, Bold: true, Size: 16},
 		{Text: fmt.Sprintf("%s · user %s · account %s · %s/%s/%s · %s", j.Name, j.User, j.Account, j.Cluster, j.Partition, j.QOS, j.State)},
@@ -573,8 +633,8 @@ func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
 			lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-16s %14s %-9s x %s  x%s x%s = %s", name, l.Quantity, l.Unit, l.UnitPrice,
 				l.QOSMultiplier, l.AccountMultiplier, l.Amount)})
 		}
-		lines = append(lines, pdfdoc.Line{Text: "Total " + templates.Money(c.Total, j.Currency) + " (rounded for display)", Bold: true},
-			pdfdoc.Line{Text: "CPU efficiency " + templates.Percent(c.EfficiencyPPM) + "; idle cores cost " + templates.Money(c.Idle, j.Currency)})
+		lines = append(lines, pdfdoc.Line{Text: "Total " + pol.Money(c.Total, j.Currency) + " (rounded for display)", Bold: true},
+			pdfdoc.Line{Text: "CPU efficiency " + templates.Percent(c.EfficiencyPPM) + "; idle cores cost " + pol.Money(c.Idle, j.Currency)})
 		if c.AccountReason != "" {
 			lines = append(lines, pdfdoc.Line{Text: "Account adjustment: " + c.AccountReason})
 		}

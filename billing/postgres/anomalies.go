@@ -11,7 +11,7 @@ import (
 // Anomaly is something in a period to resolve or acknowledge before it is
 // closed.
 type Anomaly struct {
-	Kind   string // unrated, unknown_account, unknown_user, ingest_gap, running, large_charge
+	Kind   string // unrated, unknown_account, unknown_user, ingest_gap, future_end, running, large_charge
 	Count  int
 	Detail string
 }
@@ -33,7 +33,7 @@ func (s *Store) Anomalies(ctx context.Context, name string) ([]Anomaly, error) {
 
 	// Jobs that ended in the period but carry no charge: rating failed.
 	if err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(min(j.partition || ' / ' || j.account), '') FROM jobs j
-		WHERE j.end_time >= $1 AND j.end_time < $2 AND NOT EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id)`,
+		WHERE j.end_time >= $1 AND j.end_time < $2 AND j.end_time <= now() AND NOT EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id)`,
 		p.Starts, p.Ends).Scan(&n, &example); err != nil {
 		return nil, err
 	}
@@ -94,6 +94,14 @@ func (s *Store) Anomalies(ctx context.Context, name string) ([]Anomaly, error) {
 		}
 		add("ingest_gap", len(gaps), detail+" (UTC); run tally ingest for that range")
 	}
+
+	// Records whose end time has not come yet: not charged until it has
+	// (a clock wrong on a node, or a record edited by hand).
+	if err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(min(job_id::text || ' ends ' || to_char(end_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')), '')
+		FROM jobs WHERE end_time > now() AND coalesce(start_time, submit_time) < $1`, p.Ends).Scan(&n, &example); err != nil {
+		return nil, err
+	}
+	add("future_end", n, fmt.Sprintf("job records with an end time still to come (e.g. job %s UTC): not charged until that time passes; check the clocks of the nodes and slurmdbd", example))
 
 	// Jobs still running at the period's end.
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE start_time < $1 AND (end_time IS NULL OR end_time > $1) AND state = 'RUNNING'`,

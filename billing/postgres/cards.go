@@ -103,6 +103,18 @@ func (s *Store) Import(ctx context.Context, cards billing.Cards, by string) (Imp
 			case !errors.Is(err, pgx.ErrNoRows):
 				return err
 			}
+			// One currency per sum: statements, rollups and totals add
+			// charges of a cluster together, so every card that can rate
+			// its jobs bills in one currency.
+			var other string
+			err = tx.QueryRow(ctx, `SELECT currency FROM rate_cards WHERE currency <> $1 AND (cluster = $2 OR cluster = '' OR $2 = '') LIMIT 1`,
+				c.Currency, c.Cluster).Scan(&other)
+			switch {
+			case err == nil:
+				return billing.Conflictf("%s bills in %s, but cards already in force for this cluster bill in %s: Tally never adds amounts of two currencies", label, c.Currency, other)
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
 			var latest *int
 			if err := tx.QueryRow(ctx, `SELECT max(version) FROM rate_cards WHERE name = $1 AND effective_from >= $2`, c.Name, c.EffectiveFrom).Scan(&latest); err != nil {
 				return err

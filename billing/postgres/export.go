@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -30,21 +31,25 @@ func AccountSummaryColumns() []string {
 		"jobs", "core_hours", "gpu_hours", "charges", "adjustments", "total", "currency", "sha256", "status"}
 }
 
-// WriteAccountSummary writes one row per account statement of the period.
+// WriteAccountSummary writes one row per account statement of the
+// period: the same statements the period page shows (issued, or the
+// preview), each amount printed by the rounding policy with its
+// currency's minor digits. Closed periods print the account details
+// frozen into the statement.
 func (s *Store) WriteAccountSummary(ctx context.Context, w io.Writer, name string, accounts []string, rule billing.Rounding) error {
 	ps, err := s.Statements(ctx, name, accounts, rule)
 	if err != nil {
 		return err
 	}
-	details, err := s.detailsMap(ctx)
+	pol, err := s.Policy(ctx, rule)
 	if err != nil {
 		return err
 	}
 	usage := map[string][2]string{}
 	urows, err := s.pool.Query(ctx, `SELECT c.account, coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row WHERE c.period_id = $1 GROUP BY 1`, ps.Period.ID)
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row WHERE c.period_id = $1 AND c.not_charged = '' GROUP BY 1`, ps.Period.ID)
 	if err != nil {
-		return err
+		return fmt.Errorf("usage of %s: %w", name, err)
 	}
 	for urows.Next() {
 		var a string
@@ -59,30 +64,17 @@ func (s *Store) WriteAccountSummary(ctx context.Context, w io.Writer, name strin
 	cw := csv.NewWriter(w)
 	cw.Write(AccountSummaryColumns())
 	for _, st := range ps.Statements {
-		var charges, adj billing.Micros
-		for _, l := range st.Lines {
-			if l.Component == "adjustments" {
-				adj += l.Amount
-			} else {
-				charges += l.Amount
-			}
-		}
-		d := details[st.Account]
+		d := st.Details
 		u := usage[st.Account]
 		if u[0] == "" {
-			u = [2]string{"0.0", "0.0"}
+			u = [2]string{"0.00", "0.00"}
 		}
 		cw.Write([]string{ps.Period.Name, st.Number, CSVSafe(st.Account), CSVSafe(d.DisplayName), CSVSafe(d.PI), CSVSafe(d.CostCentre),
-			CSVSafe(d.PONumber), strconv.Itoa(st.Jobs), u[0], u[1], cents(charges, st.Currency), cents(adj, st.Currency), cents(st.Total, st.Currency), st.Currency, st.SHA256, ps.Period.Status})
+			CSVSafe(d.PONumber), strconv.Itoa(st.Jobs), u[0], u[1], pol.Format(st.Charges(), st.Currency), pol.Format(st.Adjustments(), st.Currency),
+			pol.Format(st.Total, st.Currency), st.Currency, st.SHA256, ps.Period.Status})
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// cents prints a statement amount (already rounded) with the minor-unit
-// digits of its currency.
-func cents(m billing.Micros, currency string) string {
-	return m.MinorString(billing.DefaultMinorDigits(currency), billing.HalfUp)
 }
 
 // JobLineColumns are the columns of the job lines export (docs/csv.md,
@@ -94,7 +86,10 @@ func JobLineColumns() []string {
 }
 
 // WriteJobLines streams every charge of the period, one row per job
-// portion, straight from the database cursor: memory stays constant.
+// charged in it (a job split across periods has a row in each), straight
+// from the database cursor: memory stays constant. Jobs not charged
+// (failed nodes, never started) are left out, as statements leave them
+// out of their job counts.
 func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, accounts []string) error {
 	p, err := s.Period(ctx, name)
 	if err != nil {
@@ -110,7 +105,7 @@ func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, acc
 			j.partition, j.qos, j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.cpu_time_us,
 			j.req_cpu, j.req_mem_mib, j.req_gpu, c.lines, c.total_micros, c.currency, coalesce(rc.name || ' v' || rc.version, '')
 		FROM job_charges c JOIN jobs j ON j.id = c.job_row LEFT JOIN rate_cards rc ON rc.id = c.rate_card_id
-		WHERE c.period_id = $1`+cond, args...)
+		WHERE c.period_id = $1 AND c.not_charged = ''`+cond, args...)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,52 +20,63 @@ type PeriodTotal struct {
 	Total  billing.Micros
 }
 
-// AccountTrend returns the account's charges in each of the last n
-// periods that have begun, oldest first: as issued (statements, adjustments
-// included) for closed periods, from the cluster-wide daily rollup for open
-// ones. Periods without charges are there with zero, so a chart shows the gap.
-func (s *Store) AccountTrend(ctx context.Context, account string, n int) ([]PeriodTotal, error) {
-	rows, err := s.pool.Query(ctx, `SELECT p.name, p.status, t.jobs, t.total
-		FROM (SELECT id, name, status, starts_at, ends_at FROM billing_periods WHERE starts_at <= now() ORDER BY starts_at DESC LIMIT $2) p,
-		LATERAL (
-			SELECT coalesce(sum(st.jobs), 0)::bigint AS jobs, coalesce(sum(st.total_micros), 0)::bigint AS total
-			FROM statements st WHERE p.status = 'closed' AND st.period_id = p.id AND st.account = $1
-			UNION ALL
-			SELECT coalesce(sum(u.jobs), 0)::bigint, coalesce(sum(u.total_micros), 0)::bigint
-			FROM usage_daily_all u WHERE p.status = 'open' AND u.account = $1
-			  AND u.day >= (p.starts_at AT TIME ZONE 'UTC')::date AND u.day < (p.ends_at AT TIME ZONE 'UTC')::date
-			ORDER BY 1 DESC LIMIT 1) t -- of the two rows, the branch that applies (the other counts nothing)
-		ORDER BY p.starts_at`, account, n)
+// AccountTrend returns the account's statement total and jobs in each of
+// the last n periods that have begun, oldest first: as issued for closed
+// periods, as previewed for open ones (the figures of the account's
+// statement). Periods without charges are there with zero, so a chart
+// shows the gap.
+func (s *Store) AccountTrend(ctx context.Context, account string, n int, rule billing.Rounding) ([]PeriodTotal, error) {
+	all, err := s.Periods(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []PeriodTotal
-	for rows.Next() {
-		var t PeriodTotal
-		var total int64
-		if err := rows.Scan(&t.Period, &t.Status, &t.Jobs, &total); err != nil {
-			return nil, err
+	var ps []Period
+	now := time.Now()
+	for _, p := range all {
+		if !p.Starts.After(now) {
+			ps = append(ps, p)
 		}
-		t.Total = billing.Micros(total)
+	}
+	if len(ps) > n {
+		ps = ps[len(ps)-n:]
+	}
+	pol, err := s.Policy(ctx, rule)
+	if err != nil {
+		return nil, err
+	}
+	sts, err := s.periodStatements(ctx, s.pool, pol, ps, ChargeScope{Accounts: []string{account}})
+	if err != nil {
+		return nil, fmt.Errorf("trend of %s: %w", account, err)
+	}
+	out := make([]PeriodTotal, 0, len(ps))
+	for _, p := range ps {
+		t := PeriodTotal{Period: p.Name, Status: p.Status}
+		for _, st := range sts[p.ID] {
+			t.Total += st.Total
+			t.Jobs += int64(st.Jobs)
+		}
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
-// LastClosed is one person's total in the most recent closed period, as
-// frozen at its close; ok is false when no period has closed yet.
-func (s *Store) LastClosed(ctx context.Context, user string) (t PeriodTotal, ok bool, err error) {
-	var total int64
-	err = s.pool.QueryRow(ctx, `SELECT p.name, p.status, coalesce(sum(su.jobs), 0)::bigint, coalesce(sum(su.exact_micros), 0)::bigint
-		FROM (SELECT id, name, status FROM billing_periods WHERE status = 'closed' ORDER BY starts_at DESC LIMIT 1) p
-		LEFT JOIN statement_users su ON su.period_id = p.id AND su.username = $1
-		GROUP BY p.name, p.status`, user).Scan(&t.Period, &t.Status, &t.Jobs, &total)
+// LastClosed is one person's statement total in the most recent closed
+// period (the figure of their statement page); ok is false when no period
+// has closed yet.
+func (s *Store) LastClosed(ctx context.Context, user string, rule billing.Rounding) (t PeriodTotal, ok bool, err error) {
+	var name string
+	err = s.pool.QueryRow(ctx, `SELECT name FROM billing_periods WHERE status = 'closed' ORDER BY starts_at DESC LIMIT 1`).Scan(&name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, false, nil
 	}
-	t.Total = billing.Micros(total)
-	return t, err == nil, err
+	if err != nil {
+		return t, false, fmt.Errorf("last closed period: %w", err)
+	}
+	us, err := s.UserStatement(ctx, name, user, nil, rule)
+	if err != nil {
+		return t, false, err
+	}
+	return PeriodTotal{Period: name, Status: us.Period.Status, Jobs: us.Jobs, Total: us.Total}, true, nil
 }
 
 // AccountHistory is every account's statement totals over the last closed

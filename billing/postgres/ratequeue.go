@@ -34,6 +34,10 @@ func ratingFingerprint(cards billing.Cards, periods []Period, opt RateOptions, n
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// endsLater is true for a queued job whose record says it ends in the
+// future: it stays queued, so the first run after its end rates it.
+const endsLater = `EXISTS (SELECT 1 FROM jobs j WHERE j.id = q.job_row AND j.end_time > now())`
+
 // takeQueue empties the queue of jobs written since the last rating run
 // (migration 00011) within tx. When onlyChanged is asked for and the last
 // full run had the same fingerprint it returns the queued jobs (an empty,
@@ -47,7 +51,7 @@ func takeQueue(ctx context.Context, tx pgx.Tx, onlyChanged bool, fp string) ([]i
 			return nil, err
 		}
 		if last == fp {
-			rows, _ := tx.Query(ctx, `DELETE FROM jobs_unrated RETURNING job_row`)
+			rows, _ := tx.Query(ctx, `DELETE FROM jobs_unrated q WHERE NOT `+endsLater+` RETURNING job_row`)
 			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
 				return nil, fmt.Errorf("rating queue: %w", err)
@@ -56,7 +60,7 @@ func takeQueue(ctx context.Context, tx pgx.Tx, onlyChanged bool, fp string) ([]i
 			return append([]int64{}, slices.Compact(ids)...), nil
 		}
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM jobs_unrated`); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM jobs_unrated q WHERE NOT `+endsLater); err != nil {
 		return nil, fmt.Errorf("rating queue: %w", err)
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO rating_state (fingerprint) VALUES ($1)

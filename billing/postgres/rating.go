@@ -18,35 +18,6 @@ import (
 	"github.com/tally-hpc/tally/internal/pgstats"
 )
 
-// Period is a billing period.
-type Period struct {
-	ID       int64
-	Name     string
-	Starts   time.Time
-	Ends     time.Time
-	Status   string
-	ClosedAt *time.Time
-	ClosedBy string
-}
-
-// Periods lists every billing period, oldest first.
-func (s *Store) Periods(ctx context.Context) ([]Period, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, starts_at, ends_at, status, closed_at, closed_by FROM billing_periods ORDER BY starts_at`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Period
-	for rows.Next() {
-		var p Period
-		if err := rows.Scan(&p.ID, &p.Name, &p.Starts, &p.Ends, &p.Status, &p.ClosedAt, &p.ClosedBy); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
 // RateOptions choose how jobs are rated.
 type RateOptions struct {
 	Attribution string // end (default) or split
@@ -163,9 +134,16 @@ func (r *usageRow) usage() (int64, billing.Usage) {
 	return r.row, u
 }
 
-const notClosed = `j.end_time IS NOT NULL
+// notClosed selects the jobs rating charges: ended (an end time that has
+// passed, and not a state Slurm gives jobs still running) and not in a
+// closed period. A record whose end time is still to come is a job that
+// has not ended, whatever it says; it is charged once it has.
+const notClosed = `j.end_time IS NOT NULL AND j.end_time <= now() AND ` + notRunningState + `
 	AND NOT EXISTS (SELECT 1 FROM billing_periods p WHERE p.status = 'closed'
 	                AND coalesce(j.start_time, j.end_time) >= p.starts_at AND j.end_time < p.ends_at)`
+
+// notRunningState is false for states of jobs that have not ended.
+const notRunningState = `j.state NOT IN ('RUNNING', 'PENDING', 'SUSPENDED', 'REQUEUED', 'RESIZING')`
 
 // RateOpen (re-)rates every ended job whose charge is not in a closed
 // period, deterministically: the same jobs, cards and options give the same
@@ -220,6 +198,15 @@ func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, err
 		which = "(" + which + ") AND j.id = ANY($1)"
 		existingFrom = `job_charges WHERE job_row = ANY($1)`
 		args = append(args, only)
+	}
+	// Charges of jobs that turned out not to have ended (a record with an
+	// end time still to come, rated before that was refused) go, unless
+	// their period is closed; running jobs' portions under split
+	// attribution are kept.
+	if _, err := tx.Exec(ctx, `DELETE FROM job_charges c USING jobs j
+		WHERE c.job_row = j.id AND j.end_time > now()
+		  AND (c.period_id IS NULL OR c.period_id IN (SELECT id FROM billing_periods WHERE status = 'open'))`); err != nil {
+		return sum, fmt.Errorf("charges of jobs not ended: %w", err)
 	}
 	// Reading streams on its own connection while the COPY runs on the
 	// transaction's. The reader sees committed data only, so the second

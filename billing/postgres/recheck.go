@@ -52,36 +52,48 @@ func (s *Store) Recheck(ctx context.Context, name string, rule billing.Rounding)
 	if err := rows.Err(); err != nil {
 		return checked, diffs, err
 	}
-	if p.Status == "closed" {
-		digits, err := s.currencyDigits(ctx)
-		if err != nil {
-			return checked, diffs, err
-		}
-		live, err := preview(ctx, s.pool, p, nil, rule, digits)
-		if err != nil {
-			return checked, diffs, err
-		}
-		frozen, err := s.stored(ctx, p, nil)
-		if err != nil {
-			return checked, diffs, err
-		}
-		byAccount := map[string]Statement{}
-		for _, st := range frozen {
-			byAccount[st.Account] = st
-		}
-		for _, st := range live {
-			f, ok := byAccount[st.Account]
-			switch {
-			case !ok:
-				diffs = append(diffs, fmt.Sprintf("account %s has charges but no statement", st.Account))
-			case f.Total != st.Total || f.SHA256 != st.SHA256:
-				diffs = append(diffs, fmt.Sprintf("statement %s (%s): stored %s, recomputed from charges %s", f.Number, st.Account, f.Total, st.Total))
-			}
-			delete(byAccount, st.Account)
-		}
-		for acct, f := range byAccount {
-			diffs = append(diffs, fmt.Sprintf("statement %s (%s) has no charges behind it", f.Number, acct))
-		}
+	if p.Closed() {
+		diffs = append(diffs, s.recheckStatements(ctx, p, rule)...)
 	}
 	return checked, diffs, nil
+}
+
+// recheckStatements compares a closed period's issued statements with the
+// same computation over its charges now, and each statement's hash with
+// its stored text.
+func (s *Store) recheckStatements(ctx context.Context, p Period, rule billing.Rounding) []string {
+	pol, err := s.Policy(ctx, rule)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	frozen := map[int64][]Statement{}
+	if err := issued(ctx, s.pool, []Period{p}, nil, frozen); err != nil {
+		return []string{err.Error()}
+	}
+	sums, err := chargeSums(ctx, s.pool, []int64{p.ID}, ChargeScope{})
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var diffs []string
+	byAccount := map[string]Statement{}
+	for _, st := range frozen[p.ID] {
+		if st.Hash(p) != st.SHA256 {
+			diffs = append(diffs, fmt.Sprintf("statement %s (%s): its lines no longer match its SHA-256", st.Number, st.Account))
+		}
+		byAccount[st.Account] = st
+	}
+	for _, st := range pol.BuildStatements(sums[p.ID]) {
+		f, ok := byAccount[st.Account]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("account %s has charges but no statement", st.Account))
+		case f.Total != st.Total:
+			diffs = append(diffs, fmt.Sprintf("statement %s (%s): stored %s, recomputed from charges %s", f.Number, st.Account, f.Total, st.Total))
+		}
+		delete(byAccount, st.Account)
+	}
+	for acct, f := range byAccount {
+		diffs = append(diffs, fmt.Sprintf("statement %s (%s) has no charges behind it", f.Number, acct))
+	}
+	return diffs
 }

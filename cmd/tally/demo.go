@@ -211,12 +211,16 @@ func demoBilling(ctx context.Context, env *cmdEnv, pool *pgxpool.Pool, cfg *Conf
 		return fail("demo rating: %v", err)
 	}
 	fmt.Fprintf(env.stderr, "demo: rated %d jobs (%d charges) in %s\n", sum.Jobs, sum.Charges, sum.Took.Round(time.Millisecond))
+	pol, err := store.Policy(ctx, billing.Rounding(cfg.Rounding))
+	if err != nil {
+		return fail("demo rounding policy: %v", err)
+	}
 	for m := from; m.Before(thisMonth); m = m.AddDate(0, 1, 0) {
 		ps, err := store.ClosePeriod(ctx, m.Format("2006-01"), "demo", billing.Rounding(cfg.Rounding))
 		if err != nil {
 			return fail("demo close: %v", err)
 		}
-		fmt.Fprintf(env.stderr, "demo: closed %s: %d statements, %s %s\n", ps.Period.Name, len(ps.Statements), ps.Total, ps.Currency)
+		fmt.Fprintf(env.stderr, "demo: closed %s: %d statements, %d jobs, total %s\n", ps.Period.Name, len(ps.Statements), ps.Jobs, pol.Money(ps.Total, ps.Currency))
 	}
 	return nil
 }

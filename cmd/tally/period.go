@@ -54,14 +54,18 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	switch rest[0] {
 	case "list":
-		ps, err := store.PeriodSummaries(ctx, nil)
+		ps, err := store.PeriodSummaries(ctx, nil, rule)
+		if err != nil {
+			return fail("%v", err)
+		}
+		pol, err := store.Policy(ctx, rule)
 		if err != nil {
 			return fail("%v", err)
 		}
 		tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PERIOD\tFROM\tTO\tSTATUS\tJOBS\tCHARGES")
 		for _, p := range ps {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, p.Starts.Format("2006-01-02"), p.Ends.Format("2006-01-02"), p.Status, p.Jobs, p.Total)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, p.Starts.Format("2006-01-02"), p.Ends.Format("2006-01-02"), p.Status, p.Jobs, pol.Money(p.Total, p.Currency))
 		}
 		tw.Flush()
 	case "ensure":
@@ -117,6 +121,10 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 		if err != nil {
 			return fail("%v", err)
 		}
+		pol, err := store.Policy(ctx, rule)
+		if err != nil {
+			return fail("%v", err)
+		}
 		tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "STATEMENT\tACCOUNT\tJOBS\tTOTAL\tSHA-256")
 		for _, st := range ps.Statements {
@@ -124,10 +132,10 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 			if num == "" {
 				num = "(preview)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s %s\t%s\n", num, st.Account, st.Jobs, st.Total, st.Currency, st.SHA256[:16])
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", num, st.Account, st.Jobs, pol.Money(st.Total, st.Currency), st.SHA256[:16])
 		}
 		tw.Flush()
-		fmt.Fprintf(env.stdout, "%s %s: %d statements, total %s %s\n", ps.Period.Name, ps.Period.Status, len(ps.Statements), ps.Total, ps.Currency)
+		fmt.Fprintf(env.stdout, "%s %s: %d statements, %d jobs, total %s\n", ps.Period.Name, ps.Period.Status, len(ps.Statements), ps.Jobs, pol.Money(ps.Total, ps.Currency))
 	case "export":
 		if err := need(1); err != nil {
 			return err

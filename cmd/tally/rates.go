@@ -234,6 +234,7 @@ What a job would cost under the rate card in force, with the breakdown.
 	if err != nil {
 		return fail("%v", err)
 	}
+	pol := billing.NewPolicy(billing.Rounding(cfg.Rounding), cards)
 	if *asJSON {
 		type jl struct {
 			Component         string `json:"component"`
@@ -247,11 +248,12 @@ What a job would cost under the rate card in force, with the breakdown.
 			Note              string `json:"note,omitempty"`
 		}
 		out := struct {
-			Total    string `json:"total"`
-			Currency string `json:"currency"`
-			RateCard string `json:"rate_card"`
-			Lines    []jl   `json:"lines"`
-		}{Total: ch.Total.String(), Currency: ch.Currency, RateCard: fmt.Sprintf("%s v%d", ch.RateCardName, ch.RateCardVersion), Lines: []jl{}}
+			Total        string `json:"total"`
+			TotalRounded string `json:"total_rounded"`
+			Currency     string `json:"currency"`
+			RateCard     string `json:"rate_card"`
+			Lines        []jl   `json:"lines"`
+		}{Total: ch.Total.String(), TotalRounded: pol.Format(ch.Total, ch.Currency), Currency: ch.Currency, RateCard: fmt.Sprintf("%s v%d", ch.RateCardName, ch.RateCardVersion), Lines: []jl{}}
 		for _, l := range ch.Lines {
 			out.Lines = append(out.Lines, jl{l.Component, l.GPUType, l.Quantity, l.Unit, l.UnitPrice.String(), l.QOSMultiplier.String(),
 				l.AccountMultiplier.String(), l.Amount.String(), l.Note})
@@ -271,6 +273,7 @@ What a job would cost under the rate card in force, with the breakdown.
 		fmt.Fprintf(tw, "%s\t%s %s\t%s\t×%s ×%s\t%s\n", c, l.Quantity, l.Unit, l.UnitPrice, l.QOSMultiplier, l.AccountMultiplier, l.Amount)
 	}
 	fmt.Fprintf(tw, "TOTAL\t\t\t\t%s %s\n", ch.Total, ch.Currency)
+	fmt.Fprintf(tw, "ROUNDED\t\t\t\t%s\n", pol.Money(ch.Total, ch.Currency))
 	if ch.NotCharged != "" {
 		fmt.Fprintf(tw, "\n%s\n", ch.NotCharged)
 	}

@@ -148,6 +148,8 @@ func Generate(cfg Config, fn func(slurm.Job) error) error {
 	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	parts := partitionsFor(cfg.Partitions)
+	emit := fn
+	fn = func(j slurm.Job) error { return emit(asOf(j, cfg.To)) }
 	qos := cfg.QOS
 	if len(qos) == 0 {
 		qos = []string{"normal", "standby", "debug"}
@@ -345,4 +347,22 @@ func shape(rng *rand.Rand, j *slurm.Job, p partition, small bool) {
 	for _, s := range j.Steps {
 		j.CPUTimeMicros += s.CPUTimeMicros
 	}
+}
+
+// asOf is the job as slurmdbd records it at time now: a job that would end
+// after now is still running (no end time), one that would start after now
+// still pending. The generator never writes an end time in the future.
+func asOf(j slurm.Job, now time.Time) slurm.Job {
+	if now.IsZero() || !j.End.After(now) {
+		return j
+	}
+	j.End, j.Steps, j.StepCount, j.CPUTimeMicros, j.ExitCode = time.Time{}, nil, 0, 0, nil
+	if j.Start.After(now) {
+		j.State, j.Start, j.ElapsedSeconds, j.NodeList = "PENDING", time.Time{}, 0, ""
+		j.Allocated = slurm.TRES{}
+		return j
+	}
+	j.State = "RUNNING"
+	j.ElapsedSeconds = int64(now.Sub(j.Start) / time.Second)
+	return j
 }
