@@ -16,11 +16,13 @@ import (
 // closed, in one transaction. After this the database refuses to change
 // the period, its charges and its statements.
 //
-// The close cannot race rating: it holds the rating lock (taken before its
-// transaction starts, so its snapshot includes every rating that finished
-// first), reads statements and per-person totals from one repeatable-read
-// snapshot, and holds the period row FOR UPDATE, which the closed-period
-// guard on job_charges waits for (migration 00013).
+// The close cannot race rating or adjustments: it holds the rating lock
+// (taken before its transaction starts, so its snapshot includes every
+// rating that finished first), locks the periods table against the
+// closed-period guards (which take their period FOR SHARE, migration
+// 00013) before its snapshot is taken, and reads statements and
+// per-person totals from that one repeatable-read snapshot. A write that
+// waited for the close then finds the period closed and is refused.
 func (s *Store) ClosePeriod(ctx context.Context, name, by string, rule billing.Rounding) (PeriodStatements, error) {
 	var ps PeriodStatements
 	pol, err := s.Policy(ctx, rule)
@@ -37,6 +39,13 @@ func (s *Store) ClosePeriod(ctx context.Context, name, by string, rule billing.R
 	}
 	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(rateLock))
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		// Before the snapshot is taken (LOCK takes none): wait for every
+		// write that has passed the closed-period guard (it holds its
+		// period FOR SHARE) to commit, and hold off new ones, so the
+		// snapshot below sees every charge and adjustment of the period.
+		if _, err := tx.Exec(ctx, `LOCK TABLE billing_periods IN EXCLUSIVE MODE`); err != nil {
+			return err
+		}
 		var p Period
 		err := tx.QueryRow(ctx, `SELECT id, name, starts_at, ends_at, status FROM billing_periods WHERE name = $1 FOR UPDATE`, name).
 			Scan(&p.ID, &p.Name, &p.Starts, &p.Ends, &p.Status)
