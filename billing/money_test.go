@@ -284,3 +284,32 @@ func TestParseLines(t *testing.T) {
 		t.Error("short line accepted")
 	}
 }
+
+// The policy rounds with each currency's digits from its card, else ISO's.
+func TestPolicyDigitsFromCards(t *testing.T) {
+	cards := Cards{&RateCard{Name: "mills", Currency: "USD", MinorDigits: 3}}
+	pol := NewPolicy(HalfEven, cards)
+	for _, c := range []struct {
+		m        Micros
+		currency string
+		want     string
+	}{
+		{12_345_500, "USD", "12.346"}, {12_344_500, "USD", "12.344"}, {12_500_000, "JPY", "12"}, {-5_000, "EUR", "0.00"},
+	} {
+		if got := pol.Format(c.m, c.currency); got != c.want {
+			t.Errorf("%s %s: %s, want %s", c.m, c.currency, got, c.want)
+		}
+	}
+	sts := pol.BuildStatements([]ChargeSum{
+		{Account: "a", User: "x", Currency: "USD", Component: "cpu", Jobs: 2, Exact: 1_000_400},
+		{Account: "a", User: "y", Currency: "USD", Component: "cpu", Jobs: 1, Exact: 1_000_400},
+		{Account: "a", User: "x", Currency: "USD", Jobs: 2},
+		{Account: "a", User: "y", Currency: "USD", Jobs: 1},
+		{Account: "a", User: "y", Component: AdjustmentsComponent, Jobs: 1, Exact: -500},
+	})
+	// Sums of one line add exactly before the one rounding (2.000800 -> 2.001);
+	// the -0.0005 adjustment rounds half-even to 0.000.
+	if len(sts) != 1 || sts[0].Jobs != 3 || sts[0].Lines[0].Amount != 2_001_000 || sts[0].Total != 2_001_000 || sts[0].Currency != "USD" {
+		t.Fatalf("statement %+v", sts)
+	}
+}

@@ -143,3 +143,29 @@ func TestCustomPartitionsAndQOS(t *testing.T) {
 		t.Error("no GPU jobs")
 	}
 }
+
+// The generator writes jobs as slurmdbd records them at cfg.To: nothing
+// ends after it; jobs that would have are running (or pending) with no end.
+func TestNoEndTimeInTheFuture(t *testing.T) {
+	to := time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)
+	var running, pending int
+	err := Generate(Config{Seed: 3, From: to.AddDate(0, 0, -3), To: to, JobsPerDay: 400}, func(j slurm.Job) error {
+		switch {
+		case j.End.After(to):
+			t.Fatalf("job %d ends %s, after %s", j.JobID, j.End, to)
+		case j.End.IsZero() && j.State == "RUNNING":
+			running++
+			if j.Start.IsZero() || j.ElapsedSeconds != int64(to.Sub(j.Start)/time.Second) {
+				t.Errorf("running job %d: start %s, elapsed %d", j.JobID, j.Start, j.ElapsedSeconds)
+			}
+		case j.End.IsZero() && j.State == "PENDING":
+			pending++
+		case j.End.IsZero():
+			t.Errorf("job %d has no end but is %s", j.JobID, j.State)
+		}
+		return nil
+	})
+	if err != nil || running == 0 {
+		t.Fatalf("running %d, pending %d, err %v", running, pending, err)
+	}
+}
