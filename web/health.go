@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 // healthz answers as long as the process can serve HTTP.
@@ -67,7 +69,7 @@ func ingestGauges(pool *pgxpool.Pool) GaugeFunc {
 		var failedSince, rejected int64
 		err := pool.QueryRow(ctx, `WITH ok AS (
 				SELECT max(finished_at) AS finished, max(window_end) AS until FROM ingest_runs
-				WHERE source <> 'none' AND NOT dry_run AND trigger <> 'login')
+				WHERE `+jobstore.GoodWindow+`)
 			SELECT extract(epoch FROM ok.finished)::float8, extract(epoch FROM ok.until)::float8,
 			       (SELECT count(*) FROM ingest_runs r WHERE r.source = 'none' AND r.trigger <> 'login'
 			          AND r.started_at > coalesce(ok.finished, '-infinity')),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/jobstore"
 	"github.com/tally-hpc/tally/templates"
 )
 
@@ -29,8 +30,8 @@ func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	}
 	st := templates.IngestStatus{Enabled: s.ingest != nil, Pager: templates.Pager{Page: page, HasPrev: page > 1, Base: "/admin/ingest"}}
 
-	var lastGood *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT max(window_end) FROM ingest_runs WHERE source <> 'none' AND NOT dry_run AND trigger <> 'login'`).Scan(&lastGood); err != nil {
+	lastGood, err := jobstore.LastGoodWindow(ctx, s.pool)
+	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -40,7 +41,7 @@ func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	}
 	var errAt time.Time
 	var errMsg string
-	err := s.pool.QueryRow(ctx, `SELECT started_at, error FROM ingest_runs WHERE error <> '' ORDER BY id DESC LIMIT 1`).Scan(&errAt, &errMsg)
+	err = s.pool.QueryRow(ctx, `SELECT started_at, error FROM ingest_runs WHERE error <> '' ORDER BY id DESC LIMIT 1`).Scan(&errAt, &errMsg)
 	if err == nil {
 		st.LastError, st.LastErrorAt = errMsg, errAt.UTC().Format("2006-01-02 15:04 UTC")
 	}

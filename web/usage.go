@@ -13,6 +13,7 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/slurm/jobstore"
 	"github.com/tally-hpc/tally/templates"
 	"github.com/tally-hpc/tally/web/pdfdoc"
 )
@@ -134,8 +135,8 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 
 // freshness says how current the ingested records are.
 func (s *Server) freshness(r *http.Request) string {
-	var last *time.Time
-	if err := s.pool.QueryRow(r.Context(), `SELECT max(window_end) FROM ingest_runs WHERE source <> 'none' AND NOT dry_run`).Scan(&last); err != nil || last == nil {
+	last, err := jobstore.LastGoodWindow(r.Context(), s.pool)
+	if err != nil || last == nil {
 		return "No records have been ingested yet."
 	}
 	ago := time.Since(*last)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 // Anomaly is something in a period to resolve or acknowledge before it is
@@ -58,9 +59,7 @@ func (s *Store) Anomalies(ctx context.Context, name string) ([]Anomaly, error) {
 	}
 
 	// Time in the period no successful ingest window covers.
-	rows, err := s.pool.Query(ctx, `SELECT window_start, window_end FROM ingest_runs
-		WHERE source <> 'none' AND NOT dry_run AND trigger <> 'login' AND window_end > $1 AND window_start < $2
-		ORDER BY window_start`, p.Starts, p.Ends)
+	windows, err := jobstore.GoodWindows(ctx, s.pool, "", p.Starts, p.Ends)
 	if err != nil {
 		return nil, err
 	}
@@ -70,20 +69,14 @@ func (s *Store) Anomalies(ctx context.Context, name string) ([]Anomaly, error) {
 	if now := time.Now(); now.Before(limit) {
 		limit = now
 	}
-	for rows.Next() {
-		var ws, we time.Time
-		if err := rows.Scan(&ws, &we); err != nil {
-			rows.Close()
-			return nil, err
+	for _, w := range windows {
+		if w.Start.Sub(cursor) > time.Hour {
+			gaps = append(gaps, cursor.UTC().Format("01-02 15:04")+" → "+w.Start.UTC().Format("01-02 15:04"))
 		}
-		if ws.Sub(cursor) > time.Hour {
-			gaps = append(gaps, cursor.UTC().Format("01-02 15:04")+" → "+ws.UTC().Format("01-02 15:04"))
-		}
-		if we.After(cursor) {
-			cursor = we
+		if w.End.After(cursor) {
+			cursor = w.End
 		}
 	}
-	rows.Close()
 	if limit.Sub(cursor) > time.Hour {
 		gaps = append(gaps, cursor.UTC().Format("01-02 15:04")+" → "+limit.UTC().Format("01-02 15:04"))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 // lockKey is the Postgres advisory lock that makes one replica ingest at a
@@ -126,8 +127,8 @@ func (s *Scheduler) once(ctx context.Context, trigger string, stop <-chan struct
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(lockKey))
 
 	now := s.Now().UTC().Truncate(time.Second)
-	var last *time.Time
-	if err := conn.QueryRow(ctx, `SELECT max(window_end) FROM ingest_runs WHERE source <> 'none' AND NOT dry_run AND trigger <> 'login'`).Scan(&last); err != nil {
+	last, err := jobstore.LastGoodWindow(ctx, conn)
+	if err != nil {
 		return err
 	}
 	from := now.Add(-24 * time.Hour) // the first run ever reads the last day

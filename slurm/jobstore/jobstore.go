@@ -324,29 +324,19 @@ func (s *Store) ReplaceAssociations(ctx context.Context, cluster string, as []sl
 // cluster-wide windows starting at or before from. An interrupted backfill
 // resumes there instead of re-reading what it committed.
 func (s *Store) CommittedUntil(ctx context.Context, cluster string, from, to time.Time) (time.Time, error) {
-	rows, err := s.pool.Query(ctx, `SELECT window_start, window_end FROM ingest_runs
-		WHERE cluster = $1 AND source <> 'none' AND NOT dry_run AND trigger <> 'login'
-		  AND window_end > $2 AND window_start < $3
-		ORDER BY window_start`, cluster, from, to)
+	windows, err := GoodWindows(ctx, s.pool, cluster, from, to)
 	if err != nil {
 		return from, err
 	}
-	defer rows.Close()
 	cursor := from
-	for rows.Next() {
-		var ws, we time.Time
-		if err := rows.Scan(&ws, &we); err != nil {
-			return from, err
-		}
+	for _, w := range windows {
+		ws, we := w.Start, w.End
 		if ws.After(cursor) {
 			break // a gap: nothing after it counts
 		}
 		if we.After(cursor) {
 			cursor = we
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return from, err
 	}
 	if cursor.After(to) {
 		cursor = to
