@@ -337,8 +337,40 @@ func (s *Server) loadReceipt(w http.ResponseWriter, r *http.Request, v *Viewer) 
 
 func (s *Server) receipt(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	if rc, ok := s.loadReceipt(w, r, v); ok {
-		s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), rc))
+		s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), rc, s.costSoFar(r.Context(), rc.Job, time.Now())))
 	}
+}
+
+// costSoFar prices a job that has started but not ended (no end time, or
+// one still to come) as if it stopped now, at today's card; nil for jobs
+// that ended or never started. It is shown, never charged.
+func (s *Server) costSoFar(ctx context.Context, j billingpg.JobRow, now time.Time) *templates.SoFar {
+	if j.Start == nil || (j.End != nil && !j.End.After(now)) || !j.Start.Before(now) {
+		return nil
+	}
+	sf := &templates.SoFar{Elapsed: int64(now.Sub(*j.Start) / time.Second)}
+	cards, err := s.billing.Cards(ctx)
+	if err != nil {
+		sf.Error = "The rate cards could not be read just now."
+		return sf
+	}
+	in := billing.EstimateInput{Cluster: j.Cluster, Partition: j.Partition, Account: j.Account, QOS: j.QOS, CPUs: j.CPUs, MemMiB: j.MemMiB,
+		Nodes: 1, Duration: time.Duration(sf.Elapsed) * time.Second, CPUTime: time.Duration(j.CPUTimeMicros) * time.Microsecond, End: now}
+	if j.GPUs > 0 {
+		in.GPUs = map[string]int64{"": j.GPUs}
+	}
+	ch, err := billing.Rater{Cards: cards, Rounding: s.rounding}.Estimate(in)
+	if err != nil {
+		var be *billing.Error
+		if errors.As(err, &be) {
+			sf.Error = "No price so far: " + be.SafeMessage()
+		} else {
+			sf.Error = "No price so far: " + err.Error()
+		}
+		return sf
+	}
+	sf.Charge = ch
+	return sf
 }
 
 func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
