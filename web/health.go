@@ -65,16 +65,7 @@ func ingestGauges(pool *pgxpool.Pool) GaugeFunc {
 	return func(w io.Writer) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		var lastOK, dataUntil *float64
-		var failedSince, rejected int64
-		err := pool.QueryRow(ctx, `WITH ok AS (
-				SELECT max(finished_at) AS finished, max(window_end) AS until FROM ingest_runs
-				WHERE `+jobstore.GoodWindow+`)
-			SELECT extract(epoch FROM ok.finished)::float8, extract(epoch FROM ok.until)::float8,
-			       (SELECT count(*) FROM ingest_runs r WHERE r.source = 'none' AND r.trigger <> 'login'
-			          AND r.started_at > coalesce(ok.finished, '-infinity')),
-			       (SELECT coalesce(sum(jobs_rejected), 0) FROM ingest_runs)
-			FROM ok`).Scan(&lastOK, &dataUntil, &failedSince, &rejected)
+		f, err := jobstore.ReadFreshness(ctx, pool)
 		fmt.Fprintln(w, "# HELP tally_ingest_up Whether the ingest figures below could be read.")
 		fmt.Fprintln(w, "# TYPE tally_ingest_up gauge")
 		if err != nil {
@@ -82,19 +73,19 @@ func ingestGauges(pool *pgxpool.Pool) GaugeFunc {
 			return
 		}
 		fmt.Fprintln(w, "tally_ingest_up 1")
-		if lastOK != nil {
+		if f.LastSuccess != nil && f.RecordsUntil != nil {
 			fmt.Fprintln(w, "# HELP tally_ingest_last_success_timestamp_seconds When the last ingest window was committed.")
 			fmt.Fprintln(w, "# TYPE tally_ingest_last_success_timestamp_seconds gauge")
-			fmt.Fprintf(w, "tally_ingest_last_success_timestamp_seconds %.0f\n", *lastOK)
+			fmt.Fprintf(w, "tally_ingest_last_success_timestamp_seconds %d\n", f.LastSuccess.Unix())
 			fmt.Fprintln(w, "# HELP tally_ingest_records_until_timestamp_seconds End of the latest committed ingest window: records are complete up to here.")
 			fmt.Fprintln(w, "# TYPE tally_ingest_records_until_timestamp_seconds gauge")
-			fmt.Fprintf(w, "tally_ingest_records_until_timestamp_seconds %.0f\n", *dataUntil)
+			fmt.Fprintf(w, "tally_ingest_records_until_timestamp_seconds %d\n", f.RecordsUntil.Unix())
 		}
 		fmt.Fprintln(w, "# HELP tally_ingest_failed_windows_since_success Ingest windows no source could serve since the last one committed.")
 		fmt.Fprintln(w, "# TYPE tally_ingest_failed_windows_since_success gauge")
-		fmt.Fprintf(w, "tally_ingest_failed_windows_since_success %d\n", failedSince)
+		fmt.Fprintf(w, "tally_ingest_failed_windows_since_success %d\n", f.FailedSince)
 		fmt.Fprintln(w, "# HELP tally_ingest_rejected_records_total Records held back as ingest rejects.")
 		fmt.Fprintln(w, "# TYPE tally_ingest_rejected_records_total counter")
-		fmt.Fprintf(w, "tally_ingest_rejected_records_total %d\n", rejected)
+		fmt.Fprintf(w, "tally_ingest_rejected_records_total %d\n", f.Rejected)
 	}
 }

@@ -39,57 +39,36 @@ func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		st.LastGood = lastGood.UTC().Format("2006-01-02 15:04 UTC")
 		st.Lag = humanDuration(time.Since(*lastGood))
 	}
-	var errAt time.Time
-	var errMsg string
-	err = s.pool.QueryRow(ctx, `SELECT started_at, error FROM ingest_runs WHERE error <> '' ORDER BY id DESC LIMIT 1`).Scan(&errAt, &errMsg)
-	if err == nil {
-		st.LastError, st.LastErrorAt = errMsg, errAt.UTC().Format("2006-01-02 15:04 UTC")
+	if at, msg, ok, err := jobstore.LastError(ctx, s.pool); err != nil {
+		s.serverError(w, r, err)
+		return
+	} else if ok {
+		st.LastError, st.LastErrorAt = msg, at.UTC().Format("2006-01-02 15:04 UTC")
 	}
-
-	rows, err := s.pool.Query(ctx, `SELECT started_at, window_start, window_end, source, fallback_reason, trigger,
-		jobs_new, jobs_changed, jobs_unchanged, jobs_rejected, finished_at - started_at, error
-		FROM ingest_runs ORDER BY id DESC LIMIT $1 OFFSET $2`, ingestPageSize+1, (page-1)*ingestPageSize)
+	runs, err := jobstore.RecentRuns(ctx, s.pool, ingestPageSize+1, (page-1)*ingestPageSize)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	for rows.Next() {
-		var run templates.IngestRun
-		var started, ws, we time.Time
-		var took time.Duration
-		if err := rows.Scan(&started, &ws, &we, &run.Source, &run.Fallback, &run.Trigger, &run.New, &run.Changed,
-			&run.Unchanged, &run.Rejected, &took, &run.Error); err != nil {
-			rows.Close()
-			s.serverError(w, r, err)
-			return
-		}
-		run.Started = started.UTC().Format("2006-01-02 15:04:05")
-		run.Window = ws.UTC().Format("01-02 15:04") + " → " + we.UTC().Format("01-02 15:04")
-		run.Took = took.Round(time.Millisecond).String()
-		st.Runs = append(st.Runs, run)
+	for _, run := range runs {
+		st.Runs = append(st.Runs, templates.IngestRun{Started: run.Started.UTC().Format("2006-01-02 15:04:05"),
+			Window: run.WindowStart.UTC().Format("01-02 15:04") + " → " + run.WindowEnd.UTC().Format("01-02 15:04"),
+			Source: run.Source, Fallback: run.Fallback, Trigger: run.Trigger, New: run.New, Changed: run.Changed,
+			Unchanged: run.Unchanged, Rejected: run.Rejected, Took: run.Took.Round(time.Millisecond).String(), Error: run.Error})
 	}
-	rows.Close()
 	if len(st.Runs) > ingestPageSize {
 		st.Runs, st.Pager.HasNext = st.Runs[:ingestPageSize], true
 	}
-
-	rows, err = s.pool.Query(ctx, `SELECT run_id, line_no, error, left(raw, 300) FROM ingest_rejects ORDER BY id DESC LIMIT 50`)
+	rejects, err := jobstore.RecentRejects(ctx, s.pool, 50)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	for rows.Next() {
-		var rj templates.IngestReject
-		if err := rows.Scan(&rj.RunID, &rj.Line, &rj.Error, &rj.Raw); err != nil {
-			rows.Close()
-			s.serverError(w, r, err)
-			return
-		}
+	for _, rj := range rejects {
 		// The unit separator Tally asks sacct for is invisible; show it.
-		rj.Raw = strings.ReplaceAll(rj.Raw, slurm.SacctDelimiter, " ␟ ")
-		st.Rejects = append(st.Rejects, rj)
+		st.Rejects = append(st.Rejects, templates.IngestReject{RunID: rj.RunID, Line: rj.Line, Error: rj.Error,
+			Raw: strings.ReplaceAll(rj.Raw, slurm.SacctDelimiter, " ␟ ")})
 	}
-	rows.Close()
 	s.render(w, r, http.StatusOK, templates.Ingest(s.page(r, "Ingest"), st))
 }
 

@@ -61,30 +61,15 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		page = 1
 	}
 	// Sign-in events and admin or finance actions, one timeline.
-	rows, err := s.pool.Query(r.Context(), `SELECT at, username, action, address, detail FROM (
-			SELECT at, id, username, action, address, detail FROM auth_events
-			UNION ALL
-			SELECT at, id, actor, action, '', detail FROM admin_events) e
-		ORDER BY at DESC, id DESC LIMIT $1 OFFSET $2`, auditPageSize+1, (page-1)*auditPageSize)
+	events, err := s.events.Timeline(r.Context(), auditPageSize+1, (page-1)*auditPageSize)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	defer rows.Close()
-	var out []templates.AuditRow
-	for rows.Next() {
-		var a templates.AuditRow
-		var at time.Time
-		if err := rows.Scan(&at, &a.Username, &a.Action, &a.Address, &a.Detail); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		a.At = at.UTC().Format("2006-01-02 15:04:05")
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		s.serverError(w, r, err)
-		return
+	out := make([]templates.AuditRow, 0, len(events))
+	for _, e := range events {
+		out = append(out, templates.AuditRow{At: e.At.UTC().Format("2006-01-02 15:04:05"), Username: e.Username, Action: e.Action,
+			Address: e.Address, Detail: e.Detail})
 	}
 	pg := templates.Pager{Page: page, HasPrev: page > 1, Base: "/admin/audit"}
 	if len(out) > auditPageSize {

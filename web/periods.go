@@ -1,17 +1,51 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/templates"
 	"github.com/tally-hpc/tally/web/pdfdoc"
 )
+
+// periodStore is what the period, statement and account-details pages
+// read and change.
+type periodStore interface {
+	Period(ctx context.Context, name string) (billing.Period, error)
+	PeriodAt(ctx context.Context, t time.Time) (billing.Period, bool, error)
+	PeriodSummaries(ctx context.Context, accounts []string, rule billing.Rounding) ([]billingpg.PeriodSummary, error)
+	Statements(ctx context.Context, name string, accounts []string, rule billing.Rounding) (billing.PeriodStatements, error)
+	ScopeStatements(ctx context.Context, p billing.Period, sc billingpg.Scope, rule billing.Rounding) (billing.PeriodStatements, error)
+	UserPeriodSummaries(ctx context.Context, user string, rule billing.Rounding) ([]billingpg.PeriodSummary, error)
+	UserStatement(ctx context.Context, name, user string, accounts []string, rule billing.Rounding) (billingpg.UserStatement, error)
+	Breakdown(ctx context.Context, name, by string, accounts []string, rule billing.Rounding) ([]billingpg.PeriodBreakdown, error)
+	Anomalies(ctx context.Context, name string) ([]billingpg.Anomaly, error)
+	PreviewChanges(ctx context.Context, ps billing.PeriodStatements) ([]billingpg.PreviewChange, *time.Time, error)
+	RecordPreview(ctx context.Context, ps billing.PeriodStatements, actor string) error
+	ClosePeriod(ctx context.Context, name, by string, rule billing.Rounding) (billing.PeriodStatements, error)
+	Adjustments(ctx context.Context, period string, accounts []string) ([]billingpg.Adjustment, error)
+	AddAdjustment(ctx context.Context, a billingpg.Adjustment) (int64, error)
+	AccountDetailsAll(ctx context.Context) ([]billingpg.AccountDetails, error)
+	SaveAccountDetails(ctx context.Context, d billingpg.AccountDetails, by string) error
+	AccountTrend(ctx context.Context, account string, n int, rule billing.Rounding) ([]billingpg.PeriodTotal, error)
+	LastClosed(ctx context.Context, user string, rule billing.Rounding) (billingpg.PeriodTotal, bool, error)
+	History(ctx context.Context, n int) (billingpg.AccountHistory, error)
+}
+
+// exportStore writes the finance CSVs.
+type exportStore interface {
+	WriteAccountSummary(ctx context.Context, w io.Writer, name string, accounts []string, rule billing.Rounding) error
+	WriteJobLines(ctx context.Context, w io.Writer, name string, accounts []string) error
+	WriteAdjustments(ctx context.Context, w io.Writer, period string, accounts []string) error
+}
 
 // statementAccounts is nil (all) for admins and finance, else the accounts
 // the viewer coordinates.

@@ -2,9 +2,10 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"os/user"
 	"sort"
+
+	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 // resolveRoles works out what a person may do: everyone is a researcher;
@@ -13,21 +14,8 @@ import (
 func (s *Server) resolveRoles(ctx context.Context, slurmUser string) (roles, accounts []string, err error) {
 	roles = []string{RoleResearcher}
 
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT account FROM slurm_coordinators
-		WHERE username = $1 AND ($2 = '' OR cluster = $2) ORDER BY account`, slurmUser, s.auth.Cluster)
+	accounts, err = jobstore.CoordinatedAccounts(ctx, s.pool, s.auth.Cluster, slurmUser)
 	if err != nil {
-		return nil, nil, fmt.Errorf("coordinators: %w", err)
-	}
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			rows.Close()
-			return nil, nil, err
-		}
-		accounts = append(accounts, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
 	if len(accounts) > 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/internal/audit"
 	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/static"
 )
@@ -65,7 +66,8 @@ type Server struct {
 	minter   *slurm.Minter
 	slurm    *slurm.Client
 	ingest   IngestControl
-	billing  *billingpg.Store
+	billing  billingStore
+	events   auditLog
 	rounding billing.Rounding
 	sessions *scs.SessionManager
 	metrics  *Metrics
@@ -73,6 +75,16 @@ type Server struct {
 	patterns []string // every route handle registered, for the authorisation matrix test
 	store    *sessionStore
 	handler  http.Handler
+}
+
+// billingStore is everything the pages ask of billing's storage, one
+// small interface per feature, each declared beside the handlers that use
+// it (billingpg.Store provides them all).
+type billingStore interface {
+	cardStore
+	periodStore
+	reportStore
+	exportStore
 }
 
 // New builds the server and its routes.
@@ -88,12 +100,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 		minter:  d.Minter,
 		slurm:   d.Slurm,
 		ingest:  d.Ingest,
-		billing: d.Billing,
 		metrics: NewMetrics(),
 		mux:     http.NewServeMux(),
 	}
-	if s.billing == nil {
-		s.billing = billingpg.New(d.Pool)
+	s.events = audit.New(d.Pool)
+	s.billing = billingpg.New(d.Pool)
+	if d.Billing != nil {
+		s.billing = d.Billing
 	}
 	s.rounding = cfg.Rounding
 	if s.rounding == "" {

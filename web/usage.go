@@ -18,6 +18,26 @@ import (
 	"github.com/tally-hpc/tally/web/pdfdoc"
 )
 
+// reportStore is what the dashboard, job lists and receipts read.
+type reportStore interface {
+	Jobs(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) ([]billingpg.JobRow, error)
+	EachJob(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter, fn func(billingpg.JobRow) error) error
+	Totals(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) (billingpg.JobTotals, error)
+	Receipt(ctx context.Context, sc billingpg.Scope, row int64) (billingpg.Receipt, error)
+	Summarize(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) (billingpg.Summary, error)
+	DailyCosts(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) ([]billingpg.DayCost, error)
+	TotalsBy(ctx context.Context, sc billingpg.Scope, by string, f billingpg.JobFilter) ([]billingpg.AccountTotals, error)
+}
+
+// cardStore is what the rate card pages and estimates read and change.
+type cardStore interface {
+	Cards(ctx context.Context) (billing.Cards, error)
+	Policy(ctx context.Context, rule billing.Rounding) (billing.Policy, error)
+	KnownPartitions(ctx context.Context) ([]string, error)
+	AddVersion(ctx context.Context, yamlText, by string) (*billing.RateCard, error)
+	WhatIf(ctx context.Context, draft *billing.RateCard, from, to time.Time, rule billing.Rounding) ([]billingpg.WhatIfRow, error)
+}
+
 // scope is the viewer's authorisation as a query filter: admins and
 // finance see everything, others their own jobs and those of accounts
 // they coordinate.

@@ -22,7 +22,7 @@ type AccountDetails struct {
 
 // AccountDetailsAll lists every account Tally knows of (from associations
 // and jobs) with its details, if any.
-func (s *Store) AccountDetailsAll(ctx context.Context) ([]AccountDetails, error) {
+func (s *PeriodStore) AccountDetailsAll(ctx context.Context) ([]AccountDetails, error) {
 	rows, err := s.pool.Query(ctx, `WITH known AS (
 			SELECT account FROM slurm_associations UNION SELECT DISTINCT account FROM jobs WHERE account <> ''
 			UNION SELECT account FROM account_details)
@@ -45,7 +45,7 @@ func (s *Store) AccountDetailsAll(ctx context.Context) ([]AccountDetails, error)
 }
 
 // SaveAccountDetails stores an account's details after checking them.
-func (s *Store) SaveAccountDetails(ctx context.Context, d AccountDetails, by string) error {
+func (s *PeriodStore) SaveAccountDetails(ctx context.Context, d AccountDetails, by string) error {
 	d.Account = strings.TrimSpace(d.Account)
 	if d.Account == "" {
 		return billing.Invalidf("account name is required")
@@ -70,7 +70,7 @@ func (s *Store) SaveAccountDetails(ctx context.Context, d AccountDetails, by str
 }
 
 // detailsMap returns stored details by account.
-func (s *Store) detailsMap(ctx context.Context) (map[string]AccountDetails, error) {
+func (s *PeriodStore) detailsMap(ctx context.Context) (map[string]AccountDetails, error) {
 	all, err := s.AccountDetailsAll(ctx)
 	if err != nil {
 		return nil, err

@@ -2,10 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
-	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +26,7 @@ type Adjustment struct {
 }
 
 // AddAdjustment records an adjustment against an open period.
-func (s *Store) AddAdjustment(ctx context.Context, a Adjustment) (int64, error) {
+func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (int64, error) {
 	a.Account, a.User, a.Reason = strings.TrimSpace(a.Account), strings.TrimSpace(a.User), strings.TrimSpace(a.Reason)
 	switch {
 	case a.Account == "":
@@ -77,7 +74,7 @@ func (s *Store) AddAdjustment(ctx context.Context, a Adjustment) (int64, error) 
 }
 
 // Adjustments lists a period's adjustments, for accounts (nil: all).
-func (s *Store) Adjustments(ctx context.Context, period string, accounts []string) ([]Adjustment, error) {
+func (s *PeriodStore) Adjustments(ctx context.Context, period string, accounts []string) ([]Adjustment, error) {
 	args := []any{period}
 	cond := ""
 	if accounts != nil {
@@ -102,24 +99,4 @@ func (s *Store) Adjustments(ctx context.Context, period string, accounts []strin
 		out = append(out, a)
 	}
 	return out, rows.Err()
-}
-
-// WriteAdjustments exports a period's adjustments as CSV.
-func (s *Store) WriteAdjustments(ctx context.Context, w io.Writer, period string, accounts []string) error {
-	adj, err := s.Adjustments(ctx, period, accounts)
-	if err != nil {
-		return err
-	}
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"period", "id", "account", "user", "job_id", "amount", "reason", "author", "created"})
-	for _, a := range adj {
-		job := ""
-		if a.JobID != nil {
-			job = strconv.FormatInt(*a.JobID, 10)
-		}
-		cw.Write([]string{a.Period, strconv.FormatInt(a.ID, 10), CSVSafe(a.Account), CSVSafe(a.User), job, a.Amount.String(),
-			CSVSafe(a.Reason), CSVSafe(a.Author), a.Created.UTC().Format(time.RFC3339)})
-	}
-	cw.Flush()
-	return cw.Error()
 }

@@ -18,7 +18,7 @@ type Anomaly struct {
 }
 
 // Anomalies checks a period before its close.
-func (s *Store) Anomalies(ctx context.Context, name string) ([]Anomaly, error) {
+func (s *PeriodStore) Anomalies(ctx context.Context, name string) ([]Anomaly, error) {
 	p, err := s.Period(ctx, name)
 	if err != nil {
 		return nil, err

@@ -17,16 +17,14 @@ import (
 	"github.com/tally-hpc/tally/billing"
 )
 
-// Store is billing's PostgreSQL store.
-type Store struct {
+// CardStore keeps rate card versions (read-only once stored) and gives
+// the rounding policy their currencies imply.
+type CardStore struct {
 	pool *pgxpool.Pool
 }
 
-// New returns a Store.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
 // Cards loads every stored rate card version.
-func (s *Store) Cards(ctx context.Context) (billing.Cards, error) {
+func (s *CardStore) Cards(ctx context.Context) (billing.Cards, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, spec FROM rate_cards ORDER BY name, version`)
 	if err != nil {
 		return nil, err
@@ -52,7 +50,7 @@ func (s *Store) Cards(ctx context.Context) (billing.Cards, error) {
 // KnownPartitions lists the partitions jobs have run in and those stored
 // rate cards already price, to catch typos in rate files: a new version of
 // a card may keep prices for a partition no job has used yet.
-func (s *Store) KnownPartitions(ctx context.Context) ([]string, error) {
+func (s *CardStore) KnownPartitions(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT partition FROM jobs WHERE partition <> '' ORDER BY 1`)
 	if err != nil {
 		return nil, err
@@ -83,7 +81,7 @@ type ImportResult struct {
 // Import stores the versions of a parsed rate file. A version already
 // stored with the same content is left alone; one stored with different
 // content is refused, since versions are read-only.
-func (s *Store) Import(ctx context.Context, cards billing.Cards, by string) (ImportResult, error) {
+func (s *CardStore) Import(ctx context.Context, cards billing.Cards, by string) (ImportResult, error) {
 	var res ImportResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for _, c := range cards {
@@ -141,7 +139,7 @@ func (s *Store) Import(ctx context.Context, cards billing.Cards, by string) (Imp
 
 // AddVersion stores the next version of a card from the YAML an admin
 // edited: it must be numbered one above the newest and start after it.
-func (s *Store) AddVersion(ctx context.Context, yamlText, by string) (*billing.RateCard, error) {
+func (s *CardStore) AddVersion(ctx context.Context, yamlText, by string) (*billing.RateCard, error) {
 	parts, err := s.KnownPartitions(ctx)
 	if err != nil {
 		return nil, err

@@ -23,9 +23,9 @@ import (
 // 00013) before its snapshot is taken, and reads statements and
 // per-person totals from that one repeatable-read snapshot. A write that
 // waited for the close then finds the period closed and is refused.
-func (s *Store) ClosePeriod(ctx context.Context, name, by string, rule billing.Rounding) (PeriodStatements, error) {
+func (s *PeriodStore) ClosePeriod(ctx context.Context, name, by string, rule billing.Rounding) (PeriodStatements, error) {
 	var ps PeriodStatements
-	pol, err := s.Policy(ctx, rule)
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return ps, err
 	}

@@ -36,12 +36,12 @@ func AccountSummaryColumns() []string {
 // preview), each amount printed by the rounding policy with its
 // currency's minor digits. Closed periods print the account details
 // frozen into the statement.
-func (s *Store) WriteAccountSummary(ctx context.Context, w io.Writer, name string, accounts []string, rule billing.Rounding) error {
-	ps, err := s.Statements(ctx, name, accounts, rule)
+func (s *ExportStore) WriteAccountSummary(ctx context.Context, w io.Writer, name string, accounts []string, rule billing.Rounding) error {
+	ps, err := s.periods.Statements(ctx, name, accounts, rule)
 	if err != nil {
 		return err
 	}
-	pol, err := s.Policy(ctx, rule)
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return err
 	}
@@ -90,8 +90,8 @@ func JobLineColumns() []string {
 // from the database cursor: memory stays constant. Jobs not charged
 // (failed nodes, never started) are left out, as statements leave them
 // out of their job counts.
-func (s *Store) WriteJobLines(ctx context.Context, w io.Writer, name string, accounts []string) error {
-	p, err := s.Period(ctx, name)
+func (s *ExportStore) WriteJobLines(ctx context.Context, w io.Writer, name string, accounts []string) error {
+	p, err := s.periods.Period(ctx, name)
 	if err != nil {
 		return err
 	}

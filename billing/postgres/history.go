@@ -25,7 +25,7 @@ type PeriodTotal struct {
 // periods, as previewed for open ones (the figures of the account's
 // statement). Periods without charges are there with zero, so a chart
 // shows the gap.
-func (s *Store) AccountTrend(ctx context.Context, account string, n int, rule billing.Rounding) ([]PeriodTotal, error) {
+func (s *PeriodStore) AccountTrend(ctx context.Context, account string, n int, rule billing.Rounding) ([]PeriodTotal, error) {
 	all, err := s.Periods(ctx)
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func (s *Store) AccountTrend(ctx context.Context, account string, n int, rule bi
 	if len(ps) > n {
 		ps = ps[len(ps)-n:]
 	}
-	pol, err := s.Policy(ctx, rule)
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (s *Store) AccountTrend(ctx context.Context, account string, n int, rule bi
 // LastClosed is one person's statement total in the most recent closed
 // period (the figure of their statement page); ok is false when no period
 // has closed yet.
-func (s *Store) LastClosed(ctx context.Context, user string, rule billing.Rounding) (t PeriodTotal, ok bool, err error) {
+func (s *PeriodStore) LastClosed(ctx context.Context, user string, rule billing.Rounding) (t PeriodTotal, ok bool, err error) {
 	var name string
 	err = s.pool.QueryRow(ctx, `SELECT name FROM billing_periods WHERE status = 'closed' ORDER BY starts_at DESC LIMIT 1`).Scan(&name)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -90,7 +90,7 @@ type AccountHistory struct {
 }
 
 // History reads the statements of the last n closed periods, oldest first.
-func (s *Store) History(ctx context.Context, n int) (AccountHistory, error) {
+func (s *PeriodStore) History(ctx context.Context, n int) (AccountHistory, error) {
 	var h AccountHistory
 	rows, err := s.pool.Query(ctx, `WITH p AS (SELECT id, name, starts_at FROM billing_periods WHERE status = 'closed' ORDER BY starts_at DESC LIMIT $1)
 		SELECT p.name, st.account, st.total_micros, st.currency

@@ -15,7 +15,7 @@ import (
 )
 
 // EnsureMonths creates calendar-month periods covering [from, to).
-func (s *Store) EnsureMonths(ctx context.Context, from, to time.Time) error {
+func (s *PeriodStore) EnsureMonths(ctx context.Context, from, to time.Time) error {
 	m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
 	for ; m.Before(to); m = m.AddDate(0, 1, 0) {
 		if _, err := s.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
@@ -27,7 +27,7 @@ func (s *Store) EnsureMonths(ctx context.Context, from, to time.Time) error {
 }
 
 // Period finds a period by name.
-func (s *Store) Period(ctx context.Context, name string) (Period, error) {
+func (s *PeriodStore) Period(ctx context.Context, name string) (Period, error) {
 	var p Period
 	err := s.pool.QueryRow(ctx, `SELECT id, name, starts_at, ends_at, status, closed_at, closed_by FROM billing_periods WHERE name = $1`, name).
 		Scan(&p.ID, &p.Name, &p.Starts, &p.Ends, &p.Status, &p.ClosedAt, &p.ClosedBy)
@@ -51,7 +51,7 @@ type PeriodBreakdown struct {
 // statement total (their lines rounded once, their adjustments included),
 // the figure of their statement page; by partition or QOS (no statement
 // has those lines) it is the exact sum, rounded once for display.
-func (s *Store) Breakdown(ctx context.Context, name, by string, accounts []string, rule billing.Rounding) ([]PeriodBreakdown, error) {
+func (s *PeriodStore) Breakdown(ctx context.Context, name, by string, accounts []string, rule billing.Rounding) ([]PeriodBreakdown, error) {
 	col := map[string]string{"user": "c.username", "partition": "j.partition", "qos": "j.qos"}[by]
 	if col == "" {
 		return nil, billing.Invalidf("break down by user, partition or qos")
@@ -90,12 +90,12 @@ func (s *Store) Breakdown(ctx context.Context, name, by string, accounts []strin
 
 // personTotals replaces exact per-person sums with each person's
 // statement total, adding people who have adjustments only.
-func (s *Store) personTotals(ctx context.Context, name string, accounts []string, rule billing.Rounding, rows []PeriodBreakdown) ([]PeriodBreakdown, error) {
+func (s *PeriodStore) personTotals(ctx context.Context, name string, accounts []string, rule billing.Rounding, rows []PeriodBreakdown) ([]PeriodBreakdown, error) {
 	p, err := s.Period(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	pol, err := s.Policy(ctx, rule)
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (s *Store) personTotals(ctx context.Context, name string, accounts []string
 
 // AddPeriod creates a period with any range (a quarter, a fiscal year);
 // the database refuses one that overlaps another.
-func (s *Store) AddPeriod(ctx context.Context, name string, from, to time.Time) error {
+func (s *PeriodStore) AddPeriod(ctx context.Context, name string, from, to time.Time) error {
 	if strings.TrimSpace(name) == "" {
 		return billing.Invalidf("give the period a name")
 	}
@@ -156,7 +156,7 @@ func (s *Store) AddPeriod(ctx context.Context, name string, from, to time.Time) 
 
 // EnsureQuarters creates calendar-quarter periods (2026-Q4) covering
 // [from, to).
-func (s *Store) EnsureQuarters(ctx context.Context, from, to time.Time) error {
+func (s *PeriodStore) EnsureQuarters(ctx context.Context, from, to time.Time) error {
 	q := time.Date(from.Year(), time.Month((int(from.Month())-1)/3*3+1), 1, 0, 0, 0, 0, time.UTC)
 	for ; q.Before(to); q = q.AddDate(0, 3, 0) {
 		if _, err := s.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
@@ -168,7 +168,7 @@ func (s *Store) EnsureQuarters(ctx context.Context, from, to time.Time) error {
 }
 
 // Periods lists every billing period, oldest first.
-func (s *Store) Periods(ctx context.Context) ([]Period, error) {
+func (s *PeriodStore) Periods(ctx context.Context) ([]Period, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, name, starts_at, ends_at, status, closed_at, closed_by FROM billing_periods ORDER BY starts_at`)
 	if err != nil {
 		return nil, err
@@ -186,7 +186,7 @@ func (s *Store) Periods(ctx context.Context) ([]Period, error) {
 }
 
 // PeriodAt is the period holding t; ok is false when none does.
-func (s *Store) PeriodAt(ctx context.Context, t time.Time) (p Period, ok bool, err error) {
+func (s *PeriodStore) PeriodAt(ctx context.Context, t time.Time) (p Period, ok bool, err error) {
 	err = s.pool.QueryRow(ctx, `SELECT id, name, starts_at, ends_at, status, closed_at, closed_by FROM billing_periods
 		WHERE starts_at <= $1 AND ends_at > $1`, t).Scan(&p.ID, &p.Name, &p.Starts, &p.Ends, &p.Status, &p.ClosedAt, &p.ClosedBy)
 	if errors.Is(err, pgx.ErrNoRows) {

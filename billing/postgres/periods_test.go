@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tally-hpc/tally/billing"
 	"github.com/tally-hpc/tally/internal/pgtest"
 )
@@ -16,17 +18,7 @@ func TestCloseSnapshotsThePreview(t *testing.T) {
 	s := New(pool)
 	ctx := context.Background()
 	importStandard(t, s)
-	addJobs(t, pool,
-		mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"),
-		mk(2, "bob", "chem", "cpu", "normal", 1, 1024, "2026-10-10T10:45:00Z", "2026-10-10T12:00:00Z"),
-		mk(3, "dave", "physics", "cpu", "normal", 1, 512, "2026-10-05T11:48:00Z", "2026-10-05T12:00:00Z"),
-	)
-	if err := s.EnsureMonths(ctx, at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp}); err != nil {
-		t.Fatal(err)
-	}
+	rateOctober(t, s, pool)
 	pre, err := s.Statements(ctx, "2026-10", nil, billing.HalfUp)
 	if err != nil || len(pre.Statements) != 2 {
 		t.Fatalf("preview: %+v %v", pre, err)
@@ -179,5 +171,22 @@ func TestAnomalies(t *testing.T) {
 		if kinds[want] == 0 {
 			t.Errorf("no %s anomaly in %+v", want, got)
 		}
+	}
+}
+
+// rateOctober stores docs/money.md's three October jobs (worked examples
+// 1 and 2 and a tiny job), makes October and November, and rates them.
+func rateOctober(t *testing.T, s *Store, pool *pgxpool.Pool) {
+	t.Helper()
+	addJobs(t, pool,
+		mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"),
+		mk(2, "bob", "chem", "cpu", "normal", 1, 1024, "2026-10-10T10:45:00Z", "2026-10-10T12:00:00Z"),
+		mk(3, "dave", "physics", "cpu", "normal", 1, 512, "2026-10-05T11:48:00Z", "2026-10-05T12:00:00Z"),
+	)
+	if err := s.EnsureMonths(context.Background(), at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RateOpen(context.Background(), RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
 	}
 }

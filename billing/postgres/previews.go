@@ -23,7 +23,7 @@ type PreviewChange struct {
 
 // PreviewChanges compares a preview with the last one recorded for its
 // period, writing nothing: looking at a period changes nothing.
-func (s *Store) PreviewChanges(ctx context.Context, ps PeriodStatements) ([]PreviewChange, *time.Time, error) {
+func (s *PeriodStore) PreviewChanges(ctx context.Context, ps PeriodStatements) ([]PreviewChange, *time.Time, error) {
 	var prevJSON []byte
 	var prevAt *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT totals, at FROM period_previews WHERE period_id = $1 ORDER BY id DESC LIMIT 1`, ps.Period.ID).Scan(&prevJSON, &prevAt)
@@ -56,7 +56,7 @@ func (s *Store) PreviewChanges(ctx context.Context, ps PeriodStatements) ([]Prev
 // RecordPreview stores this preview's per-account totals, so the next
 // look at the period can say what changed since. Only an explicit request
 // records one.
-func (s *Store) RecordPreview(ctx context.Context, ps PeriodStatements, actor string) error {
+func (s *PeriodStore) RecordPreview(ctx context.Context, ps PeriodStatements, actor string) error {
 	b, err := json.Marshal(previewTotals(ps))
 	if err != nil {
 		return err

@@ -151,14 +151,14 @@ const notRunningState = `j.state NOT IN ('RUNNING', 'PENDING', 'SUSPENDED', 'REQ
 // rated and their charges written straight into job_charges with COPY;
 // jobs already rated are rated again, charges that did not change are left
 // alone, and the others are replaced through a staging table.
-func (s *Store) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, error) {
+func (s *RatingStore) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, error) {
 	began := time.Now()
 	var sum RateSummary
-	cards, err := s.Cards(ctx)
+	cards, err := s.cards.Cards(ctx)
 	if err != nil {
 		return sum, err
 	}
-	periods, err := s.Periods(ctx)
+	periods, err := s.periods.Periods(ctx)
 	if err != nil {
 		return sum, err
 	}

@@ -12,12 +12,12 @@ import (
 // cards, and (for a closed period) every statement from its charges, and
 // describes each difference. None is expected: a difference means a job or
 // a charge changed behind Tally's back.
-func (s *Store) Recheck(ctx context.Context, name string, rule billing.Rounding) (checked int, diffs []string, err error) {
-	p, err := s.Period(ctx, name)
+func (s *RatingStore) Recheck(ctx context.Context, name string, rule billing.Rounding) (checked int, diffs []string, err error) {
+	p, err := s.periods.Period(ctx, name)
 	if err != nil {
 		return 0, nil, err
 	}
-	cards, err := s.Cards(ctx)
+	cards, err := s.cards.Cards(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -61,8 +61,8 @@ func (s *Store) Recheck(ctx context.Context, name string, rule billing.Rounding)
 // recheckStatements compares a closed period's issued statements with the
 // same computation over its charges now, and each statement's hash with
 // its stored text.
-func (s *Store) recheckStatements(ctx context.Context, p Period, rule billing.Rounding) []string {
-	pol, err := s.Policy(ctx, rule)
+func (s *RatingStore) recheckStatements(ctx context.Context, p Period, rule billing.Rounding) []string {
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return []string{err.Error()}
 	}

@@ -125,7 +125,7 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 
 // Jobs lists jobs in scope with their charges, one page at a time. Rows
 // with no value in the sort column (running jobs have no end) come last.
-func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, error) {
+func (s *ReportStore) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, error) {
 	if f.Limit <= 0 || f.Limit > 5000 {
 		f.Limit = 50
 	}
@@ -139,13 +139,13 @@ func (s *Store) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, erro
 
 // EachJob streams every job the filter matches, in its sort order, from
 // one query: exports use it, so a long list is read once and never held.
-func (s *Store) EachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobRow) error) error {
+func (s *ReportStore) EachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobRow) error) error {
 	f.Limit, f.Before = 0, nil
 	return s.eachJob(ctx, sc, f, fn)
 }
 
 // eachJob runs the list query; f.Limit 0 means every row.
-func (s *Store) eachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobRow) error) error {
+func (s *ReportStore) eachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobRow) error) error {
 	args := []any{}
 	conds := filterConds(sc, f, &args)
 	col, typ, ok := sortColumn(f.Sort)
@@ -261,7 +261,7 @@ type JobTotals struct {
 // daily usage rollup can answer (all but a name or id search) are read
 // from it, with running jobs counted beside; a search adds up the jobs
 // themselves.
-func (s *Store) Totals(ctx context.Context, sc Scope, f JobFilter) (JobTotals, error) {
+func (s *ReportStore) Totals(ctx context.Context, sc Scope, f JobFilter) (JobTotals, error) {
 	var t JobTotals
 	var coreSec, gpuSec int64
 	if f.Search == "" {
@@ -372,7 +372,7 @@ type ReceiptCharge struct {
 var ErrNotVisible = billing.NotFoundf("no such job")
 
 // Receipt returns a job's receipt if it is in scope.
-func (s *Store) Receipt(ctx context.Context, sc Scope, row int64) (Receipt, error) {
+func (s *ReportStore) Receipt(ctx context.Context, sc Scope, row int64) (Receipt, error) {
 	args := []any{row}
 	cond := sc.where(&args)
 	var rc Receipt

@@ -104,7 +104,7 @@ func chargeSums(ctx context.Context, q querier, periods []int64, cs ChargeScope)
 
 // Policy is the rounding policy for rule and the currencies of the stored
 // rate cards.
-func (s *Store) Policy(ctx context.Context, rule billing.Rounding) (billing.Policy, error) {
+func (s *CardStore) Policy(ctx context.Context, rule billing.Rounding) (billing.Policy, error) {
 	cards, err := s.Cards(ctx)
 	if err != nil {
 		return billing.Policy{}, fmt.Errorf("rate cards for the rounding policy: %w", err)
@@ -115,12 +115,12 @@ func (s *Store) Policy(ctx context.Context, rule billing.Rounding) (billing.Poli
 // Statements returns a period's account statements: as issued when it is
 // closed, a preview (the same computation a close makes) when it is open.
 // accounts, when not nil, limits which.
-func (s *Store) Statements(ctx context.Context, name string, accounts []string, rule billing.Rounding) (PeriodStatements, error) {
+func (s *PeriodStore) Statements(ctx context.Context, name string, accounts []string, rule billing.Rounding) (PeriodStatements, error) {
 	p, err := s.Period(ctx, name)
 	if err != nil {
 		return PeriodStatements{}, err
 	}
-	pol, err := s.Policy(ctx, rule)
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return PeriodStatements{}, err
 	}
@@ -133,7 +133,7 @@ func (s *Store) Statements(ctx context.Context, name string, accounts []string, 
 
 // periodStatements gives each period's account statements in scope:
 // stored for closed periods, previewed for open ones.
-func (s *Store) periodStatements(ctx context.Context, q querier, pol billing.Policy, ps []Period, cs ChargeScope) (map[int64][]Statement, error) {
+func (s *PeriodStore) periodStatements(ctx context.Context, q querier, pol billing.Policy, ps []Period, cs ChargeScope) (map[int64][]Statement, error) {
 	out := map[int64][]Statement{}
 	var open []int64
 	var closed []Period
@@ -256,22 +256,22 @@ type PeriodSummary struct {
 
 // PeriodSummaries lists periods, newest first, with the totals of their
 // statements for accounts (nil: all).
-func (s *Store) PeriodSummaries(ctx context.Context, accounts []string, rule billing.Rounding) ([]PeriodSummary, error) {
+func (s *PeriodStore) PeriodSummaries(ctx context.Context, accounts []string, rule billing.Rounding) ([]PeriodSummary, error) {
 	return s.summaries(ctx, rule, ChargeScope{Accounts: accounts})
 }
 
 // UserPeriodSummaries lists periods with one person's statement totals:
 // the same figures as their statement page for each period.
-func (s *Store) UserPeriodSummaries(ctx context.Context, user string, rule billing.Rounding) ([]PeriodSummary, error) {
+func (s *PeriodStore) UserPeriodSummaries(ctx context.Context, user string, rule billing.Rounding) ([]PeriodSummary, error) {
 	return s.summaries(ctx, rule, ChargeScope{User: user})
 }
 
-func (s *Store) summaries(ctx context.Context, rule billing.Rounding, cs ChargeScope) ([]PeriodSummary, error) {
+func (s *PeriodStore) summaries(ctx context.Context, rule billing.Rounding, cs ChargeScope) ([]PeriodSummary, error) {
 	ps, err := s.Periods(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pol, err := s.Policy(ctx, rule)
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ func (s *Store) summaries(ctx context.Context, rule billing.Rounding, cs ChargeS
 // adjustments entered against them) per account, for each period, always
 // from the charges: a closed period's charges are frozen with it, so its
 // person statements never change either.
-func (s *Store) personStatements(ctx context.Context, q querier, pol billing.Policy, ps []Period, cs ChargeScope) (map[int64][]Statement, error) {
+func (s *PeriodStore) personStatements(ctx context.Context, q querier, pol billing.Policy, ps []Period, cs ChargeScope) (map[int64][]Statement, error) {
 	ids := make([]int64, len(ps))
 	for i, p := range ps {
 		ids[i] = p.ID
@@ -331,13 +331,13 @@ type UserStatement struct {
 
 // UserStatement builds a person's statement for a period, limited to
 // accounts (nil: all).
-func (s *Store) UserStatement(ctx context.Context, name, user string, accounts []string, rule billing.Rounding) (UserStatement, error) {
+func (s *PeriodStore) UserStatement(ctx context.Context, name, user string, accounts []string, rule billing.Rounding) (UserStatement, error) {
 	p, err := s.Period(ctx, name)
 	if err != nil {
 		return UserStatement{}, err
 	}
 	us := UserStatement{Period: p, User: user}
-	pol, err := s.Policy(ctx, rule)
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return us, err
 	}
@@ -372,8 +372,8 @@ func (s *Store) UserStatement(ctx context.Context, name, user string, accounts [
 // ScopeStatements are the statements of what a viewer may see in a
 // period (their own jobs and the accounts they coordinate; everything
 // for admins): the dashboard's figures for the current period.
-func (s *Store) ScopeStatements(ctx context.Context, p Period, sc Scope, rule billing.Rounding) (PeriodStatements, error) {
-	pol, err := s.Policy(ctx, rule)
+func (s *PeriodStore) ScopeStatements(ctx context.Context, p Period, sc Scope, rule billing.Rounding) (PeriodStatements, error) {
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return PeriodStatements{}, err
 	}

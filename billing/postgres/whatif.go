@@ -20,8 +20,8 @@ type WhatIfRow struct {
 // cards and under the draft alone (as if it had been in force all along;
 // jobs the draft has no prices for keep their current amount), and sums
 // per account. Nothing is written.
-func (s *Store) WhatIf(ctx context.Context, draft *billing.RateCard, from, to time.Time, rule billing.Rounding) ([]WhatIfRow, error) {
-	cards, err := s.Cards(ctx)
+func (s *RatingStore) WhatIf(ctx context.Context, draft *billing.RateCard, from, to time.Time, rule billing.Rounding) ([]WhatIfRow, error) {
+	cards, err := s.cards.Cards(ctx)
 	if err != nil {
 		return nil, err
 	}

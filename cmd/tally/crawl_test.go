@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-hpc/tally/billing"
 	"github.com/tally-hpc/tally/internal/pgtest"
@@ -157,9 +158,18 @@ func (d *demoSession) post(path string, form url.Values) {
 	}
 }
 
-// runningDemo starts tally demo on a fresh database and returns its base
-// URL, the demo users' passwords and what it printed on standard error.
-func runningDemo(t *testing.T, args ...string) (base string, passwords map[string]string, stderr func() string) {
+// demoRun is a tally demo running on a fresh database.
+type demoRun struct {
+	base      string
+	passwords map[string]string // demo users' passwords, as printed
+	pool      *pgxpool.Pool
+	stderr    func() string // what it printed on standard error so far
+	stop      func() int    // Ctrl-C; its exit code
+}
+
+// runningDemo starts tally demo with args on a fresh database and waits
+// until it serves.
+func runningDemo(t *testing.T, args ...string) *demoRun {
 	t.Helper()
 	pool := pgtest.New(t)
 	t.Setenv("TALLY_DATABASE_URL", pool.Config().ConnString())
@@ -175,21 +185,30 @@ func runningDemo(t *testing.T, args ...string) (base string, passwords map[strin
 		done <- run(ctx, &cmdEnv{stdout: pw, stderr: &lockedBuffer{mu: &errMu, b: &errOut}}, append([]string{"demo", "--addr", addr}, args...))
 		pw.Close()
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("demo did not stop")
-		}
-	})
-	passwords = map[string]string{}
+	stopped, code := false, 0
+	d := &demoRun{base: "http://" + addr, passwords: map[string]string{}, pool: pool,
+		stderr: func() string { errMu.Lock(); defer errMu.Unlock(); return errOut.String() },
+		stop: func() int {
+			if stopped {
+				return code
+			}
+			stopped = true
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("demo did not stop")
+				code = -1
+			}
+			return code
+		}}
+	t.Cleanup(func() { d.stop() })
 	sc := bufio.NewScanner(pr)
 	deadline := time.AfterFunc(3*time.Minute, func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
 	for sc.Scan() {
 		line := sc.Text()
 		if f := strings.Fields(line); len(f) == 5 && f[0] == "demo" && f[1] == "user:" {
-			passwords[f[2]] = f[4]
+			d.passwords[f[2]] = f[4]
 		}
 		if strings.HasPrefix(line, "Start with") {
 			break
@@ -197,20 +216,17 @@ func runningDemo(t *testing.T, args ...string) (base string, passwords map[strin
 	}
 	deadline.Stop()
 	go io.Copy(io.Discard, pr)
-	if len(passwords) != 4 {
-		errMu.Lock()
-		defer errMu.Unlock()
-		t.Fatalf("demo users printed: %v\n%s", passwords, errOut.String())
+	if len(d.passwords) != 4 {
+		t.Fatalf("demo users printed: %v\n%s", d.passwords, d.stderr())
 	}
-	base = "http://" + addr
 	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
+		if resp, err := http.Get(d.base + "/healthz"); err == nil {
 			resp.Body.Close()
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return base, passwords, func() string { errMu.Lock(); defer errMu.Unlock(); return errOut.String() }
+	return d
 }
 
 type lockedBuffer struct {
@@ -237,7 +253,8 @@ func signIn(t *testing.T, base, user, password string) *demoSession {
 // requires the figures of one scope to be equal wherever they appear
 // (docs/money.md defines them). The demo's own start-up lines count too.
 func TestOneTruth(t *testing.T) {
-	base, pw, stderr := runningDemo(t, "--months", "3", "--jobs-per-day", "120")
+	demo := runningDemo(t, "--months", "3", "--jobs-per-day", "120")
+	base, pw, stderr := demo.base, demo.passwords, demo.stderr
 	admin := signIn(t, base, "admin", pw["admin"])
 	fin := signIn(t, base, "finance", pw["finance"])
 	alice := signIn(t, base, "alice", pw["alice"])

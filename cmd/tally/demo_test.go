@@ -1,67 +1,23 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/tally-hpc/tally/internal/pgtest"
 )
 
 // tally demo starts, loads a synthetic cluster through the real ingest
 // path, and every demo role sees a meaningful page.
 func TestDemo(t *testing.T) {
-	pool := pgtest.New(t)
-	t.Setenv("TALLY_DATABASE_URL", pool.Config().ConnString())
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-
 	if code, _, errOut := runCmd(t, "demo", "--addr", "0.0.0.0:8080"); code != 2 || !strings.Contains(errOut, "loopback") {
 		t.Fatalf("demo on a public address: %d %s", code, errOut)
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &cmdEnv{stdout: pw, stderr: io.Discard}, []string{"demo", "--addr", addr, "--months", "2", "--jobs-per-day", "60"})
-		pw.Close()
-	}()
-	passwords := map[string]string{}
-	sc := bufio.NewScanner(pr)
-	deadline := time.After(2 * time.Minute)
-	go func() { <-deadline; pw.CloseWithError(io.ErrUnexpectedEOF) }()
-	for sc.Scan() {
-		line := sc.Text()
-		if f := strings.Fields(line); len(f) == 5 && f[0] == "demo" && f[1] == "user:" {
-			passwords[f[2]] = f[4]
-		}
-		if strings.HasPrefix(line, "Start with") {
-			break
-		}
-	}
-	go io.Copy(io.Discard, pr)
-	if len(passwords) != 4 {
-		t.Fatalf("demo users printed: %v", passwords)
-	}
-	base := "http://" + addr
-	var up bool
-	for i := 0; i < 50 && !up; i++ {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			up = true
-		} else {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	demo := runningDemo(t, "--months", "2", "--jobs-per-day", "60")
+	base, passwords, pool := demo.base, demo.passwords, demo.pool
 	pages := map[string]struct{ path, want string }{
 		"alice":   {"/", "Charges"},
 		"carol":   {"/accounts/physics", "By user"},
@@ -91,13 +47,7 @@ func TestDemo(t *testing.T) {
 	if closed < 1 || charges < 1000 {
 		t.Errorf("closed periods %d, charges %d", closed, charges)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("demo exit code %d after Ctrl-C", code)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo did not stop")
+	if code := demo.stop(); code != 0 {
+		t.Errorf("demo exit code %d after Ctrl-C", code)
 	}
 }

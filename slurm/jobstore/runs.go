@@ -1,0 +1,113 @@
+package jobstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RunRow is one ingest run as the ingest page lists it.
+type RunRow struct {
+	Started, WindowStart, WindowEnd   time.Time
+	Source, Fallback, Trigger         string
+	New, Changed, Unchanged, Rejected int
+	Took                              time.Duration
+	Error                             string
+}
+
+// RecentRuns lists ingest runs, newest first.
+func RecentRuns(ctx context.Context, q Querier, limit, offset int) ([]RunRow, error) {
+	rows, err := q.Query(ctx, `SELECT started_at, window_start, window_end, source, fallback_reason, trigger,
+		jobs_new, jobs_changed, jobs_unchanged, jobs_rejected, finished_at - started_at, error
+		FROM ingest_runs ORDER BY id DESC LIMIT $1 OFFSET $2`, limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("ingest runs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunRow, error) {
+		var run RunRow
+		return run, r.Scan(&run.Started, &run.WindowStart, &run.WindowEnd, &run.Source, &run.Fallback, &run.Trigger,
+			&run.New, &run.Changed, &run.Unchanged, &run.Rejected, &run.Took, &run.Error)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest runs: %w", err)
+	}
+	return out, nil
+}
+
+// LastError is the newest run that failed, and why; ok is false when none has.
+func LastError(ctx context.Context, q Querier) (at time.Time, msg string, ok bool, err error) {
+	err = q.QueryRow(ctx, `SELECT started_at, error FROM ingest_runs WHERE error <> '' ORDER BY id DESC LIMIT 1`).Scan(&at, &msg)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return at, "", false, nil
+	}
+	if err != nil {
+		return at, "", false, fmt.Errorf("last ingest error: %w", err)
+	}
+	return at, msg, true, nil
+}
+
+// RejectRow is one record ingest held back.
+type RejectRow struct {
+	RunID int64
+	Line  int
+	Error string
+	Raw   string // the first 300 characters of the record
+}
+
+// RecentRejects lists the newest rejected records.
+func RecentRejects(ctx context.Context, q Querier, limit int) ([]RejectRow, error) {
+	rows, err := q.Query(ctx, `SELECT run_id, line_no, error, left(raw, 300) FROM ingest_rejects ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("ingest rejects: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RejectRow, error) {
+		var rj RejectRow
+		return rj, r.Scan(&rj.RunID, &rj.Line, &rj.Error, &rj.Raw)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest rejects: %w", err)
+	}
+	return out, nil
+}
+
+// Freshness is how current the ingested records are, for /metrics.
+type Freshness struct {
+	LastSuccess  *time.Time // when the last good window was committed
+	RecordsUntil *time.Time // the end of the newest good window
+	FailedSince  int64      // windows no source could serve since then
+	Rejected     int64      // records held back, ever
+}
+
+// ReadFreshness reads Freshness in one query.
+func ReadFreshness(ctx context.Context, q Querier) (Freshness, error) {
+	var f Freshness
+	err := q.QueryRow(ctx, `WITH ok AS (
+			SELECT max(finished_at) AS finished, max(window_end) AS until FROM ingest_runs WHERE `+GoodWindow+`)
+		SELECT ok.finished, ok.until,
+		       (SELECT count(*) FROM ingest_runs r WHERE r.source = 'none' AND r.trigger <> 'login'
+		          AND r.started_at > coalesce(ok.finished, '-infinity')),
+		       (SELECT coalesce(sum(jobs_rejected), 0) FROM ingest_runs)
+		FROM ok`).Scan(&f.LastSuccess, &f.RecordsUntil, &f.FailedSince, &f.Rejected)
+	if err != nil {
+		return f, fmt.Errorf("ingest freshness: %w", err)
+	}
+	return f, nil
+}
+
+// CoordinatedAccounts lists the accounts Slurm's associations make user a
+// coordinator of, on cluster ("" for any).
+func CoordinatedAccounts(ctx context.Context, q Querier, cluster, user string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT account FROM slurm_coordinators
+		WHERE username = $1 AND ($2 = '' OR cluster = $2) ORDER BY account`, user, cluster)
+	if err != nil {
+		return nil, fmt.Errorf("coordinators: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("coordinators: %w", err)
+	}
+	return out, nil
+}
