@@ -134,3 +134,46 @@ func TestFutureEndNotCharged(t *testing.T) {
 		t.Fatalf("charges after the job ended: %d", charges)
 	}
 }
+
+// charge_sums (kept by triggers) equals the charges it sums after every
+// kind of write rating makes: new charges, changed ones, deleted ones.
+func TestChargeSumsFollowCharges(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := context.Background()
+	importStandard(t, s)
+	rateOctober(t, s, pool)
+	direct := `WITH live AS (SELECT * FROM job_charges WHERE period_id IS NOT NULL AND not_charged = ''),
+		per AS (SELECT period_id, account, username, currency, l->>0 AS component, job_row, portion_start, sum((l->>7)::bigint) AS exact
+			FROM live, json_array_elements(live.lines) l GROUP BY 1, 2, 3, 4, 5, 6, 7)
+		SELECT period_id, account, username, component, currency, count(*), sum(exact)::bigint FROM per GROUP BY 1, 2, 3, 4, 5
+		UNION ALL SELECT period_id, account, username, '', currency, count(*), 0 FROM live GROUP BY 1, 2, 3, 5
+		ORDER BY 1, 2, 3, 4`
+	same := func(step string) {
+		t.Helper()
+		var want, got string
+		if err := pool.QueryRow(ctx, `SELECT coalesce(string_agg(r::text, ';'), '') FROM (`+direct+`) r`).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		pool.QueryRow(ctx, `SELECT coalesce(string_agg(r::text, ';'), '') FROM (SELECT period_id, account, username, component, currency, jobs, exact_micros
+			FROM charge_sums ORDER BY 1, 2, 3, 4) r`).Scan(&got)
+		if want == "" || got != want {
+			t.Fatalf("%s: charge_sums\n %s\ncharges\n %s", step, got, want)
+		}
+	}
+	same("rated")
+	// Job 2 moves to physics and runs longer; job 3 turns out to be a
+	// NODE_FAIL (not charged).
+	j2 := mk(2, "bob", "physics", "cpu", "normal", 2, 1024, "2026-10-10T10:45:00Z", "2026-10-10T13:00:00Z")
+	j3 := mk(3, "dave", "physics", "cpu", "normal", 1, 512, "2026-10-05T11:48:00Z", "2026-10-05T12:00:00Z")
+	j3.State = "NODE_FAIL"
+	addJobs(t, pool, j2, j3)
+	if _, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	same("re-rated")
+	if _, err := pool.Exec(ctx, `DELETE FROM job_charges WHERE job_row = (SELECT id FROM jobs WHERE job_id = 1)`); err != nil {
+		t.Fatal(err)
+	}
+	same("deleted")
+}

@@ -143,7 +143,7 @@ const notClosed = `j.end_time IS NOT NULL AND j.end_time <= now() AND ` + notRun
 	                AND coalesce(j.start_time, j.end_time) >= p.starts_at AND j.end_time < p.ends_at)`
 
 // notRunningState is false for states of jobs that have not ended.
-const notRunningState = `j.state NOT IN ('RUNNING', 'PENDING', 'SUSPENDED', 'REQUEUED', 'RESIZING')`
+const notRunningState = `j.state NOT IN ('RUNNING', 'PENDING', 'SUSPENDED')`
 
 // RateOpen (re-)rates every ended job whose charge is not in a closed
 // period, deterministically: the same jobs, cards and options give the same
