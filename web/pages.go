@@ -50,7 +50,8 @@ func (s *Server) finance(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.Finance(s.page(r, "Finance"), ps, s.currency(r), h))
+	f := figures{s.policy(r.Context())}
+	s.render(w, r, http.StatusOK, templates.Finance(s.page(r, "Finance"), f.periodRows(ps, s.currency(r)), f.history(h)))
 }
 
 const auditPageSize = 50

@@ -65,7 +65,7 @@ func (s *Server) periods(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.Periods(s.page(r, "Periods"), ps, s.currency(r)))
+	s.render(w, r, http.StatusOK, templates.Periods(s.page(r, "Periods"), figures{s.policy(r.Context())}.periodRows(ps, s.currency(r))))
 }
 
 func (s *Server) periodPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -94,21 +94,29 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 		s.serverError(w, r, err)
 		return
 	}
-	view := templates.PeriodView{Statements: ps, Adjustments: adj, CanClose: v.Has(RoleAdmin),
-		CanAdjust: v.Has(RoleAdmin), CanExport: true, Form: form}
+	f := figures{s.policy(ctx)}
+	currency := ps.Currency
+	if currency == "" {
+		currency = s.currency(r)
+	}
+	view := templates.PeriodView{Period: f.periodHead(ps, currency), Statements: f.statements(ps.Statements), Adjustments: adjustmentRows(adj),
+		CanClose: v.Has(RoleAdmin), CanAdjust: v.Has(RoleAdmin), CanExport: true, Form: form}
 	for _, b := range []struct {
 		by  string
-		dst *[]billingpg.PeriodBreakdown
+		dst *[]templates.BreakdownRow
 	}{{"user", &view.ByUser}, {"partition", &view.ByPartition}, {"qos", &view.ByQOS}} {
-		if *b.dst, err = s.billing.Breakdown(ctx, name, b.by, scope, s.rounding); err != nil {
+		rows, err := s.billing.Breakdown(ctx, name, b.by, scope, s.rounding)
+		if err != nil {
 			s.serverError(w, r, err)
 			return
 		}
+		*b.dst = f.breakdown(rows, currency)
 	}
 	// Looking changes nothing: the preview is compared with the last one
 	// recorded, and recording one is a POST of its own.
 	if !ps.Period.Closed() && (v.Has(RoleAdmin) || v.Has(RoleFinance)) {
-		if view.Anomalies, err = s.billing.Anomalies(ctx, name); err != nil {
+		anomalies, err := s.billing.Anomalies(ctx, name)
+		if err != nil {
 			s.serverError(w, r, err)
 			return
 		}
@@ -117,7 +125,7 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 			s.serverError(w, r, err)
 			return
 		}
-		view.Changes, view.CanRecord = changes, true
+		view.Anomalies, view.Changes, view.CanRecord = anomalyRows(anomalies), f.changes(changes, currency), true
 		if at != nil {
 			view.LastPreview = at.UTC().Format("2006-01-02 15:04 UTC")
 		}
@@ -362,7 +370,7 @@ func (s *Server) myStatements(w http.ResponseWriter, r *http.Request, v *Viewer)
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.UserStatements(s.page(r, "Your statements"), v.SlurmUser, ps, s.currency(r)))
+	s.render(w, r, http.StatusOK, templates.UserStatements(s.page(r, "Your statements"), v.SlurmUser, figures{s.policy(r.Context())}.periodRows(ps, s.currency(r))))
 }
 
 func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -380,7 +388,7 @@ func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer
 		return
 	}
 	if !pdf {
-		s.render(w, r, http.StatusOK, templates.UserStatementPage(s.page(r, "Statement "+user), us))
+		s.render(w, r, http.StatusOK, templates.UserStatementPage(s.page(r, "Statement "+user), figures{s.policy(r.Context())}.userStatement(us)))
 		return
 	}
 	lines := []pdfdoc.Line{

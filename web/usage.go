@@ -108,33 +108,35 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	} else if len(sc.Accounts) > 0 {
 		d.Scope = "your jobs and the accounts you coordinate"
 	}
-	var sts []billing.Statement
-	if d.Month, sts, err = s.periodSummary(ctx, cur, sc, ""); err != nil {
+	month, sts, err := s.periodSummary(ctx, cur, sc, "")
+	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	if d.Month.Currency == "" {
-		d.Month.Currency = s.currency(r)
+	if month.Currency == "" {
+		month.Currency = s.currency(r)
 	}
-	for _, st := range sts {
-		d.ByAccount = append(d.ByAccount, billingpg.AccountTotals{Name: st.Account, Jobs: int64(st.Jobs), Total: st.Total})
-	}
-	sort.SliceStable(d.ByAccount, func(i, j int) bool { return d.ByAccount[i].Total > d.ByAccount[j].Total })
 	pol := s.policy(ctx)
+	f := figures{pol}
+	d.Month = f.summary(month)
+	sort.SliceStable(sts, func(i, j int) bool { return sts[i].Total > sts[j].Total })
+	d.ByAccount = f.statementTotals(sts)
 	days, err := s.billing.DailyCosts(ctx, sc, billingpg.JobFilter{From: now.AddDate(0, 0, -30), To: now.Add(time.Hour)})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	d.Chart = dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, d.Month.Currency)
-	if d.ByPartition, err = s.billing.TotalsBy(ctx, sc, "partition", billingpg.JobFilter{From: cur.Starts, To: cur.Ends}); err != nil {
+	d.Chart = dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, month.Currency)
+	parts, err := s.billing.TotalsBy(ctx, sc, "partition", billingpg.JobFilter{From: cur.Starts, To: cur.Ends})
+	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
+	d.ByPartition = f.totals(parts, month.Currency)
 	// A straight-line forecast once a few days of the period are in.
-	if elapsed := now.Sub(cur.Starts); elapsed > 72*time.Hour && d.Month.Total > 0 {
-		f := billing.Micros(int64(d.Month.Total) * int64(cur.Ends.Sub(cur.Starts)/time.Minute) / int64(elapsed/time.Minute))
-		d.Forecast = pol.Money(f, d.Month.Currency)
+	if elapsed := now.Sub(cur.Starts); elapsed > 72*time.Hour && month.Total > 0 {
+		forecast := billing.Micros(int64(month.Total) * int64(cur.Ends.Sub(cur.Starts)/time.Minute) / int64(elapsed/time.Minute))
+		d.Forecast = pol.Money(forecast, month.Currency)
 	}
 	if d.Recent, err = s.billing.Jobs(ctx, sc, billingpg.JobFilter{Sort: "end", Desc: true, Limit: 10}); err != nil {
 		s.serverError(w, r, err)
@@ -145,7 +147,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		s.serverError(w, r, err)
 		return
 	} else if ok {
-		d.LastClosed, d.User = &last, v.SlurmUser
+		d.LastClosed = &templates.LastStatement{Period: last.Period, User: v.SlurmUser, Jobs: count(last.Jobs), Total: f.money(last.Total, month.Currency)}
 	}
 	d.Freshness = s.freshness(r)
 	_, hasToken := s.slurmCredential(r)
@@ -264,7 +266,7 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	q := r.URL.Query()
 	q.Del("after")
 	q.Del("before")
-	d := templates.JobsData{Heading: "Jobs", CSVHref: "/jobs.csv?" + q.Encode(), Totals: totals,
+	d := templates.JobsData{Heading: "Jobs", CSVHref: "/jobs.csv?" + q.Encode(), Totals: figures{s.policy(r.Context())}.jobTotals(totals),
 		Form: templates.JobFilterForm{Account: f.Account, Partition: f.Partition, QOS: f.QOS, State: f.State, Search: f.Search,
 			From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}}
 	d.Rows, d.Pager = jobsPager(r, f, rows)
@@ -559,8 +561,7 @@ func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, v *Viewer)
 		s.serverError(w, r, err)
 		return
 	}
-	var rows []billingpg.AccountTotals
-	currency := s.currency(r)
+	var rows []templates.TotalRow
 	if cur.ID != 0 {
 		// Coordinators see their accounts only (their own jobs in other
 		// accounts are on their job list).
@@ -570,15 +571,10 @@ func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, v *Viewer)
 			s.serverError(w, r, err)
 			return
 		}
-		for _, st := range ps.Statements {
-			rows = append(rows, billingpg.AccountTotals{Name: st.Account, Jobs: int64(st.Jobs), Total: st.Total})
-		}
-		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Total > rows[j].Total })
-		if ps.Currency != "" {
-			currency = ps.Currency
-		}
+		sort.SliceStable(ps.Statements, func(i, j int) bool { return ps.Statements[i].Total > ps.Statements[j].Total })
+		rows = figures{s.policy(ctx)}.statementTotals(ps.Statements)
 	}
-	s.render(w, r, http.StatusOK, templates.Accounts(s.page(r, "Accounts"), "period "+cur.Name, rows, currency))
+	s.render(w, r, http.StatusOK, templates.Accounts(s.page(r, "Accounts"), "period "+cur.Name, rows))
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -632,11 +628,17 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		currency = s.currency(r)
 	}
 	pol := s.policy(ctx)
+	f := figures{pol}
+	links := make([]templates.PeriodLink, 0, len(trend))
+	for _, t := range trend {
+		links = append(links, templates.PeriodLink{Name: t.Period, Closed: t.Status == billing.PeriodClosed})
+	}
+	sum.Currency = currency
 	s.render(w, r, http.StatusOK, templates.AccountDetail(s.page(r, "Account "+account), templates.AccountView{
-		Account: account, Month: "period " + cur.Name, Summary: sum, Users: users, Partitions: parts,
+		Account: account, Month: "period " + cur.Name, Summary: f.summary(sum), Users: f.breakdown(users, currency), Partitions: f.totals(parts, currency),
 		Chart:   dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, currency),
 		Trend:   trendChart(pol, "Statement totals per billing period", trend, currency),
-		Periods: trend, Jobs: jobs}))
+		Periods: links, Jobs: jobs}))
 }
 
 // currency is the in-force card's currency, for pages without charges.

@@ -203,8 +203,8 @@ func (s *RatingStore) RateOpen(ctx context.Context, opt RateOptions) (RateSummar
 	// end time still to come, rated before that was refused) go, unless
 	// their period is closed; running jobs' portions under split
 	// attribution are kept.
-	if _, err := tx.Exec(ctx, `DELETE FROM job_charges c USING jobs j
-		WHERE c.job_row = j.id AND j.end_time > now()
+	if _, err := tx.Exec(ctx, `DELETE FROM job_charges c
+		WHERE c.job_row IN (SELECT id FROM jobs WHERE end_time > now())
 		  AND (c.period_id IS NULL OR c.period_id IN (SELECT id FROM billing_periods WHERE status = 'open'))`); err != nil {
 		return sum, fmt.Errorf("charges of jobs not ended: %w", err)
 	}
