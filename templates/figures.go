@@ -29,6 +29,7 @@ type PeriodHead struct {
 	ClosedBy string
 	Total    Figure
 	Jobs     string
+	Rounding string // how the statements' rounding moved the total from the exact sum, "" when it did not
 }
 
 // StatementView is one account's statement.

@@ -36,8 +36,16 @@ func (f figures) periodHead(ps billing.PeriodStatements, fallback string) templa
 	if currency == "" {
 		currency = fallback
 	}
-	return templates.PeriodHead{Name: ps.Period.Name, Closed: ps.Period.Closed(), ClosedAt: templates.When(ps.Period.ClosedAt),
+	h := templates.PeriodHead{Name: ps.Period.Name, Closed: ps.Period.Closed(), ClosedAt: templates.When(ps.Period.ClosedAt),
 		ClosedBy: ps.Period.ClosedBy, Total: f.money(ps.Total, currency), Jobs: count(ps.Jobs)}
+	var exact billing.Micros
+	for _, st := range ps.Statements {
+		exact += st.Exact()
+	}
+	if exact != ps.Total {
+		h.Rounding = "(the exact sum of every line is " + exact.String() + "; rounding each line once moved the total by " + (ps.Total - exact).String() + ")"
+	}
+	return h
 }
 
 func (f figures) statements(sts []billing.Statement) []templates.StatementView {

@@ -22,7 +22,8 @@ type AccountDetails struct {
 
 // AccountDetailsAll lists every account Tally knows of (from associations
 // and jobs) with its details, if any.
-func (s *PeriodStore) AccountDetailsAll(ctx context.Context) ([]AccountDetails, error) {
+func (s *PeriodStore) AccountDetailsAll(ctx context.Context) (_ []AccountDetails, err error) {
+	defer annotate(&err, "reading account details")
 	rows, err := s.pool.Query(ctx, `WITH known AS (
 			SELECT account FROM slurm_associations UNION SELECT DISTINCT account FROM jobs WHERE account <> ''
 			UNION SELECT account FROM account_details)
@@ -45,7 +46,8 @@ func (s *PeriodStore) AccountDetailsAll(ctx context.Context) ([]AccountDetails, 
 }
 
 // SaveAccountDetails stores an account's details after checking them.
-func (s *PeriodStore) SaveAccountDetails(ctx context.Context, d AccountDetails, by string) error {
+func (s *PeriodStore) SaveAccountDetails(ctx context.Context, d AccountDetails, by string) (err error) {
+	defer annotate(&err, "saving the details of %s", d.Account)
 	d.Account = strings.TrimSpace(d.Account)
 	if d.Account == "" {
 		return billing.Invalidf("account name is required")
@@ -60,7 +62,7 @@ func (s *PeriodStore) SaveAccountDetails(ctx context.Context, d AccountDetails, 
 			return billing.Invalidf("fields are limited to 200 characters")
 		}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO account_details (account, display_name, pi, contact_email, cost_centre, po_number, active, updated_by)
+	_, err = s.pool.Exec(ctx, `INSERT INTO account_details (account, display_name, pi, contact_email, cost_centre, po_number, active, updated_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (account) DO UPDATE SET display_name = EXCLUDED.display_name, pi = EXCLUDED.pi, contact_email = EXCLUDED.contact_email,
 			cost_centre = EXCLUDED.cost_centre, po_number = EXCLUDED.po_number, active = EXCLUDED.active, updated_at = now(), updated_by = EXCLUDED.updated_by`,

@@ -26,7 +26,8 @@ type Adjustment struct {
 }
 
 // AddAdjustment records an adjustment against an open period.
-func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (int64, error) {
+func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (_ int64, err error) {
+	defer annotate(&err, "adding an adjustment to %s in %s", a.Account, a.Period)
 	a.Account, a.User, a.Reason = strings.TrimSpace(a.Account), strings.TrimSpace(a.User), strings.TrimSpace(a.Reason)
 	switch {
 	case a.Account == "":
@@ -74,7 +75,8 @@ func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (int64, e
 }
 
 // Adjustments lists a period's adjustments, for accounts (nil: all).
-func (s *PeriodStore) Adjustments(ctx context.Context, period string, accounts []string) ([]Adjustment, error) {
+func (s *PeriodStore) Adjustments(ctx context.Context, period string, accounts []string) (_ []Adjustment, err error) {
+	defer annotate(&err, "reading the adjustments of %s", period)
 	args := []any{period}
 	cond := ""
 	if accounts != nil {

@@ -18,7 +18,8 @@ type Anomaly struct {
 }
 
 // Anomalies checks a period before its close.
-func (s *PeriodStore) Anomalies(ctx context.Context, name string) ([]Anomaly, error) {
+func (s *PeriodStore) Anomalies(ctx context.Context, name string) (_ []Anomaly, err error) {
+	defer annotate(&err, "checking %s before its close", name)
 	p, err := s.Period(ctx, name)
 	if err != nil {
 		return nil, err

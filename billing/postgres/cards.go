@@ -24,7 +24,8 @@ type CardStore struct {
 }
 
 // Cards loads every stored rate card version.
-func (s *CardStore) Cards(ctx context.Context) (billing.Cards, error) {
+func (s *CardStore) Cards(ctx context.Context) (_ billing.Cards, err error) {
+	defer annotate(&err, "reading rate cards")
 	rows, err := s.pool.Query(ctx, `SELECT id, spec FROM rate_cards ORDER BY name, version`)
 	if err != nil {
 		return nil, err
@@ -50,7 +51,8 @@ func (s *CardStore) Cards(ctx context.Context) (billing.Cards, error) {
 // KnownPartitions lists the partitions jobs have run in and those stored
 // rate cards already price, to catch typos in rate files: a new version of
 // a card may keep prices for a partition no job has used yet.
-func (s *CardStore) KnownPartitions(ctx context.Context) ([]string, error) {
+func (s *CardStore) KnownPartitions(ctx context.Context) (_ []string, err error) {
+	defer annotate(&err, "listing partitions")
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT partition FROM jobs WHERE partition <> '' ORDER BY 1`)
 	if err != nil {
 		return nil, err
@@ -81,9 +83,10 @@ type ImportResult struct {
 // Import stores the versions of a parsed rate file. A version already
 // stored with the same content is left alone; one stored with different
 // content is refused, since versions are read-only.
-func (s *CardStore) Import(ctx context.Context, cards billing.Cards, by string) (ImportResult, error) {
+func (s *CardStore) Import(ctx context.Context, cards billing.Cards, by string) (_ ImportResult, err error) {
+	defer annotate(&err, "importing rate cards")
 	var res ImportResult
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for _, c := range cards {
 			spec, err := billing.MarshalVersion(c)
 			if err != nil {
@@ -139,7 +142,8 @@ func (s *CardStore) Import(ctx context.Context, cards billing.Cards, by string) 
 
 // AddVersion stores the next version of a card from the YAML an admin
 // edited: it must be numbered one above the newest and start after it.
-func (s *CardStore) AddVersion(ctx context.Context, yamlText, by string) (*billing.RateCard, error) {
+func (s *CardStore) AddVersion(ctx context.Context, yamlText, by string) (_ *billing.RateCard, err error) {
+	defer annotate(&err, "adding a rate card version")
 	parts, err := s.KnownPartitions(ctx)
 	if err != nil {
 		return nil, err

@@ -36,7 +36,8 @@ func AccountSummaryColumns() []string {
 // preview), each amount printed by the rounding policy with its
 // currency's minor digits. Closed periods print the account details
 // frozen into the statement.
-func (s *ExportStore) WriteAccountSummary(ctx context.Context, w io.Writer, name string, accounts []string, rule billing.Rounding) error {
+func (s *ExportStore) WriteAccountSummary(ctx context.Context, w io.Writer, name string, accounts []string, rule billing.Rounding) (err error) {
+	defer annotate(&err, "exporting the account summary of %s", name)
 	ps, err := s.periods.Statements(ctx, name, accounts, rule)
 	if err != nil {
 		return err
@@ -90,7 +91,8 @@ func JobLineColumns() []string {
 // from the database cursor: memory stays constant. Jobs not charged
 // (failed nodes, never started) are left out, as statements leave them
 // out of their job counts.
-func (s *ExportStore) WriteJobLines(ctx context.Context, w io.Writer, name string, accounts []string) error {
+func (s *ExportStore) WriteJobLines(ctx context.Context, w io.Writer, name string, accounts []string) (err error) {
+	defer annotate(&err, "exporting the job lines of %s", name)
 	p, err := s.periods.Period(ctx, name)
 	if err != nil {
 		return err

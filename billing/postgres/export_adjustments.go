@@ -9,7 +9,8 @@ import (
 )
 
 // WriteAdjustments exports a period's adjustments as CSV.
-func (s *ExportStore) WriteAdjustments(ctx context.Context, w io.Writer, period string, accounts []string) error {
+func (s *ExportStore) WriteAdjustments(ctx context.Context, w io.Writer, period string, accounts []string) (err error) {
+	defer annotate(&err, "exporting the adjustments of %s", period)
 	adj, err := s.periods.Adjustments(ctx, period, accounts)
 	if err != nil {
 		return err

@@ -25,7 +25,8 @@ type PeriodTotal struct {
 // periods, as previewed for open ones (the figures of the account's
 // statement). Periods without charges are there with zero, so a chart
 // shows the gap.
-func (s *PeriodStore) AccountTrend(ctx context.Context, account string, n int, rule billing.Rounding) ([]PeriodTotal, error) {
+func (s *PeriodStore) AccountTrend(ctx context.Context, account string, n int, rule billing.Rounding) (_ []PeriodTotal, err error) {
+	defer annotate(&err, "reading the trend of %s", account)
 	all, err := s.Periods(ctx)
 	if err != nil {
 		return nil, err
@@ -90,7 +91,8 @@ type AccountHistory struct {
 }
 
 // History reads the statements of the last n closed periods, oldest first.
-func (s *PeriodStore) History(ctx context.Context, n int) (AccountHistory, error) {
+func (s *PeriodStore) History(ctx context.Context, n int) (_ AccountHistory, err error) {
+	defer annotate(&err, "reading statement history")
 	var h AccountHistory
 	rows, err := s.pool.Query(ctx, `WITH p AS (SELECT id, name, starts_at FROM billing_periods WHERE status = 'closed' ORDER BY starts_at DESC LIMIT $1)
 		SELECT p.name, st.account, st.total_micros, st.currency

@@ -15,7 +15,8 @@ import (
 )
 
 // EnsureMonths creates calendar-month periods covering [from, to).
-func (s *PeriodStore) EnsureMonths(ctx context.Context, from, to time.Time) error {
+func (s *PeriodStore) EnsureMonths(ctx context.Context, from, to time.Time) (err error) {
+	defer annotate(&err, "making monthly periods")
 	m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
 	for ; m.Before(to); m = m.AddDate(0, 1, 0) {
 		if _, err := s.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
@@ -27,9 +28,10 @@ func (s *PeriodStore) EnsureMonths(ctx context.Context, from, to time.Time) erro
 }
 
 // Period finds a period by name.
-func (s *PeriodStore) Period(ctx context.Context, name string) (Period, error) {
+func (s *PeriodStore) Period(ctx context.Context, name string) (_ Period, err error) {
+	defer annotate(&err, "reading period %s", name)
 	var p Period
-	err := s.pool.QueryRow(ctx, `SELECT id, name, starts_at, ends_at, status, closed_at, closed_by FROM billing_periods WHERE name = $1`, name).
+	err = s.pool.QueryRow(ctx, `SELECT id, name, starts_at, ends_at, status, closed_at, closed_by FROM billing_periods WHERE name = $1`, name).
 		Scan(&p.ID, &p.Name, &p.Starts, &p.Ends, &p.Status, &p.ClosedAt, &p.ClosedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, billing.NotFoundf("no billing period %q", name)
@@ -51,7 +53,8 @@ type PeriodBreakdown struct {
 // statement total (their lines rounded once, their adjustments included),
 // the figure of their statement page; by partition or QOS (no statement
 // has those lines) it is the exact sum, rounded once for display.
-func (s *PeriodStore) Breakdown(ctx context.Context, name, by string, accounts []string, rule billing.Rounding) ([]PeriodBreakdown, error) {
+func (s *PeriodStore) Breakdown(ctx context.Context, name, by string, accounts []string, rule billing.Rounding) (_ []PeriodBreakdown, err error) {
+	defer annotate(&err, "breaking %s down by %s", name, by)
 	col := map[string]string{"user": "c.username", "partition": "j.partition", "qos": "j.qos"}[by]
 	if col == "" {
 		return nil, billing.Invalidf("break down by user, partition or qos")
@@ -134,14 +137,15 @@ func (s *PeriodStore) personTotals(ctx context.Context, name string, accounts []
 
 // AddPeriod creates a period with any range (a quarter, a fiscal year);
 // the database refuses one that overlaps another.
-func (s *PeriodStore) AddPeriod(ctx context.Context, name string, from, to time.Time) error {
+func (s *PeriodStore) AddPeriod(ctx context.Context, name string, from, to time.Time) (err error) {
+	defer annotate(&err, "adding period %s", name)
 	if strings.TrimSpace(name) == "" {
 		return billing.Invalidf("give the period a name")
 	}
 	if !to.After(from) {
 		return billing.Invalidf("the period must end after it starts")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3)`, name, from, to)
+	_, err = s.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3)`, name, from, to)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -156,7 +160,8 @@ func (s *PeriodStore) AddPeriod(ctx context.Context, name string, from, to time.
 
 // EnsureQuarters creates calendar-quarter periods (2026-Q4) covering
 // [from, to).
-func (s *PeriodStore) EnsureQuarters(ctx context.Context, from, to time.Time) error {
+func (s *PeriodStore) EnsureQuarters(ctx context.Context, from, to time.Time) (err error) {
+	defer annotate(&err, "making quarterly periods")
 	q := time.Date(from.Year(), time.Month((int(from.Month())-1)/3*3+1), 1, 0, 0, 0, 0, time.UTC)
 	for ; q.Before(to); q = q.AddDate(0, 3, 0) {
 		if _, err := s.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
@@ -168,7 +173,8 @@ func (s *PeriodStore) EnsureQuarters(ctx context.Context, from, to time.Time) er
 }
 
 // Periods lists every billing period, oldest first.
-func (s *PeriodStore) Periods(ctx context.Context) ([]Period, error) {
+func (s *PeriodStore) Periods(ctx context.Context) (_ []Period, err error) {
+	defer annotate(&err, "listing periods")
 	rows, err := s.pool.Query(ctx, `SELECT id, name, starts_at, ends_at, status, closed_at, closed_by FROM billing_periods ORDER BY starts_at`)
 	if err != nil {
 		return nil, err

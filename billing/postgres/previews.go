@@ -23,10 +23,11 @@ type PreviewChange struct {
 
 // PreviewChanges compares a preview with the last one recorded for its
 // period, writing nothing: looking at a period changes nothing.
-func (s *PeriodStore) PreviewChanges(ctx context.Context, ps PeriodStatements) ([]PreviewChange, *time.Time, error) {
+func (s *PeriodStore) PreviewChanges(ctx context.Context, ps PeriodStatements) (_ []PreviewChange, _ *time.Time, err error) {
+	defer annotate(&err, "comparing the preview of %s", ps.Period.Name)
 	var prevJSON []byte
 	var prevAt *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT totals, at FROM period_previews WHERE period_id = $1 ORDER BY id DESC LIMIT 1`, ps.Period.ID).Scan(&prevJSON, &prevAt)
+	err = s.pool.QueryRow(ctx, `SELECT totals, at FROM period_previews WHERE period_id = $1 ORDER BY id DESC LIMIT 1`, ps.Period.ID).Scan(&prevJSON, &prevAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, nil
 	}
@@ -56,7 +57,8 @@ func (s *PeriodStore) PreviewChanges(ctx context.Context, ps PeriodStatements) (
 // RecordPreview stores this preview's per-account totals, so the next
 // look at the period can say what changed since. Only an explicit request
 // records one.
-func (s *PeriodStore) RecordPreview(ctx context.Context, ps PeriodStatements, actor string) error {
+func (s *PeriodStore) RecordPreview(ctx context.Context, ps PeriodStatements, actor string) (err error) {
+	defer annotate(&err, "recording the preview of %s", ps.Period.Name)
 	b, err := json.Marshal(previewTotals(ps))
 	if err != nil {
 		return err

@@ -151,7 +151,8 @@ const notRunningState = `j.state NOT IN ('RUNNING', 'PENDING', 'SUSPENDED')`
 // rated and their charges written straight into job_charges with COPY;
 // jobs already rated are rated again, charges that did not change are left
 // alone, and the others are replaced through a staging table.
-func (s *RatingStore) RateOpen(ctx context.Context, opt RateOptions) (RateSummary, error) {
+func (s *RatingStore) RateOpen(ctx context.Context, opt RateOptions) (_ RateSummary, err error) {
+	defer annotate(&err, "rating")
 	began := time.Now()
 	var sum RateSummary
 	cards, err := s.cards.Cards(ctx)

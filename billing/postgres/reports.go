@@ -125,12 +125,13 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 
 // Jobs lists jobs in scope with their charges, one page at a time. Rows
 // with no value in the sort column (running jobs have no end) come last.
-func (s *ReportStore) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow, error) {
+func (s *ReportStore) Jobs(ctx context.Context, sc Scope, f JobFilter) (_ []JobRow, err error) {
+	defer annotate(&err, "listing jobs")
 	if f.Limit <= 0 || f.Limit > 5000 {
 		f.Limit = 50
 	}
 	var out []JobRow
-	err := s.eachJob(ctx, sc, f, func(r JobRow) error { out = append(out, r); return nil })
+	err = s.eachJob(ctx, sc, f, func(r JobRow) error { out = append(out, r); return nil })
 	if f.Before != nil {
 		slices.Reverse(out)
 	}
@@ -139,7 +140,8 @@ func (s *ReportStore) Jobs(ctx context.Context, sc Scope, f JobFilter) ([]JobRow
 
 // EachJob streams every job the filter matches, in its sort order, from
 // one query: exports use it, so a long list is read once and never held.
-func (s *ReportStore) EachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobRow) error) error {
+func (s *ReportStore) EachJob(ctx context.Context, sc Scope, f JobFilter, fn func(JobRow) error) (err error) {
+	defer annotate(&err, "reading jobs")
 	f.Limit, f.Before = 0, nil
 	return s.eachJob(ctx, sc, f, fn)
 }
@@ -261,7 +263,8 @@ type JobTotals struct {
 // daily usage rollup can answer (all but a name or id search) are read
 // from it, with running jobs counted beside; a search adds up the jobs
 // themselves.
-func (s *ReportStore) Totals(ctx context.Context, sc Scope, f JobFilter) (JobTotals, error) {
+func (s *ReportStore) Totals(ctx context.Context, sc Scope, f JobFilter) (_ JobTotals, err error) {
+	defer annotate(&err, "adding up jobs")
 	var t JobTotals
 	var coreSec, gpuSec int64
 	if f.Search == "" {
@@ -290,7 +293,7 @@ func (s *ReportStore) Totals(ctx context.Context, sc Scope, f JobFilter) (JobTot
 	args := []any{}
 	conds := filterConds(sc, f, &args)
 	var currency *string
-	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint,
+	err = s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint,
 			coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(c.total), 0)::bigint, max(c.currency)
 		FROM jobs j LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(currency) AS currency
 		                               FROM job_charges WHERE job_row = j.id) c ON true
@@ -372,7 +375,8 @@ type ReceiptCharge struct {
 var ErrNotVisible = billing.NotFoundf("no such job")
 
 // Receipt returns a job's receipt if it is in scope.
-func (s *ReportStore) Receipt(ctx context.Context, sc Scope, row int64) (Receipt, error) {
+func (s *ReportStore) Receipt(ctx context.Context, sc Scope, row int64) (_ Receipt, err error) {
+	defer annotate(&err, "reading the receipt of job row %d", row)
 	args := []any{row}
 	cond := sc.where(&args)
 	var rc Receipt
@@ -380,7 +384,7 @@ func (s *ReportStore) Receipt(ctx context.Context, sc Scope, row int64) (Receipt
 	var total *int64
 	var currency *string
 	var stepsJSON []byte
-	err := s.pool.QueryRow(ctx, `SELECT j.id, j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.name, j.username, j.account,
+	err = s.pool.QueryRow(ctx, `SELECT j.id, j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.name, j.username, j.account,
 			j.partition, j.qos, j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.req_cpu, j.req_mem_mib,
 			j.req_gpu, j.cpu_time_us, j.reason, j.step_count, j.steps, j.eligible_time,
 			(SELECT sum(total_micros) FROM job_charges WHERE job_row = j.id), (SELECT max(currency) FROM job_charges WHERE job_row = j.id)

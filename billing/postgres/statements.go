@@ -112,7 +112,8 @@ func (s *CardStore) Policy(ctx context.Context, rule billing.Rounding) (billing.
 // Statements returns a period's account statements: as issued when it is
 // closed, a preview (the same computation a close makes) when it is open.
 // accounts, when not nil, limits which.
-func (s *PeriodStore) Statements(ctx context.Context, name string, accounts []string, rule billing.Rounding) (PeriodStatements, error) {
+func (s *PeriodStore) Statements(ctx context.Context, name string, accounts []string, rule billing.Rounding) (_ PeriodStatements, err error) {
+	defer annotate(&err, "reading the statements of %s", name)
 	p, err := s.Period(ctx, name)
 	if err != nil {
 		return PeriodStatements{}, err
@@ -253,13 +254,15 @@ type PeriodSummary struct {
 
 // PeriodSummaries lists periods, newest first, with the totals of their
 // statements for accounts (nil: all).
-func (s *PeriodStore) PeriodSummaries(ctx context.Context, accounts []string, rule billing.Rounding) ([]PeriodSummary, error) {
+func (s *PeriodStore) PeriodSummaries(ctx context.Context, accounts []string, rule billing.Rounding) (_ []PeriodSummary, err error) {
+	defer annotate(&err, "listing periods with their totals")
 	return s.summaries(ctx, rule, ChargeScope{Accounts: accounts})
 }
 
 // UserPeriodSummaries lists periods with one person's statement totals:
 // the same figures as their statement page for each period.
-func (s *PeriodStore) UserPeriodSummaries(ctx context.Context, user string, rule billing.Rounding) ([]PeriodSummary, error) {
+func (s *PeriodStore) UserPeriodSummaries(ctx context.Context, user string, rule billing.Rounding) (_ []PeriodSummary, err error) {
+	defer annotate(&err, "listing the statements of %s", user)
 	return s.summaries(ctx, rule, ChargeScope{User: user})
 }
 
@@ -328,7 +331,8 @@ type UserStatement struct {
 
 // UserStatement builds a person's statement for a period, limited to
 // accounts (nil: all).
-func (s *PeriodStore) UserStatement(ctx context.Context, name, user string, accounts []string, rule billing.Rounding) (UserStatement, error) {
+func (s *PeriodStore) UserStatement(ctx context.Context, name, user string, accounts []string, rule billing.Rounding) (_ UserStatement, err error) {
+	defer annotate(&err, "reading the statement of %s for %s", user, name)
 	p, err := s.Period(ctx, name)
 	if err != nil {
 		return UserStatement{}, err
@@ -369,7 +373,8 @@ func (s *PeriodStore) UserStatement(ctx context.Context, name, user string, acco
 // ScopeStatements are the statements of what a viewer may see in a
 // period (their own jobs and the accounts they coordinate; everything
 // for admins): the dashboard's figures for the current period.
-func (s *PeriodStore) ScopeStatements(ctx context.Context, p Period, sc Scope, rule billing.Rounding) (PeriodStatements, error) {
+func (s *PeriodStore) ScopeStatements(ctx context.Context, p Period, sc Scope, rule billing.Rounding) (_ PeriodStatements, err error) {
+	defer annotate(&err, "reading the statements of %s", p.Name)
 	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return PeriodStatements{}, err

@@ -60,11 +60,12 @@ func usageWhere(sc Scope, f JobFilter) (string, []any) {
 }
 
 // Summarize totals jobs that ended in [from, to) within scope.
-func (s *ReportStore) Summarize(ctx context.Context, sc Scope, f JobFilter) (Summary, error) {
+func (s *ReportStore) Summarize(ctx context.Context, sc Scope, f JobFilter) (_ Summary, err error) {
+	defer annotate(&err, "summarising usage")
 	where, args := usageWhere(sc, f)
 	var sum Summary
 	var coreSec, gpuSec, cpuUs int64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0)::bigint, coalesce(sum(core_seconds), 0)::bigint, coalesce(sum(gpu_seconds), 0)::bigint,
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0)::bigint, coalesce(sum(core_seconds), 0)::bigint, coalesce(sum(gpu_seconds), 0)::bigint,
 			coalesce(sum(total_micros), 0)::bigint, coalesce(sum(idle_micros), 0)::bigint, coalesce(sum(cpu_time_us), 0)::bigint,
 			coalesce(max(currency), '')
 		FROM `+usageTable(sc, f, false)+` WHERE `+where, args...).Scan(&sum.Jobs, &coreSec, &gpuSec, &sum.Total, &sum.Idle, &cpuUs, &sum.Currency)
@@ -80,7 +81,8 @@ func (s *ReportStore) Summarize(ctx context.Context, sc Scope, f JobFilter) (Sum
 }
 
 // DailyCosts returns charges per day (by job end) in [from, to).
-func (s *ReportStore) DailyCosts(ctx context.Context, sc Scope, f JobFilter) ([]DayCost, error) {
+func (s *ReportStore) DailyCosts(ctx context.Context, sc Scope, f JobFilter) (_ []DayCost, err error) {
+	defer annotate(&err, "reading daily charges")
 	where, args := usageWhere(sc, f)
 	rows, err := s.pool.Query(ctx, `SELECT u.day::timestamp, sum(total_micros)::bigint, sum(jobs)::bigint
 		FROM `+usageTable(sc, f, false)+` WHERE `+where+` GROUP BY 1 ORDER BY 1`, args...)
@@ -104,7 +106,8 @@ func (s *ReportStore) DailyCosts(ctx context.Context, sc Scope, f JobFilter) ([]
 
 // TotalsBy groups charges of jobs ended in [from, to) by "account",
 // "user" or "partition".
-func (s *ReportStore) TotalsBy(ctx context.Context, sc Scope, by string, f JobFilter) ([]AccountTotals, error) {
+func (s *ReportStore) TotalsBy(ctx context.Context, sc Scope, by string, f JobFilter) (_ []AccountTotals, err error) {
+	defer annotate(&err, "adding up by %s", by)
 	col := "u.account"
 	switch by {
 	case "user":

@@ -25,7 +25,8 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7`
 
 // RefreshUsage rebuilds the daily usage rollup for the days from..to
 // (inclusive of both days; zero times mean every day).
-func (s *RatingStore) RefreshUsage(ctx context.Context, from, to time.Time) error {
+func (s *RatingStore) RefreshUsage(ctx context.Context, from, to time.Time) (err error) {
+	defer annotate(&err, "refreshing daily usage")
 	if from.IsZero() {
 		from = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 	}

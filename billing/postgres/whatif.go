@@ -20,7 +20,8 @@ type WhatIfRow struct {
 // cards and under the draft alone (as if it had been in force all along;
 // jobs the draft has no prices for keep their current amount), and sums
 // per account. Nothing is written.
-func (s *RatingStore) WhatIf(ctx context.Context, draft *billing.RateCard, from, to time.Time, rule billing.Rounding) ([]WhatIfRow, error) {
+func (s *RatingStore) WhatIf(ctx context.Context, draft *billing.RateCard, from, to time.Time, rule billing.Rounding) (_ []WhatIfRow, err error) {
+	defer annotate(&err, "pricing a draft card")
 	cards, err := s.cards.Cards(ctx)
 	if err != nil {
 		return nil, err
