@@ -68,10 +68,29 @@ func (c *Client) DiscoverVersion(ctx context.Context, creds CredentialSource) (s
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		return "", fmt.Errorf("openapi document: %w", truncated(err))
 	}
-	offered := map[string]bool{}
+	paths := make([]string, 0, len(doc.Paths))
 	for p := range doc.Paths {
-		if strings.HasPrefix(p, "/slurmdb/") && strings.HasSuffix(p, "/jobs") {
-			offered[strings.Split(p, "/")[2]] = true
+		paths = append(paths, p)
+	}
+	return PickVersion(paths)
+}
+
+// PickVersion picks, from the paths of slurmrestd's OpenAPI document, the
+// newest slurmdb version that serves jobs and that Tally reads. Releases
+// write the path with a trailing slash (24.05 and later: /slurmdb/v0.0.42/jobs/)
+// or without (22.05, and 24.05's v0.0.39); both count. When none fits, the
+// error lists the slurmdb paths that were seen.
+func PickVersion(paths []string) (string, error) {
+	offered := map[string]bool{}
+	var seen []string
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/slurmdb/") {
+			continue
+		}
+		seen = append(seen, p)
+		parts := strings.Split(strings.Trim(p, "/"), "/") // slurmdb, vX, jobs
+		if len(parts) == 3 && parts[2] == "jobs" {
+			offered[parts[1]] = true
 		}
 	}
 	for _, v := range SupportedVersions() {
@@ -79,12 +98,15 @@ func (c *Client) DiscoverVersion(ctx context.Context, creds CredentialSource) (s
 			return v, nil
 		}
 	}
-	var got []string
-	for v := range offered {
-		got = append(got, v)
+	sort.Strings(seen)
+	if len(seen) > 12 {
+		seen = append(seen[:12], fmt.Sprintf("and %d more", len(seen)-12))
 	}
-	sort.Strings(got)
-	return "", fmt.Errorf("slurmrestd offers slurmdb %v; Tally reads %v", got, SupportedVersions())
+	if len(seen) == 0 {
+		seen = []string{"none"}
+	}
+	return "", fmt.Errorf("slurmrestd offers no slurmdb jobs endpoint Tally reads (%s to %s); slurmdb paths seen: %s",
+		SupportedVersions()[len(SupportedVersions())-1], SupportedVersions()[0], strings.Join(seen, ", "))
 }
 
 func classifyOrError(status int, body []byte) error {
