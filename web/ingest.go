@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,6 +39,12 @@ func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	if lastGood != nil {
 		st.LastGood = lastGood.UTC().Format("2006-01-02 15:04 UTC")
 		st.Lag = humanDuration(time.Since(*lastGood))
+	}
+	if f, err := jobstore.ReadFreshness(ctx, s.pool); err != nil {
+		s.serverError(w, r, err)
+		return
+	} else if f.FallbackSince > 0 {
+		st.Fallback = fmt.Sprintf("slurmrestd is not being used: the last %d ingest windows were read with sacct instead (%s).", f.FallbackSince, f.LastFallback)
 	}
 	if at, msg, ok, err := jobstore.LastError(ctx, s.pool); err != nil {
 		s.serverError(w, r, err)

@@ -32,6 +32,10 @@ func TestAdminIngestPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A window slurmrestd could not serve, read with sacct instead: the
+	// fallback must not be silent.
+	e.srv.pool.Exec(ctx, `INSERT INTO ingest_runs (window_start, window_end, source, fallback_reason, trigger, started_at, finished_at)
+		VALUES (now() - interval '20 minutes', now() - interval '10 minutes', 'sacct', 'rest failed: slurmrestd offers no slurmdb jobs endpoint', 'schedule', now(), now())`)
 	e.srv.pool.Exec(ctx, `INSERT INTO ingest_runs (window_start, window_end, source, fallback_reason, trigger, started_at, finished_at, error)
 		VALUES (now() - interval '10 minutes', now(), 'none', 'rest failed: connection refused', 'schedule', now(), now(), 'sacct exited 1: Problem talking to the database')`)
 	e.srv.pool.Exec(ctx, `INSERT INTO ingest_rejects (run_id, source, line_no, raw, error) VALUES ($1, 'sacct', 7, $2, '3 fields, want 24')`,
@@ -43,7 +47,8 @@ func TestAdminIngestPage(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	for _, want := range []string{"10 min", "Problem talking to the database", "3 fields, want 24", "2 ␟ 2 ␟ x", "Ingest now", ">12<"} {
+	for _, want := range []string{"10 min", "Problem talking to the database", "3 fields, want 24", "2 ␟ 2 ␟ x", "Ingest now", ">12<",
+		`data-testid="ingest-fallback"`, "the last 1 ingest windows were read with sacct", "offers no slurmdb jobs endpoint"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -58,6 +63,9 @@ func TestAdminIngestPage(t *testing.T) {
 	b.post("/admin/ingest", nil)
 	if _, body = b.get("/admin/ingest"); !strings.Contains(body, "already queued") {
 		t.Error("second trigger not reported as queued")
+	}
+	if _, metrics := b.get("/metrics"); !strings.Contains(metrics, "tally_ingest_fallback_windows_since_rest 1") {
+		t.Error("/metrics does not count the fallback")
 	}
 	r := newBrowser(t, e)
 	r.login("tally-t-alice", "tally-alice-pw", "/")

@@ -200,6 +200,7 @@ func TestMetrics(t *testing.T) {
 		"tally_ingest_records_until_timestamp_seconds 1795521600",
 		"tally_ingest_failed_windows_since_success 2",
 		"tally_ingest_rejected_records_total 3",
+		"tally_ingest_fallback_windows_since_rest 0",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

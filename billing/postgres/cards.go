@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,11 +22,40 @@ import (
 // the rounding policy their currencies imply.
 type CardStore struct {
 	pool *pgxpool.Pool
+
+	// Versions are read-only once stored, so the parsed cards stay valid
+	// until a version is added: every page asks for them (the rounding
+	// policy), and parsing YAML each time would cost more than the page.
+	mu     sync.Mutex
+	parsed billing.Cards
+	key    string // count and newest id of the versions parsed
 }
 
-// Cards loads every stored rate card version.
+// Cards loads every stored rate card version. Callers must not change
+// the cards: they are shared.
 func (s *CardStore) Cards(ctx context.Context) (_ billing.Cards, err error) {
 	defer annotate(&err, "reading rate cards")
+	var key string
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) || '/' || coalesce(max(id), 0) FROM rate_cards`).Scan(&key); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.key == key && s.parsed != nil {
+		defer s.mu.Unlock()
+		return s.parsed, nil
+	}
+	s.mu.Unlock()
+	cards, err := s.parse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.parsed, s.key = cards, key
+	s.mu.Unlock()
+	return cards, nil
+}
+
+func (s *CardStore) parse(ctx context.Context) (billing.Cards, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, spec FROM rate_cards ORDER BY name, version`)
 	if err != nil {
 		return nil, err

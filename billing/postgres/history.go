@@ -65,19 +65,25 @@ func (s *PeriodStore) AccountTrend(ctx context.Context, account string, n int, r
 // period (the figure of their statement page); ok is false when no period
 // has closed yet.
 func (s *PeriodStore) LastClosed(ctx context.Context, user string, rule billing.Rounding) (t PeriodTotal, ok bool, err error) {
-	var name string
-	err = s.pool.QueryRow(ctx, `SELECT name FROM billing_periods WHERE status = 'closed' ORDER BY starts_at DESC LIMIT 1`).Scan(&name)
+	var p Period
+	err = s.pool.QueryRow(ctx, `SELECT id, name, starts_at, ends_at, status, closed_at, closed_by FROM billing_periods
+		WHERE status = 'closed' ORDER BY starts_at DESC LIMIT 1`).Scan(&p.ID, &p.Name, &p.Starts, &p.Ends, &p.Status, &p.ClosedAt, &p.ClosedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, false, nil
 	}
 	if err != nil {
 		return t, false, fmt.Errorf("last closed period: %w", err)
 	}
-	us, err := s.UserStatement(ctx, name, user, nil, rule)
+	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return t, false, err
 	}
-	return PeriodTotal{Period: name, Status: us.Period.Status, Jobs: us.Jobs, Total: us.Total}, true, nil
+	sts, err := s.personStatements(ctx, s.pool, pol, []Period{p}, ChargeScope{User: user})
+	if err != nil {
+		return t, false, err
+	}
+	total, jobs, _, err := billing.Sum(sts[p.ID])
+	return PeriodTotal{Period: p.Name, Status: p.Status, Jobs: int64(jobs), Total: total}, err == nil, err
 }
 
 // AccountHistory is every account's statement totals over the last closed

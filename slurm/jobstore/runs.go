@@ -79,6 +79,11 @@ type Freshness struct {
 	RecordsUntil *time.Time // the end of the newest good window
 	FailedSince  int64      // windows no source could serve since then
 	Rejected     int64      // records held back, ever
+	// FallbackSince counts the good windows read with sacct because
+	// slurmrestd failed, since the last one slurmrestd served; LastFallback
+	// says why the newest of them fell back.
+	FallbackSince int64
+	LastFallback  string
 }
 
 // ReadFreshness reads Freshness in one query.
@@ -89,8 +94,11 @@ func ReadFreshness(ctx context.Context, q Querier) (Freshness, error) {
 		SELECT ok.finished, ok.until,
 		       (SELECT count(*) FROM ingest_runs r WHERE r.source = 'none' AND r.trigger <> 'login'
 		          AND r.started_at > coalesce(ok.finished, '-infinity')),
-		       (SELECT coalesce(sum(jobs_rejected), 0) FROM ingest_runs)
-		FROM ok`).Scan(&f.LastSuccess, &f.RecordsUntil, &f.FailedSince, &f.Rejected)
+		       (SELECT coalesce(sum(jobs_rejected), 0) FROM ingest_runs),
+		       (SELECT count(*) FROM ingest_runs r WHERE `+GoodWindow+` AND r.fallback_reason <> ''
+		          AND r.id > coalesce((SELECT max(id) FROM ingest_runs WHERE `+GoodWindow+` AND source = 'rest'), 0)),
+		       coalesce((SELECT fallback_reason FROM ingest_runs WHERE `+GoodWindow+` AND fallback_reason <> '' ORDER BY id DESC LIMIT 1), '')
+		FROM ok`).Scan(&f.LastSuccess, &f.RecordsUntil, &f.FailedSince, &f.Rejected, &f.FallbackSince, &f.LastFallback)
 	if err != nil {
 		return f, fmt.Errorf("ingest freshness: %w", err)
 	}
