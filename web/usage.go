@@ -598,7 +598,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	}
 	var users []billingpg.PeriodBreakdown
 	if cur.ID != 0 {
-		if users, err = s.billing.Breakdown(ctx, cur.Name, "user", []string{account}, s.rounding); err != nil {
+		if users, err = s.billing.PersonTotals(ctx, cur.Name, []string{account}, s.rounding); err != nil {
 			s.serverError(w, r, err)
 			return
 		}

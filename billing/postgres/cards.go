@@ -26,9 +26,11 @@ type CardStore struct {
 	// Versions are read-only once stored, so the parsed cards stay valid
 	// until a version is added: every page asks for them (the rounding
 	// policy), and parsing YAML each time would cost more than the page.
+	// The cache is checked against the table (count and newest id of
+	// the versions) on every call: one small query instead of the parse.
 	mu     sync.Mutex
 	parsed billing.Cards
-	key    string // count and newest id of the versions parsed
+	key    string
 }
 
 // Cards loads every stored rate card version. Callers must not change

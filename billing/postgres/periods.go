@@ -91,8 +91,17 @@ func (s *PeriodStore) Breakdown(ctx context.Context, name, by string, accounts [
 	return s.personTotals(ctx, name, accounts, rule, out)
 }
 
-// personTotals replaces exact per-person sums with each person's
-// statement total, adding people who have adjustments only.
+// PersonTotals is each person's statement total and charged jobs in a
+// period, for accounts (nil: all): the By-user figures without the usage
+// hours, read from the sums alone.
+func (s *PeriodStore) PersonTotals(ctx context.Context, name string, accounts []string, rule billing.Rounding) (_ []PeriodBreakdown, err error) {
+	defer annotate(&err, "adding up %s by person", name)
+	return s.personTotals(ctx, name, accounts, rule, nil)
+}
+
+// personTotals sets each person's statement total and jobs (from the
+// sums) on rows, adding people rows lack (adjustments only, or no rows
+// given at all).
 func (s *PeriodStore) personTotals(ctx context.Context, name string, accounts []string, rule billing.Rounding, rows []PeriodBreakdown) ([]PeriodBreakdown, error) {
 	p, err := s.Period(ctx, name)
 	if err != nil {
@@ -115,7 +124,7 @@ func (s *PeriodStore) personTotals(ctx context.Context, name string, accounts []
 		if user == "" {
 			continue // adjustments not entered against a person
 		}
-		total, _, _, err := billing.Sum(pol.BuildStatements(us))
+		total, jobs, _, err := billing.Sum(pol.BuildStatements(us))
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +133,7 @@ func (s *PeriodStore) personTotals(ctx context.Context, name string, accounts []
 			rows = append(rows, PeriodBreakdown{Key: user, CoreHours: "0.00", GPUHours: "0.00"})
 			i = len(rows) - 1
 		}
-		rows[i].Total = total
+		rows[i].Total, rows[i].Jobs = total, int64(jobs)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].Total != rows[j].Total {
