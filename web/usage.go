@@ -67,8 +67,8 @@ func (s *Server) currentPeriod(ctx context.Context, now time.Time) (billingpg.Pe
 // periodSummary is a scope's figures for a period: jobs and charges from
 // its statements (the one computation every page shares), usage (hours,
 // efficiency, idle cost) from the daily rollup of jobs that ended in it.
-func (s *Server) periodSummary(ctx context.Context, p billingpg.Period, sc billingpg.Scope, account string) (billingpg.Summary, []billing.Statement, error) {
-	f := billingpg.JobFilter{From: p.Starts, To: p.Ends, Account: account}
+func (s *Server) periodSummary(ctx context.Context, p billingpg.Period, sc billingpg.Scope) (billingpg.Summary, []billing.Statement, error) {
+	f := billingpg.JobFilter{From: p.Starts, To: p.Ends}
 	sum, err := s.billing.Summarize(ctx, sc, f)
 	if err != nil {
 		return sum, nil, err
@@ -77,12 +77,7 @@ func (s *Server) periodSummary(ctx context.Context, p billingpg.Period, sc billi
 	if p.ID == 0 {
 		return sum, nil, nil
 	}
-	var ps billing.PeriodStatements
-	if account != "" {
-		ps, err = s.billing.Statements(ctx, p.Name, []string{account}, s.rounding)
-	} else {
-		ps, err = s.billing.ScopeStatements(ctx, p, sc, s.rounding)
-	}
+	ps, err := s.billing.ScopeStatements(ctx, p, sc, s.rounding)
 	if err != nil {
 		return sum, nil, err
 	}
@@ -108,7 +103,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	} else if len(sc.Accounts) > 0 {
 		d.Scope = "your jobs and the accounts you coordinate"
 	}
-	month, sts, err := s.periodSummary(ctx, cur, sc, "")
+	month, sts, err := s.periodSummary(ctx, cur, sc)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -591,16 +586,24 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		s.serverError(w, r, err)
 		return
 	}
-	sum, _, err := s.periodSummary(ctx, cur, sc, account)
+	// Usage from the rollup; jobs and charges from the account's statement
+	// for the period, read with its people's totals in one go.
+	sum, err := s.billing.Summarize(ctx, sc, billingpg.JobFilter{From: cur.Starts, To: cur.Ends, Account: account})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
+	sum.Jobs, sum.Total = 0, 0
 	var users []billingpg.PeriodBreakdown
 	if cur.ID != 0 {
-		if users, err = s.billing.PersonTotals(ctx, cur.Name, []string{account}, s.rounding); err != nil {
+		ps, people, err := s.billing.AccountOverview(ctx, cur, account, s.rounding)
+		if err != nil {
 			s.serverError(w, r, err)
 			return
+		}
+		sum.Jobs, sum.Total, users = int64(ps.Jobs), ps.Total, people
+		if ps.Currency != "" {
+			sum.Currency = ps.Currency
 		}
 	}
 	days, err := s.billing.DailyCosts(ctx, sc, billingpg.JobFilter{From: now.AddDate(0, 0, -30), To: now.Add(time.Hour), Account: account})

@@ -91,12 +91,36 @@ func (s *PeriodStore) Breakdown(ctx context.Context, name, by string, accounts [
 	return s.personTotals(ctx, name, accounts, rule, out)
 }
 
-// PersonTotals is each person's statement total and charged jobs in a
-// period, for accounts (nil: all): the By-user figures without the usage
-// hours, read from the sums alone.
-func (s *PeriodStore) PersonTotals(ctx context.Context, name string, accounts []string, rule billing.Rounding) (_ []PeriodBreakdown, err error) {
-	defer annotate(&err, "adding up %s by person", name)
-	return s.personTotals(ctx, name, accounts, rule, nil)
+// AccountOverview is one account's statement for a period (issued or
+// previewed) and its people's totals, from one read of the sums: what the
+// account page shows for the current period.
+func (s *PeriodStore) AccountOverview(ctx context.Context, p Period, account string, rule billing.Rounding) (_ PeriodStatements, _ []PeriodBreakdown, err error) {
+	defer annotate(&err, "reading %s in %s", account, p.Name)
+	pol, err := s.cards.Policy(ctx, rule)
+	if err != nil {
+		return PeriodStatements{}, nil, err
+	}
+	cs := ChargeScope{Accounts: []string{account}}
+	sums, err := chargeSums(ctx, s.pool, []int64{p.ID}, cs)
+	if err != nil {
+		return PeriodStatements{}, nil, err
+	}
+	var sts []Statement
+	if p.Closed() {
+		issuedByPeriod := map[int64][]Statement{}
+		if err := issued(ctx, s.pool, []Period{p}, cs.Accounts, issuedByPeriod); err != nil {
+			return PeriodStatements{}, nil, err
+		}
+		sts = issuedByPeriod[p.ID]
+	} else {
+		sts = pol.BuildStatements(sums[p.ID])
+	}
+	ps, err := billing.NewPeriodStatements(p, sts)
+	if err != nil {
+		return ps, nil, err
+	}
+	people, err := peopleTotals(pol, sums[p.ID], nil)
+	return ps, people, err
 }
 
 // personTotals sets each person's statement total and jobs (from the
@@ -115,12 +139,17 @@ func (s *PeriodStore) personTotals(ctx context.Context, name string, accounts []
 	if err != nil {
 		return nil, err
 	}
-	byUser := billing.ByUser(sums[p.ID])
+	return peopleTotals(pol, sums[p.ID], rows)
+}
+
+// peopleTotals builds each person's statements from sums and sets their
+// total and jobs on rows (adding rows for people missing), largest first.
+func peopleTotals(pol billing.Policy, sums []billing.ChargeSum, rows []PeriodBreakdown) ([]PeriodBreakdown, error) {
 	at := map[string]int{}
 	for i, r := range rows {
 		at[r.Key] = i
 	}
-	for user, us := range byUser {
+	for user, us := range billing.ByUser(sums) {
 		if user == "" {
 			continue // adjustments not entered against a person
 		}
