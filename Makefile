@@ -5,7 +5,7 @@ BIN   := bin/tally
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test soak bench build generate lint deps clean
+.PHONY: help run test testbed soak bench build generate lint deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ run: deps build ## build and start Tally with demo data at http://127.0.0.1:8080
 
 test: ## run the whole test suite (installs what it needs; starts Postgres if none runs)
 	scripts/with-postgres.sh scripts/test.sh
+
+testbed: ## start the Slurm testbed alone (root) and write .tally/slurm-22.05.env for a shell or tally
+	scripts/test-slurm-setup.sh
 
 soak: ## 200 simulated people for 5 minutes with ingest every 30 s; fails over 100 ms p99 (prints a latency table)
 	TALLY_SOAK=$${TALLY_SOAK:-5m} TALLY_SOAK_P99=$${TALLY_SOAK_P99:-100ms} TALLY_SOAK_REPORT=$(CURDIR)/.tally/soak.md scripts/with-postgres.sh \

@@ -80,7 +80,7 @@ func KillRestd(t testing.TB, tb testenv.Slurm) {
 	t.Cleanup(func() {
 		up := os.Getenv("SLURM_TESTBED_UP")
 		if up == "" {
-			up = "../../../shared/slurm-testbed/up.sh"
+			up = "../../test/slurm/22.05/up.sh" // from a package two levels down
 		}
 		if out, err := exec.Command(up).CombinedOutput(); err != nil {
 			t.Errorf("restarting the testbed: %v\n%s", err, out)

@@ -33,7 +33,7 @@ func RequireSlurm(t testing.TB) Slurm {
 	t.Helper()
 	s := Slurm{URL: os.Getenv("SLURMRESTD_URL"), KeyFile: os.Getenv("SLURM_JWT_KEY"), Conf: os.Getenv("SLURM_CONF")}
 	if s.URL == "" || s.KeyFile == "" {
-		Missing(t, "no Slurm testbed: source /tmp/slurm-testbed/env.sh after ../shared/slurm-testbed/up.sh")
+		Missing(t, "no Slurm testbed: run make testbed (as root), then source .tally/slurm-22.05.env")
 	}
 	// One live test at a time across test packages (go test runs packages
 	// in parallel): one stops slurmrestd to test the fallback, and others
