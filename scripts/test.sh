@@ -34,6 +34,26 @@ say "go vet"
 go vet ./...
 say "go test"
 go test -count=1 -timeout 15m ${GOTESTFLAGS:-} ./...
+# The live tests again, against the current release's testbed: discovery,
+# tokens, REST and sacct ingest of the same jobs, associations, sign-in.
+if [ -f "$root/.tally/slurm-24.11.env" ]; then
+  say "live tests against Slurm 24.11"
+  (
+    # shellcheck disable=SC1091
+    . "$root/.tally/slurm-24.11.env"
+    export PATH="$SLURM_BIN:$PATH"
+    live_log=$(mktemp)
+    live_status=0
+    go test -count=1 -timeout 10m -run 'Live' -v ./slurm/ ./slurm/ingest/ ./web/ >"$live_log" 2>&1 || live_status=$?
+    grep -E '^(--- |ok|FAIL)' "$live_log" >&2 || true
+    if [ "$live_status" != 0 ]; then cat "$live_log" >&2; exit 1; fi
+    rm -f "$live_log"
+  )
+elif [ "$TALLY_TEST_REQUIRE" = 1 ]; then
+  echo "no Slurm 24.11 testbed (.tally/slurm-24.11.env): make test needs root to start it" >&2
+  exit 1
+fi
+
 say "soak (short: 50 people for 20 s; make soak runs 200 for 5 minutes)"
 soak_log=$(mktemp)
 soak_status=0

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -48,7 +49,7 @@ func (c *Client) Associations(ctx context.Context, creds CredentialSource, versi
 			IsDefault flexBool   `json:"is_default"`
 		} `json:"associations"`
 	}
-	if err := c.getJSON(ctx, creds, "/slurmdb/"+version+"/associations", &assoc); err != nil {
+	if err := c.getJSON(ctx, creds, "/slurmdb/"+version+"/associations", nil, &assoc); err != nil {
 		return nil, nil, err
 	}
 	var accounts struct {
@@ -60,7 +61,7 @@ func (c *Client) Associations(ctx context.Context, creds CredentialSource, versi
 			} `json:"coordinators"`
 		} `json:"accounts"`
 	}
-	if err := c.getJSON(ctx, creds, "/slurmdb/"+version+"/accounts", &accounts); err != nil {
+	if err := c.getJSON(ctx, creds, "/slurmdb/"+version+"/accounts", AccountsQuery(version), &accounts); err != nil {
 		return nil, nil, err
 	}
 	var as []Association
@@ -79,13 +80,28 @@ func (c *Client) Associations(ctx context.Context, creds CredentialSource, versi
 	return as, cs, nil
 }
 
+// AccountsQuery asks /slurmdb/vX/accounts for each account's coordinators:
+// up to v0.0.39 they come anyway; v0.0.40 wants with_coords, v0.0.41 and
+// later WithCoordinators (24.x leaves them out otherwise, and every
+// coordinator would silently lose their role).
+func AccountsQuery(version string) url.Values {
+	q := url.Values{}
+	switch m := minor(version); {
+	case m >= 41:
+		q.Set("WithCoordinators", "true")
+	case m == 40:
+		q.Set("with_coords", "true")
+	}
+	return q
+}
+
 // getJSON fetches a small answer whole and classifies its errors.
-func (c *Client) getJSON(ctx context.Context, creds CredentialSource, path string, v any) error {
+func (c *Client) getJSON(ctx context.Context, creds CredentialSource, path string, q url.Values, v any) error {
 	cred, err := creds.Credential(ctx)
 	if err != nil {
 		return err
 	}
-	resp, err := c.get(ctx, cred, path, nil)
+	resp, err := c.get(ctx, cred, path, q)
 	if err != nil {
 		return err
 	}

@@ -64,3 +64,14 @@ func TestPickVersionSaysWhatItSaw(t *testing.T) {
 		})
 	}
 }
+
+// Coordinators are asked for the way each version wants: 24.x leaves them
+// out of /accounts otherwise.
+func TestAccountsQueryAsksForCoordinators(t *testing.T) {
+	for v, want := range map[string]string{"v0.0.38": "", "v0.0.39": "", "v0.0.40": "with_coords=true",
+		"v0.0.41": "WithCoordinators=true", "v0.0.42": "WithCoordinators=true", "v0.0.44": "WithCoordinators=true"} {
+		if got := AccountsQuery(v).Encode(); got != want {
+			t.Errorf("%s: %q, want %q", v, got, want)
+		}
+	}
+}

@@ -38,8 +38,17 @@ func TestLiveSlurmSession(t *testing.T) {
 		t.Fatalf("sbatch: %v\n%s", err, out)
 	}
 
+	m, err := slurm.NewMinter(slurm.MinterConfig{KeyFile: tb.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := client.DiscoverVersion(context.Background(), slurm.NewMintedService("alice", m))
+	if err != nil {
+		t.Fatalf("discovering the slurmdb version: %v", err)
+	}
 	t.Run("accepted", func(t *testing.T) {
 		e := newAuthServer(t, tb.KeyFile, func(c *Config, d *Deps) {
+			c.Auth.SlurmAPIVersion = version
 			d.Slurm = client
 			in, err := ingest.New(ingest.Config{Source: "rest", Window: 24 * time.Hour}, jobstore.New(d.Pool), client, nil, nil,
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -74,7 +83,7 @@ func TestLiveSlurmSession(t *testing.T) {
 	})
 	t.Run("refused becomes expired state", func(t *testing.T) {
 		// A key slurmrestd does not know: every token Tally mints is refused.
-		e := newAuthServer(t, hs256Key(t), func(c *Config, d *Deps) { d.Slurm = client })
+		e := newAuthServer(t, hs256Key(t), func(c *Config, d *Deps) { c.Auth.SlurmAPIVersion, d.Slurm = version, client })
 		b := newBrowser(t, e)
 		b.login("alice", "tally-alice-pw", "/me")
 		resp, body := b.get("/me")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -17,10 +18,11 @@ import (
 )
 
 type liveEnv struct {
-	tb     testenv.Slurm
-	client *slurm.Client
-	svc    *slurm.ServiceIdentity
-	sacct  *slurm.Sacct
+	tb      testenv.Slurm
+	cluster string
+	client  *slurm.Client
+	svc     *slurm.ServiceIdentity
+	sacct   *slurm.Sacct
 }
 
 func newLive(t *testing.T) liveEnv {
@@ -34,7 +36,11 @@ func newLive(t *testing.T) liveEnv {
 		t.Fatal(err)
 	}
 	t.Setenv("SLURM_CONF", tb.Conf)
-	return liveEnv{tb: tb, client: c, svc: slurm.NewMintedService("tally", m), sacct: &slurm.Sacct{Path: "sacct"}}
+	cluster := os.Getenv("SLURM_CLUSTER")
+	if cluster == "" {
+		cluster = "testbed"
+	}
+	return liveEnv{tb: tb, cluster: cluster, client: c, svc: slurm.NewMintedService("tally", m), sacct: &slurm.Sacct{Path: "sacct"}}
 }
 
 func (l liveEnv) ingester(t *testing.T, store *jobstore.Store, source string) *Ingester {
@@ -90,10 +96,14 @@ func TestLiveIngest(t *testing.T) {
 	}
 	// slurmctld reports to slurmdbd asynchronously: wait until both
 	// sources see all six records.
+	version, err := l.client.DiscoverVersion(ctx, l.svc)
+	if err != nil {
+		t.Fatalf("discovering the slurmdb version: %v", err)
+	}
 	var rest, text map[slurm.Key]slurm.Job
 	for attempt := 0; ; attempt++ {
 		rest = mine(collect(t, func(fn func(slurm.Job) error) error {
-			_, err := l.client.Jobs(ctx, l.svc, "v0.0.38", from, to, slurm.DefaultRetry(), fn)
+			_, err := l.client.Jobs(ctx, l.svc, version, from, to, slurm.DefaultRetry(), fn)
 			return err
 		}))
 		text = mine(collect(t, func(fn func(slurm.Job) error) error {
@@ -240,7 +250,8 @@ func TestLiveAssociations(t *testing.T) {
 			t.Errorf("%s: alice's associations %v", source, alice)
 		}
 		var coord int
-		store.Pool().QueryRow(ctx, `SELECT count(*) FROM slurm_coordinators WHERE username = 'alice' AND account = 'physics' AND cluster = 'testbed'`).Scan(&coord)
+		store.Pool().QueryRow(ctx, `SELECT count(*) FROM slurm_coordinators WHERE username = 'alice' AND account = 'physics' AND cluster = $1`,
+			l.cluster).Scan(&coord)
 		if coord != 1 {
 			t.Errorf("%s: alice is not recorded as coordinator of physics", source)
 		}

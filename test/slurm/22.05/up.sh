@@ -36,7 +36,11 @@ Environment (defaults in brackets):
   SLURM_TESTBED_MYSQL_ROOT_PASSWORD  root password of an existing MariaDB [empty]
   SLURM_TESTBED_LINK_ETC      1 = make /etc/slurm/slurm.conf a symlink to the testbed
                               config so plain `sacct` works (only if that path is
-                              free or already such a symlink) [1]
+                              free or already such a symlink) [1, 0 with a prefix]
+  SLURM_TESTBED_PREFIX        a Slurm installed under this prefix instead of
+                              Debian's packages (test/slurm/24.11 builds one) [empty]
+  SLURM_TESTBED_API           the REST API version the checks call [v0.0.38]
+  SLURM_TESTBED_REST_PLUGINS  slurmrestd's -s list [the 22.05 v0.0.36-38 plugins]
 EOF
 }
 
@@ -80,6 +84,16 @@ REST_URL=http://$REST_ADDR
 
 PACKAGES=(munge slurmctld slurmd slurmdbd slurmrestd slurm-client
 	slurm-wlm-jwt-plugin slurm-wlm-mysql-plugin mariadb-server curl openssl)
+PREFIX=${SLURM_TESTBED_PREFIX:-}
+API=${SLURM_TESTBED_API:-v0.0.38}
+REST_PLUGINS=${SLURM_TESTBED_REST_PLUGINS:-openapi/v0.0.36,openapi/v0.0.37,openapi/v0.0.38,openapi/dbv0.0.36,openapi/dbv0.0.37,openapi/dbv0.0.38}
+if [[ -n $PREFIX ]]; then
+	# A Slurm built from source: its binaries first on PATH; Debian gives
+	# only what it runs beside (munge, MariaDB, the libraries it links).
+	export PATH=$PREFIX/bin:$PREFIX/sbin:$PATH
+	PACKAGES=(munge mariadb-server curl openssl libjwt0 libjson-c5 libhttp-parser2.9 libyaml-0-2 libmariadb3)
+	LINK_ETC=${SLURM_TESTBED_LINK_ETC:-0}
+fi
 TEST_USERS=(alice bob tally)
 
 # ---------------------------------------------------------------- helpers
@@ -216,7 +230,16 @@ if ((${#missing[@]})); then
 else
 	log "packages already installed: ${PACKAGES[*]}"
 fi
-SLURM_VERSION=$(dpkg-query -W -f='${Version}' slurmctld)
+if [[ -n $PREFIX ]]; then
+	[[ -x $PREFIX/sbin/slurmctld ]] || die "no Slurm under $PREFIX (SLURM_TESTBED_PREFIX): build it first"
+	SLURM_VERSION=$("$PREFIX/sbin/slurmctld" -V | awk '{print $2}')
+	if ! id slurm >/dev/null 2>&1; then
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group slurm
+		log "created system user slurm"
+	fi
+else
+	SLURM_VERSION=$(dpkg-query -W -f='${Version}' slurmctld)
+fi
 log "slurm version $SLURM_VERSION"
 
 SLURMCTLD_EXE=$(exe_of slurmctld)
@@ -379,6 +402,9 @@ if [[ ! -s $ETC/first_job_id ]]; then
 fi
 FIRST_JOB_ID=$(<"$ETC/first_job_id")
 unset MYSQL_PWD # not needed any more; keep it out of the daemons' environment
+# switch/none is gone since 23.11 (no SwitchType is the same thing).
+SWITCH_LINE="SwitchType=switch/none"
+[[ -n $PREFIX ]] && SWITCH_LINE="#SwitchType (none)"
 PD_LINE="#PrivateData= (unset: every user sees every job)"
 [[ -n $PRIVATE_DATA ]] && PD_LINE="PrivateData=$PRIVATE_DATA"
 
@@ -411,7 +437,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SchedulerType=sched/backfill
 MpiDefault=none
-SwitchType=switch/none
+$SWITCH_LINE
 # the node may advertise more CPUs/memory than the machine has
 SlurmdParameters=config_overrides
 ReturnToService=2
@@ -617,19 +643,19 @@ else
 	start_bg slurmrestd setpriv --reuid=slurmrestd --regid=slurmrestd --init-groups \
 		env SLURM_JWT=daemon SLURM_CONF="$SLURM_CONF" \
 		"$SLURMRESTD_BIN" -a rest_auth/jwt \
-		-s openapi/v0.0.36,openapi/v0.0.37,openapi/v0.0.38,openapi/dbv0.0.36,openapi/dbv0.0.37,openapi/dbv0.0.38 \
+		-s "$REST_PLUGINS" \
 		"$REST_ADDR"
 fi
 wait_until 30 slurmrestd "$LOG/slurmrestd.out" rest_listening
 TOKEN=$(scontrol token username=tally lifespan=300 | sed -n 's/^SLURM_JWT=//p')
 [[ -n $TOKEN ]] || die "scontrol token username=tally returned no token (is AuthAltTypes=auth/jwt active in slurmctld?)"
 code=$(curl -s -o "$STATE/rest-ping.json" -w '%{http_code}' --max-time 10 \
-	-H "X-SLURM-USER-NAME: tally" -H "X-SLURM-USER-TOKEN: $TOKEN" "$REST_URL/slurm/v0.0.38/ping")
-[[ $code == 200 ]] || { cat "$STATE/rest-ping.json" >&2; show_log "$LOG/slurmrestd.out"; die "slurmrestd /slurm/v0.0.38/ping answered HTTP $code"; }
+	-H "X-SLURM-USER-NAME: tally" -H "X-SLURM-USER-TOKEN: $TOKEN" "$REST_URL/slurm/$API/ping")
+[[ $code == 200 ]] || { cat "$STATE/rest-ping.json" >&2; show_log "$LOG/slurmrestd.out"; die "slurmrestd /slurm/$API/ping answered HTTP $code"; }
 code=$(curl -s -o "$STATE/rest-dbping.json" -w '%{http_code}' --max-time 10 \
-	-H "X-SLURM-USER-NAME: tally" -H "X-SLURM-USER-TOKEN: $TOKEN" "$REST_URL/slurmdb/v0.0.38/config")
-[[ $code == 200 ]] || { head -c 2000 "$STATE/rest-dbping.json" >&2; show_log "$LOG/slurmrestd.out"; die "slurmrestd /slurmdb/v0.0.38/config answered HTTP $code"; }
-log "slurmrestd: answering with JWT (/slurm/v0.0.38/ping and /slurmdb/v0.0.38/config: HTTP 200)"
+	-H "X-SLURM-USER-NAME: tally" -H "X-SLURM-USER-TOKEN: $TOKEN" "$REST_URL/slurmdb/$API/config")
+[[ $code == 200 ]] || { head -c 2000 "$STATE/rest-dbping.json" >&2; show_log "$LOG/slurmrestd.out"; die "slurmrestd /slurmdb/$API/config answered HTTP $code"; }
+log "slurmrestd: answering with JWT (/slurm/$API/ping and /slurmdb/$API/config: HTTP 200)"
 
 # ---------------------------------------------------------------- env file
 cat >"$STATE/env.sh" <<EOF
