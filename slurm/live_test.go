@@ -2,9 +2,11 @@ package slurm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,5 +89,61 @@ func TestLiveTokensAgainstSlurmrestd(t *testing.T) {
 				t.Fatalf("want ErrAuth, got %v", err)
 			}
 		})
+	}
+}
+
+// On a testbed that trusts a JWKS (24.11 here), tokens Tally mints with
+// RS256 are accepted, and the JWKS Tally prints for its key names the same
+// key (kid and modulus) as the one slurmctld loaded.
+func TestLiveRS256WithJWKS(t *testing.T) {
+	tb := testenv.RequireSlurm(t)
+	keyFile := os.Getenv("SLURM_JWT_RS256_KEY")
+	if keyFile == "" {
+		if os.Getenv("TALLY_TEST_RS256") == "1" {
+			t.Fatal("this testbed has no RS256 key (SLURM_JWT_RS256_KEY): its up.sh did not set up a JWKS")
+		}
+		t.Skip("the testbed trusts HS256 only (the 24.11 testbed has a JWKS)")
+	}
+	m, err := NewMinter(MinterConfig{Alg: "RS256", KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := m.JWKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := os.ReadFile(filepath.Join(filepath.Dir(keyFile), "jwks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type set struct {
+		Keys []struct{ Kid, N, E string } `json:"keys"`
+	}
+	var a, b set
+	if err := json.Unmarshal(ours, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(theirs, &b); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Keys) != 1 || len(b.Keys) != 1 || a.Keys[0] != b.Keys[0] {
+		t.Fatalf("tally jwks %+v, the testbed's %+v", a.Keys, b.Keys)
+	}
+	c, err := NewClient(tb.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tok, err := m.Mint("alice", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := Credential{User: "alice", Token: tok}
+	version, err := c.DiscoverVersion(ctx, fixedCred{cred})
+	if err != nil {
+		t.Fatalf("an RS256 token refused: %v", err)
+	}
+	if _, err := c.CheckAccess(ctx, cred, version, time.Now()); err != nil {
+		t.Fatalf("an RS256 token refused: %v", err)
 	}
 }
