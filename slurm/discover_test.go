@@ -75,3 +75,25 @@ func TestAccountsQueryAsksForCoordinators(t *testing.T) {
 		}
 	}
 }
+
+// v0.0.40+ send a job's state as the base state and its flags; the state
+// stored is what sacct prints (found by the 24.11 live test: a requeued
+// attempt arrives as ["PENDING", "REQUEUED"]).
+func TestJobStateFromFlags(t *testing.T) {
+	for _, c := range []struct {
+		in   flexStrings
+		want string
+	}{
+		{flexStrings{"COMPLETED"}, "COMPLETED"},
+		{flexStrings{"PENDING", "REQUEUED"}, "REQUEUED"},
+		{flexStrings{"RUNNING", "COMPLETING"}, "COMPLETING"},
+		{flexStrings{"PENDING", "REQUEUE_HOLD"}, "REQUEUE_HOLD"},
+		{flexStrings{"CANCELLED", "UPDATE_DB"}, "CANCELLED"},
+		{flexStrings{"REQUEUED"}, "REQUEUED"}, // a base state named like a flag
+		{nil, ""},
+	} {
+		if got := jobState(c.in); got != c.want {
+			t.Errorf("%v: %q, want %q", c.in, got, c.want)
+		}
+	}
+}

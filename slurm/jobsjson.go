@@ -134,6 +134,22 @@ func (f *flexStrings) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 	return f.UnmarshalJSON(v)
 }
 
+// jobState is the state sacct prints for a job: v0.0.40 and later send the
+// base state followed by flags (["PENDING", "REQUEUED"] for a requeued
+// attempt), and Slurm's job_state_string names some flags before the base
+// state, in this order.
+func jobState(current flexStrings) string {
+	for _, flag := range []string{"COMPLETING", "STAGE_OUT", "CONFIGURING", "RESIZING", "REQUEUED", "REQUEUE_FED",
+		"REQUEUE_HOLD", "SPECIAL_EXIT", "STOPPED", "REVOKED", "RESV_DEL_HOLD", "SIGNALING"} {
+		for _, c := range current[min(1, len(current)):] {
+			if strings.EqualFold(c, flag) {
+				return flag
+			}
+		}
+	}
+	return current.first()
+}
+
 func (f flexStrings) first() string {
 	if len(f) == 0 {
 		return ""
@@ -322,7 +338,7 @@ func (w *wireJob) normalize() (Job, error) {
 	j := Job{
 		Cluster: w.Cluster, JobID: w.JobID, Name: w.Name, User: w.User, Account: w.Account,
 		Partition: w.Partition, QOS: w.QOS, NodeList: w.Nodes,
-		State:  normalizeState(w.State.Current.first()),
+		State:  normalizeState(jobState(w.State.Current)),
 		Reason: w.State.Reason,
 		Submit: unixOrZero(w.Time.Submission), Eligible: unixOrZero(w.Time.Eligible),
 		Start: unixOrZero(w.Time.Start.Value), End: unixOrZero(w.Time.End.Value),

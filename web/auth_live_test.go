@@ -81,6 +81,27 @@ func TestLiveSlurmSession(t *testing.T) {
 			t.Errorf("after refresh: %d of alice's jobs, %d of others", mine, others)
 		}
 	})
+	// On a testbed that trusts a JWKS (24.11), the same with Tally minting
+	// RS256 tokens for the person who signed in.
+	if rsKey := os.Getenv("SLURM_JWT_RS256_KEY"); rsKey != "" {
+		t.Run("accepted with RS256", func(t *testing.T) {
+			rs, err := slurm.NewMinter(slurm.MinterConfig{Alg: "RS256", KeyFile: rsKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newAuthServer(t, "", func(c *Config, d *Deps) {
+				c.Auth.SlurmAPIVersion, d.Slurm, d.Minter = version, client, rs
+			})
+			b := newBrowser(t, e)
+			if resp, _ := b.login("alice", "tally-alice-pw", "/me"); resp.StatusCode != 303 {
+				t.Fatalf("alice login: %d", resp.StatusCode)
+			}
+			if resp, body := b.get("/me"); resp.StatusCode != 200 || !strings.Contains(body, "token for you. slurmrestd reports") ||
+				strings.Contains(body, "reports 0 of your jobs") {
+				t.Fatalf("/me with an RS256 token: %d\n%s", resp.StatusCode, body)
+			}
+		})
+	}
 	t.Run("refused becomes expired state", func(t *testing.T) {
 		// A key slurmrestd does not know: every token Tally mints is refused.
 		e := newAuthServer(t, hs256Key(t), func(c *Config, d *Deps) { c.Auth.SlurmAPIVersion, d.Slurm = version, client })

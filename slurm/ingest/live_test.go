@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,6 +256,89 @@ func TestLiveAssociations(t *testing.T) {
 			l.cluster).Scan(&coord)
 		if coord != 1 {
 			t.Errorf("%s: alice is not recorded as coordinator of physics", source)
+		}
+	}
+}
+
+// Shapes the small workload above lacks: a job that hits its time limit,
+// a requeued attempt, and (where the testbed has typed GPUs, 24.11) a
+// typed GPU request. slurmrestd and sacct must give the same records, with
+// the states and GPU types Slurm recorded.
+func TestLiveJobShapes(t *testing.T) {
+	l := newLive(t)
+	ctx := context.Background()
+	from := time.Now().Add(-time.Minute).Truncate(time.Second)
+	timeout := slurmtest.Submit(t, l.tb, "alice", false, "-p", "cpu", "-A", "physics", "-J", "live-timeout", "-t", "1", "--wrap", "sleep 300")
+	requeued := slurmtest.Submit(t, l.tb, "bob", false, "-p", "cpu", "-A", "chem", "-J", "live-requeue", "--requeue", "--wrap", "sleep 300")
+	ours := map[int64]string{timeout: "TIMEOUT", requeued: "REQUEUED"}
+	gpuType := os.Getenv("SLURM_TESTBED_GPU_TYPE")
+	var typed int64
+	if gpuType != "" {
+		typed = slurmtest.Submit(t, l.tb, "alice", true, "-p", "gpu", "-A", "physics", "-J", "live-typed-gpu", "--gres=gpu:"+gpuType+":1", "--wrap", "true")
+		ours[typed] = "COMPLETED"
+	}
+	slurmtest.WaitRunning(t, l.tb, requeued, 60*time.Second)
+	cmd := exec.Command("scontrol", "requeue", strconv.FormatInt(requeued, 10))
+	cmd.Env = append(os.Environ(), "SLURM_CONF="+l.tb.Conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scontrol requeue: %v %s", err, out)
+	}
+	version, err := l.client.DiscoverVersion(ctx, l.svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The time limit is a minute; Slurm notices within its next check.
+	var rest, text map[slurm.Key]slurm.Job
+	seen := func(m map[slurm.Key]slurm.Job) map[string]bool {
+		states := map[string]bool{}
+		for _, j := range m {
+			if want, ok := ours[j.JobID]; ok && j.State == want {
+				states[want+"/"+strconv.FormatInt(j.JobID, 10)] = true
+			}
+		}
+		return states
+	}
+	mine := func(m map[slurm.Key]slurm.Job) map[slurm.Key]slurm.Job {
+		out := map[slurm.Key]slurm.Job{}
+		for k, j := range m {
+			if _, ok := ours[j.JobID]; ok {
+				out[k] = j
+			}
+		}
+		return out
+	}
+	for deadline := time.Now().Add(150 * time.Second); ; time.Sleep(3 * time.Second) {
+		to := time.Now().Add(time.Minute)
+		rest = mine(collect(t, func(fn func(slurm.Job) error) error {
+			_, err := l.client.Jobs(ctx, l.svc, version, from, to, slurm.DefaultRetry(), fn)
+			return err
+		}))
+		text = mine(collect(t, func(fn func(slurm.Job) error) error {
+			return l.sacct.Jobs(ctx, from, to, "", fn, func(r slurm.Reject) error { t.Errorf("reject %+v", r); return nil })
+		}))
+		if len(seen(rest)) == len(ours) && len(seen(text)) == len(ours) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("states seen: slurmrestd %v, sacct %v; want %v", seen(rest), seen(text), ours)
+		}
+	}
+	slurmtest.Scancel(t, l.tb, requeued) // the rerun need not run
+	for k, r := range rest {
+		s, ok := text[k]
+		if !ok {
+			if r.State != "PENDING" && r.State != "RUNNING" { // the requeued job's next attempt may be in one only
+				t.Errorf("job %d (%s): missing from sacct", k.JobID, r.State)
+			}
+			continue
+		}
+		if r.State == s.State && r.State != "PENDING" && r.State != "RUNNING" {
+			if d := slurm.CompareRecords(s, r); d != "" {
+				t.Errorf("job %d (%s): sacct and slurmrestd differ: %s", k.JobID, r.State, d)
+			}
+		}
+		if k.JobID == typed && (r.Requested.GPUByType[gpuType] != 1 || s.Requested.GPUByType[gpuType] != 1) {
+			t.Errorf("typed GPU job: slurmrestd %v, sacct %v, want %s:1", r.Requested.GPUByType, s.Requested.GPUByType, gpuType)
 		}
 	}
 }
