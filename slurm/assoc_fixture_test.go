@@ -47,3 +47,43 @@ func TestAssociations2411AsksForCoordinators(t *testing.T) {
 		t.Fatalf("%d associations, coordinators %+v", len(as), cs)
 	}
 }
+
+// Recorded from the 24.11 testbed: a requeued job's first attempt arrives
+// as ["PENDING", "REQUEUED"]; it is stored as REQUEUED, as sacct lists it.
+func TestRequeuedAttempt2411(t *testing.T) {
+	f, err := os.Open("testdata/testbed-24.11/slurmdb-v0.0.42-job-requeued.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var states []string
+	if _, err := DecodeJobs(f, func(j Job) error { states = append(states, j.State); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 2 || states[0] != "REQUEUED" {
+		t.Fatalf("states %v, want the first attempt REQUEUED", states)
+	}
+}
+
+// Recorded from the 24.11 testbed: a requeued job cancelled before its
+// second attempt started gives that attempt the start 4294967294 (NO_VAL).
+// It is a record with no start, as sacct lists it ("Unknown"), not one that
+// "ends before it starts".
+func TestNeverStartedAttempt2411(t *testing.T) {
+	f, err := os.Open("testdata/testbed-24.11/slurmdb-v0.0.42-job-requeued-cancelled.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var jobs []Job
+	ans, err := DecodeJobs(f, func(j Job) error { jobs = append(jobs, j); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[1].State != "CANCELLED" || !jobs[1].Start.IsZero() {
+		t.Fatalf("jobs %+v (%+v)", jobs, ans)
+	}
+	if why := jobs[1].Implausible(); why != "" {
+		t.Errorf("the never-started attempt is rejected: %s", why)
+	}
+}

@@ -303,8 +303,11 @@ type wireStep struct {
 	} `json:"nodes"`
 }
 
+// unixOrZero reads a time in Unix seconds; 0 and Slurm's 32-bit NO_VAL
+// and INFINITE (4294967294, 4294967295: 24.11 sends NO_VAL as the start of
+// a requeued job's attempt cancelled before it started) are no time.
 func unixOrZero(s int64) time.Time {
-	if s <= 0 {
+	if s <= 0 || s == 0xfffffffe || s == 0xffffffff {
 		return time.Time{}
 	}
 	return time.Unix(s, 0).UTC()
