@@ -41,7 +41,7 @@ if [ -f "$root/.tally/slurm-24.11.env" ]; then
   (
     # shellcheck disable=SC1091
     . "$root/.tally/slurm-24.11.env"
-    export PATH="$SLURM_BIN:$PATH" TALLY_TEST_RS256=1
+    export PATH="$SLURM_BIN:$PATH"
     live_log=$(mktemp)
     live_status=0
     go test -count=1 -timeout 10m -run 'Live' -v ./slurm/ ./slurm/ingest/ ./web/ >"$live_log" 2>&1 || live_status=$?

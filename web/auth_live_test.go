@@ -81,8 +81,8 @@ func TestLiveSlurmSession(t *testing.T) {
 			t.Errorf("after refresh: %d of alice's jobs, %d of others", mine, others)
 		}
 	})
-	// On a testbed that trusts a JWKS (24.11), the same with Tally minting
-	// RS256 tokens for the person who signed in.
+	// The testbeds trust a JWKS too: the same with Tally minting RS256
+	// tokens for the person who signed in.
 	if rsKey := os.Getenv("SLURM_JWT_RS256_KEY"); rsKey != "" {
 		t.Run("accepted with RS256", func(t *testing.T) {
 			rs, err := slurm.NewMinter(slurm.MinterConfig{Alg: "RS256", KeyFile: rsKey})

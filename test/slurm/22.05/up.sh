@@ -283,27 +283,24 @@ fi
 chown slurm:slurm "$ETC/jwt_hs256.key"
 chmod 0600 "$ETC/jwt_hs256.key"
 
-# With a prefix (24.11): also an RSA key and its JWKS, so RS256 tokens
-# signed with the private key (Tally's TALLY_JWT_ALG=RS256) are accepted
-# beside HS256 ones. The kid is Tally's: base64url of the first 16 bytes
-# of SHA-256 over the PKCS#1 public key.
+# Also an RSA key and its JWKS, so RS256 tokens signed with the private
+# key (Tally's TALLY_JWT_ALG=RS256) are accepted beside HS256 ones. The kid
+# is Tally's: base64url of the first 16 bytes of SHA-256 over the PKCS#1
+# public key.
 JWT_PARAMS="jwt_key=$ETC/jwt_hs256.key"
-RS256_EXPORT=""
-if [[ -n $PREFIX ]]; then
-	if [[ ! -s $ETC/jwt_rs256.pem ]]; then
-		openssl genrsa -out "$ETC/jwt_rs256.pem" 2048 2>/dev/null
-		log "generated RS256 key $ETC/jwt_rs256.pem"
-	fi
-	chmod 0600 "$ETC/jwt_rs256.pem"
-	kid=$(openssl rsa -in "$ETC/jwt_rs256.pem" -RSAPublicKey_out -outform DER 2>/dev/null | openssl dgst -sha256 -binary | head -c 16 | basenc --base64url | tr -d '=')
-	n=$(openssl rsa -in "$ETC/jwt_rs256.pem" -noout -modulus | cut -d= -f2 | perl -ne 'chomp; print pack("H*", $_)' | basenc --base64url -w0 | tr -d '=')
-	printf '{"keys":[{"kid":"%s","kty":"RSA","alg":"RS256","use":"sig","n":"%s","e":"AQAB"}]}\n' "$kid" "$n" >"$ETC/jwks.json.new"
-	if cmp -s "$ETC/jwks.json.new" "$ETC/jwks.json"; then rm -f "$ETC/jwks.json.new"; else mv -f "$ETC/jwks.json.new" "$ETC/jwks.json"; fi
-	chown slurm:slurm "$ETC/jwks.json"
-	chmod 0644 "$ETC/jwks.json"
-	JWT_PARAMS="$JWT_PARAMS,jwks=$ETC/jwks.json"
-	RS256_EXPORT="export SLURM_JWT_RS256_KEY=$ETC/jwt_rs256.pem"
+if [[ ! -s $ETC/jwt_rs256.pem ]]; then
+	openssl genrsa -out "$ETC/jwt_rs256.pem" 2048 2>/dev/null
+	log "generated RS256 key $ETC/jwt_rs256.pem"
 fi
+chmod 0600 "$ETC/jwt_rs256.pem"
+kid=$(openssl rsa -in "$ETC/jwt_rs256.pem" -RSAPublicKey_out -outform DER 2>/dev/null | openssl dgst -sha256 -binary | head -c 16 | basenc --base64url | tr -d '=')
+n=$(openssl rsa -in "$ETC/jwt_rs256.pem" -noout -modulus | cut -d= -f2 | perl -ne 'chomp; print pack("H*", $_)' | basenc --base64url -w0 | tr -d '=')
+printf '{"keys":[{"kid":"%s","kty":"RSA","alg":"RS256","use":"sig","n":"%s","e":"AQAB"}]}\n' "$kid" "$n" >"$ETC/jwks.json.new"
+if cmp -s "$ETC/jwks.json.new" "$ETC/jwks.json"; then rm -f "$ETC/jwks.json.new"; else mv -f "$ETC/jwks.json.new" "$ETC/jwks.json"; fi
+chown slurm:slurm "$ETC/jwks.json"
+chmod 0644 "$ETC/jwks.json"
+JWT_PARAMS="$JWT_PARAMS,jwks=$ETC/jwks.json"
+RS256_EXPORT="export SLURM_JWT_RS256_KEY=$ETC/jwt_rs256.pem"
 
 if [[ ! -s $ETC/db.pass ]]; then
 	head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$ETC/db.pass"
