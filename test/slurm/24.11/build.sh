@@ -25,8 +25,11 @@ fi
 mkdir -p "$WORK/apt/lists/partial" "$WORK/src"
 began=$SECONDS
 say "build dependencies (bookworm)"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends build-essential pkg-config libmunge-dev \
-	libmariadb-dev libjwt-dev libjson-c-dev libhttp-parser-dev libyaml-dev >/dev/null
+deps=(build-essential pkg-config libmunge-dev libmariadb-dev libjwt-dev libjson-c-dev libhttp-parser-dev libyaml-dev)
+if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${deps[@]}" >/dev/null 2>&1; then
+	apt-get update -qq >/dev/null # a fresh machine's package lists may be empty
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${deps[@]}" >/dev/null
+fi
 if [[ ! -f $WORK/src/$TARBALL ]] || ! echo "$SHA256  $WORK/src/$TARBALL" | sha256sum -c --quiet 2>/dev/null; then
 	say "fetching $TARBALL through trixie's source index"
 	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main" >"$WORK/apt/sources.list"
