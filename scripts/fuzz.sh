@@ -21,7 +21,22 @@ for pkg in $(go list ./...); do
     echo "fuzz $pkg $target" >&2
     # Minimising a new input may take up to a minute by default; brief runs
     # spend their time fuzzing instead.
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-5s}" -fuzzminimizetime 2s "$pkg"
+    # Go's fuzzing engine sometimes ends a run with "context deadline
+    # exceeded" when the time runs out while a worker is minimising, with
+    # no failing input: that run is repeated once. A real failure writes
+    # its input under testdata/fuzz and fails again.
+    log=$(mktemp)
+    for attempt in 1 2; do
+      status=0
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-5s}" -fuzzminimizetime 2s "$pkg" >"$log" 2>&1 || status=$?
+      if [ "$status" = 0 ] || [ "$attempt" = 2 ] || ! grep -q "context deadline exceeded" "$log" || grep -q "Failing input written" "$log"; then
+        break
+      fi
+      echo "  $target: the fuzzing engine timed out without a failing input; running it again" >&2
+    done
+    cat "$log"
+    rm -f "$log"
+    [ "$status" = 0 ] || exit "$status"
     if [ "$save" = 1 ] && [ -d "$cache/$pkg/$target" ]; then
       mkdir -p "$dir/testdata/fuzz/$target"
       cp -n "$cache/$pkg/$target"/* "$dir/testdata/fuzz/$target/"
