@@ -129,17 +129,17 @@ func TestStatementRounding(t *testing.T) {
 	r := Rater{Cards: standardCards(t), Rounding: HalfUp}
 	ch, _ := r.Rate(job("bob", "chem", "cpu", "normal", "COMPLETED", Resources{CPU: 1, MemMiB: 1024}, 4500, "2026-10-10T12:00:00Z"))
 	pol := NewPolicy(HalfUp, nil)
-	st := pol.BuildStatement("USD", []AccountLines{{Account: "chem", Lines: ch.Lines}})[0]
+	st := buildStatement(pol, "USD", []accountLines{{Account: "chem", Lines: ch.Lines}})[0]
 	if len(st.Lines) != 2 || st.Lines[0].Amount.String() != "0.020000" || st.Lines[1].Amount.String() != "0.010000" || st.Total.String() != "0.030000" {
 		t.Fatalf("example 2 statement: %+v", st)
 	}
 
 	tiny, _ := r.Rate(job("dave", "physics", "cpu", "normal", "COMPLETED", Resources{CPU: 1, MemMiB: 512}, 720, "2026-10-05T12:00:00Z"))
-	jobs := make([]AccountLines, 10000)
+	jobs := make([]accountLines, 10000)
 	for i := range jobs {
-		jobs[i] = AccountLines{Account: "physics", Lines: tiny.Lines}
+		jobs[i] = accountLines{Account: "physics", Lines: tiny.Lines}
 	}
-	st = pol.BuildStatement("USD", jobs)[0]
+	st = buildStatement(pol, "USD", jobs)[0]
 	if st.Lines[0].Amount.String() != "40.000000" || st.Lines[1].Amount.String() != "5.000000" || st.Total.String() != "45.000000" {
 		t.Fatalf("example 3 statement: %+v", st)
 	}
@@ -191,4 +191,45 @@ func TestEstimate(t *testing.T) {
 	if _, err := r.Estimate(EstimateInput{Partition: "nope", CPUs: 1, Duration: time.Hour, End: at("2026-10-10T12:00:00Z")}); err == nil {
 		t.Error("unknown partition estimated")
 	}
+}
+
+// accountLines are one job's charge lines with the account they bill.
+type accountLines struct {
+	Account string
+	Lines   []Line
+}
+
+// buildStatement sums job lines per account and component and builds the
+// statements from those sums, through BuildStatements as production does.
+func buildStatement(p Policy, currency string, jobs []accountLines) []Statement {
+	type key struct{ account, component string }
+	sums := map[key]*ChargeSum{}
+	var order []key
+	add := func(k key, amount Micros, newJob bool) {
+		s := sums[k]
+		if s == nil {
+			s = &ChargeSum{Account: k.account, Currency: currency, Component: k.component}
+			sums[k] = s
+			order = append(order, k)
+		}
+		s.Exact += amount
+		if newJob {
+			s.Jobs++
+		}
+	}
+	for _, j := range jobs {
+		seen := map[string]bool{}
+		for _, l := range j.Lines {
+			add(key{j.Account, l.Component}, l.Amount, !seen[l.Component])
+			seen[l.Component] = true
+		}
+		if len(j.Lines) > 0 {
+			add(key{j.Account, ""}, 0, true)
+		}
+	}
+	out := make([]ChargeSum, 0, len(order))
+	for _, k := range order {
+		out = append(out, *sums[k])
+	}
+	return p.BuildStatements(out)
 }

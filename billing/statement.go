@@ -180,47 +180,6 @@ func ByUser(sums []ChargeSum) map[string][]ChargeSum {
 	return out
 }
 
-// AccountLines are one job's charge lines with the account they bill.
-type AccountLines struct {
-	Account string
-	Lines   []Line
-}
-
-// BuildStatement sums job lines per account and component and builds the
-// statements from those sums (the worked examples use it).
-func (p Policy) BuildStatement(currency string, jobs []AccountLines) []Statement {
-	type key struct{ account, component string }
-	sums := map[key]*ChargeSum{}
-	var order []key
-	add := func(k key, amount Micros, newJob bool) {
-		s := sums[k]
-		if s == nil {
-			s = &ChargeSum{Account: k.account, Currency: currency, Component: k.component}
-			sums[k] = s
-			order = append(order, k)
-		}
-		s.Exact += amount
-		if newJob {
-			s.Jobs++
-		}
-	}
-	for _, j := range jobs {
-		seen := map[string]bool{}
-		for _, l := range j.Lines {
-			add(key{j.Account, l.Component}, l.Amount, !seen[l.Component])
-			seen[l.Component] = true
-		}
-		if len(j.Lines) > 0 {
-			add(key{j.Account, ""}, 0, true)
-		}
-	}
-	out := make([]ChargeSum, 0, len(order))
-	for _, k := range order {
-		out = append(out, *sums[k])
-	}
-	return p.BuildStatements(out)
-}
-
 // Sum adds statements' totals and jobs. It refuses to add amounts of
 // different currencies.
 func Sum(sts []Statement) (total Micros, jobs int, currency string, err error) {
@@ -285,6 +244,16 @@ type PeriodStatements struct {
 	Total      Micros
 	Jobs       int
 	Currency   string
+}
+
+// Exact is the exact sum of every line of the statements, before their
+// rounding: what the job lines and adjustments exports add up to.
+func (ps PeriodStatements) Exact() Micros {
+	var m Micros
+	for _, st := range ps.Statements {
+		m += st.Exact()
+	}
+	return m
 }
 
 // NewPeriodStatements adds up a period's statements (refusing to add

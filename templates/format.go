@@ -14,14 +14,6 @@ import (
 // amounts are on receipts' lines and in the CSV exports.
 func (p Page) Money(m billing.Micros, currency string) string { return p.Policy.Money(m, currency) }
 
-// or is a, or b when a is empty.
-func or(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a
-}
-
 // ExactMoney shows all six decimals.
 func ExactMoney(m billing.Micros) string { return m.String() }
 

@@ -38,11 +38,7 @@ func (f figures) periodHead(ps billing.PeriodStatements, fallback string) templa
 	}
 	h := templates.PeriodHead{Name: ps.Period.Name, Closed: ps.Period.Closed(), ClosedAt: templates.When(ps.Period.ClosedAt),
 		ClosedBy: ps.Period.ClosedBy, Total: f.money(ps.Total, currency), Jobs: count(ps.Jobs)}
-	var exact billing.Micros
-	for _, st := range ps.Statements {
-		exact += st.Exact()
-	}
-	if exact != ps.Total {
+	if exact := ps.Exact(); exact != ps.Total {
 		h.Rounding = "(the exact sum of every line is " + exact.String() + "; rounding each line once moved the total by " + (ps.Total - exact).String() + ")"
 	}
 	return h

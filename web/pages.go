@@ -50,8 +50,9 @@ func (s *Server) finance(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		s.serverError(w, r, err)
 		return
 	}
-	f := figures{s.policy(r.Context())}
-	s.render(w, r, http.StatusOK, templates.Finance(s.page(r, "Finance"), f.periodRows(ps, s.currency(r)), f.history(h)))
+	pol := s.policy(r.Context())
+	f := figures{pol}
+	s.render(w, r, http.StatusOK, templates.Finance(s.pageWith(r, "Finance", pol), f.periodRows(ps, s.currency(r)), f.history(h)))
 }
 
 const auditPageSize = 50

@@ -66,7 +66,8 @@ func (s *Server) periods(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.Periods(s.page(r, "Periods"), figures{s.policy(r.Context())}.periodRows(ps, s.currency(r))))
+	pol := s.policy(r.Context())
+	s.render(w, r, http.StatusOK, templates.Periods(s.pageWith(r, "Periods", pol), figures{pol}.periodRows(ps, s.currency(r))))
 }
 
 func (s *Server) periodPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -95,7 +96,8 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 		s.serverError(w, r, err)
 		return
 	}
-	f := figures{s.policy(ctx)}
+	pol := s.policy(r.Context())
+	f := figures{pol}
 	currency := ps.Currency
 	if currency == "" {
 		currency = s.currency(r)
@@ -131,7 +133,7 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 			view.LastPreview = at.UTC().Format("2006-01-02 15:04 UTC")
 		}
 	}
-	s.render(w, r, status, templates.PeriodPage(s.page(r, "Period "+ps.Period.Name), view))
+	s.render(w, r, status, templates.PeriodPage(s.pageWith(r, "Period "+ps.Period.Name, pol), view))
 }
 
 // recordPreview stores an open period's preview totals, so the next look
@@ -371,7 +373,8 @@ func (s *Server) myStatements(w http.ResponseWriter, r *http.Request, v *Viewer)
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.UserStatements(s.page(r, "Your statements"), v.SlurmUser, figures{s.policy(r.Context())}.periodRows(ps, s.currency(r))))
+	pol := s.policy(r.Context())
+	s.render(w, r, http.StatusOK, templates.UserStatements(s.pageWith(r, "Your statements", pol), v.SlurmUser, figures{pol}.periodRows(ps, s.currency(r))))
 }
 
 func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -389,7 +392,8 @@ func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer
 		return
 	}
 	if !pdf {
-		s.render(w, r, http.StatusOK, templates.UserStatementPage(s.page(r, "Statement "+user), figures{s.policy(r.Context())}.userStatement(us)))
+		pol := s.policy(r.Context())
+		s.render(w, r, http.StatusOK, templates.UserStatementPage(s.pageWith(r, "Statement "+user, pol), figures{pol}.userStatement(us)))
 		return
 	}
 	lines := []pdfdoc.Line{

@@ -41,8 +41,14 @@ func statusForKind(kind string) (int, bool) {
 
 // page fills the layout fields every page shares.
 func (s *Server) page(r *http.Request, title string) templates.Page {
+	return s.pageWith(r, title, s.policy(r.Context()))
+}
+
+// pageWith is page for a handler that already read the rounding policy
+// (to build its figures). Build it last: it takes the session's flashes.
+func (s *Server) pageWith(r *http.Request, title string, pol billing.Policy) templates.Page {
 	p := s.plainPage(r, title)
-	p.Policy = s.policy(r.Context())
+	p.Policy = pol
 	return p
 }
 

@@ -111,7 +111,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	if month.Currency == "" {
 		month.Currency = s.currency(r)
 	}
-	pol := s.policy(ctx)
+	pol := s.policy(r.Context())
 	f := figures{pol}
 	d.Month = f.summary(month)
 	sort.SliceStable(sts, func(i, j int) bool { return sts[i].Total > sts[j].Total })
@@ -147,7 +147,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	d.Freshness = s.freshness(r)
 	_, hasToken := s.slurmCredential(r)
 	d.CanRefresh = hasToken && s.ingest != nil && s.slurm != nil
-	s.render(w, r, http.StatusOK, templates.Dashboard(s.page(r, ""), d))
+	s.render(w, r, http.StatusOK, templates.Dashboard(s.pageWith(r, "", pol), d))
 }
 
 // freshness says how current the ingested records are.
@@ -261,7 +261,8 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	q := r.URL.Query()
 	q.Del("after")
 	q.Del("before")
-	d := templates.JobsData{Heading: "Jobs", CSVHref: "/jobs.csv?" + q.Encode(), Totals: figures{s.policy(r.Context())}.jobTotals(totals),
+	pol := s.policy(r.Context())
+	d := templates.JobsData{Heading: "Jobs", CSVHref: "/jobs.csv?" + q.Encode(), Totals: figures{pol}.jobTotals(totals),
 		Form: templates.JobFilterForm{Account: f.Account, Partition: f.Partition, QOS: f.QOS, State: f.State, Search: f.Search,
 			From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}}
 	d.Rows, d.Pager = jobsPager(r, f, rows)
@@ -286,7 +287,7 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		sq.Set("dir", dir)
 		d.Sorts = append(d.Sorts, templates.SortLink{Label: col.label, Href: "/jobs?" + sq.Encode(), Sort: state})
 	}
-	s.render(w, r, http.StatusOK, templates.Jobs(s.page(r, "Jobs"), d))
+	s.render(w, r, http.StatusOK, templates.Jobs(s.pageWith(r, "Jobs", pol), d))
 }
 
 // csvSafe neutralises cells a spreadsheet would run as a formula.
@@ -556,6 +557,7 @@ func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, v *Viewer)
 		s.serverError(w, r, err)
 		return
 	}
+	pol := s.policy(r.Context())
 	var rows []templates.TotalRow
 	if cur.ID != 0 {
 		// Coordinators see their accounts only (their own jobs in other
@@ -567,9 +569,9 @@ func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, v *Viewer)
 			return
 		}
 		sort.SliceStable(ps.Statements, func(i, j int) bool { return ps.Statements[i].Total > ps.Statements[j].Total })
-		rows = figures{s.policy(ctx)}.statementTotals(ps.Statements)
+		rows = figures{pol}.statementTotals(ps.Statements)
 	}
-	s.render(w, r, http.StatusOK, templates.Accounts(s.page(r, "Accounts"), "period "+cur.Name, rows))
+	s.render(w, r, http.StatusOK, templates.Accounts(s.pageWith(r, "Accounts", pol), "period "+cur.Name, rows))
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -630,14 +632,14 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	if currency == "" {
 		currency = s.currency(r)
 	}
-	pol := s.policy(ctx)
+	pol := s.policy(r.Context())
 	f := figures{pol}
 	links := make([]templates.PeriodLink, 0, len(trend))
 	for _, t := range trend {
 		links = append(links, templates.PeriodLink{Name: t.Period, Closed: t.Status == billing.PeriodClosed})
 	}
 	sum.Currency = currency
-	s.render(w, r, http.StatusOK, templates.AccountDetail(s.page(r, "Account "+account), templates.AccountView{
+	s.render(w, r, http.StatusOK, templates.AccountDetail(s.pageWith(r, "Account "+account, pol), templates.AccountView{
 		Account: account, Month: "period " + cur.Name, Summary: f.summary(sum), Users: f.breakdown(users, currency), Partitions: f.totals(parts, currency),
 		Chart:   dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, currency),
 		Trend:   trendChart(pol, "Statement totals per billing period", trend, currency),

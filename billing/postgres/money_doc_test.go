@@ -15,7 +15,6 @@ func TestMoneyWorkedExample(t *testing.T) {
 	pool := pgtest.New(t)
 	s := New(pool)
 	ctx := context.Background()
-	importStandard(t, s)
 	rateOctober(t, s, pool)
 	if _, err := s.AddAdjustment(ctx, Adjustment{Period: "2026-10", Account: "physics", User: "alice", Amount: 1_005_000, Reason: "late fee", Author: "test"}); err != nil {
 		t.Fatal(err)

@@ -141,7 +141,6 @@ func TestChargeSumsFollowCharges(t *testing.T) {
 	pool := pgtest.New(t)
 	s := New(pool)
 	ctx := context.Background()
-	importStandard(t, s)
 	rateOctober(t, s, pool)
 	direct := `WITH live AS (SELECT * FROM job_charges WHERE period_id IS NOT NULL AND not_charged = ''),
 		per AS (SELECT period_id, account, username, currency, l->>0 AS component, job_row, portion_start, sum((l->>7)::bigint) AS exact

@@ -17,7 +17,6 @@ func TestCloseSnapshotsThePreview(t *testing.T) {
 	pool := pgtest.New(t)
 	s := New(pool)
 	ctx := context.Background()
-	importStandard(t, s)
 	rateOctober(t, s, pool)
 	pre, err := s.Statements(ctx, "2026-10", nil, billing.HalfUp)
 	if err != nil || len(pre.Statements) != 2 {
@@ -174,10 +173,12 @@ func TestAnomalies(t *testing.T) {
 	}
 }
 
-// rateOctober stores docs/money.md's three October jobs (worked examples
-// 1 and 2 and a tiny job), makes October and November, and rates them.
+// rateOctober imports the standard card, stores docs/money.md's three
+// October jobs (worked examples 1 and 2 and a tiny job), makes October and
+// November, and rates them.
 func rateOctober(t *testing.T, s *Store, pool *pgxpool.Pool) {
 	t.Helper()
+	importStandard(t, s)
 	addJobs(t, pool,
 		mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"),
 		mk(2, "bob", "chem", "cpu", "normal", 1, 1024, "2026-10-10T10:45:00Z", "2026-10-10T12:00:00Z"),
