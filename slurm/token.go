@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"os"
@@ -106,40 +107,62 @@ func NewMinter(cfg MinterConfig) (*Minter, error) {
 	return m, nil
 }
 
-// readPrivateFile refuses key files that others can read or anyone but the
-// owner can write.
+// readPrivateFile refuses key files that anyone but their owner may touch
+// at all: the key mints tokens for any user, so even group read is root
+// over the cluster for that group. The mode is taken from the open file,
+// so a file swapped between the check and the read is not read.
 func readPrivateFile(path string) ([]byte, error) {
 	if path == "" {
 		return nil, errors.New("no JWT key file configured")
 	}
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("JWT key: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o027 != 0 {
-		return nil, fmt.Errorf("JWT key %s has mode %04o: it must not be readable by others or writable by its group (chmod 600 %s)", path, perm, path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("JWT key: %w", err)
 	}
-	return os.ReadFile(path)
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("JWT key %s is not a regular file", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("JWT key %s has mode %04o: its group and others must have no access to it (chmod 600 %s)", path, perm, path)
+	}
+	// No key is near this size; the cap keeps a wrong path from filling memory.
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("JWT key %s: %w", path, err)
+	}
+	return b, nil
 }
+
+// MinRSAKeyBits is the smallest RS256 key accepted, whichever encoding
+// holds it.
+const MinRSAKeyBits = 2048
 
 func parseRSAPrivateKey(b []byte) (*rsa.PrivateKey, error) {
 	block, _ := pem.Decode(b)
 	if block == nil {
 		return nil, errors.New("not a PEM file")
 	}
+	var rk *rsa.PrivateKey
 	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return k, nil
+		rk = k
+	} else {
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("not an RSA private key (PKCS#1 or PKCS#8)")
+		}
+		var ok bool
+		if rk, ok = k.(*rsa.PrivateKey); !ok {
+			return nil, errors.New("not an RSA key")
+		}
 	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, errors.New("not an RSA private key (PKCS#1 or PKCS#8)")
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("not an RSA key")
-	}
-	if rk.N.BitLen() < 2048 {
-		return nil, fmt.Errorf("RSA key of %d bits; use 2048 or more", rk.N.BitLen())
+	// Checked once, after every encoding, so no format skips it.
+	if bits := rk.N.BitLen(); bits < MinRSAKeyBits {
+		return nil, fmt.Errorf("RSA key of %d bits; use %d or more", bits, MinRSAKeyBits)
 	}
 	return rk, nil
 }

@@ -45,11 +45,10 @@ func TestMinterRefusesUnsafeKeys(t *testing.T) {
 		mode os.FileMode
 		want string
 	}{
-		{"world readable", randomKey(t, 32), 0o644, "must not be readable by others"},
-		{"group writable", randomKey(t, 32), 0o620, "must not be readable by others"},
+		{"world readable", randomKey(t, 32), 0o644, "must have no access"},
+		{"group writable", randomKey(t, 32), 0o620, "must have no access"},
 		{"short", randomKey(t, 16), 0o600, "at least 32"},
 		{"ok", randomKey(t, 32), 0o600, ""},
-		{"group readable ok", randomKey(t, 64), 0o640, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,6 +63,95 @@ func TestMinterRefusesUnsafeKeys(t *testing.T) {
 	}
 	if _, err := NewMinter(MinterConfig{KeyFile: "/nonexistent/key"}); err == nil {
 		t.Fatal("missing key accepted")
+	}
+}
+
+// Item 10: a small RSA key is refused whether it comes as PKCS#1 or
+// PKCS#8, and a key file anyone but its owner may read, write or run is
+// refused with the file named and the fix spelled out.
+func TestAbuse10RSAKeySizeOnEveryPath(t *testing.T) {
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs1 := func(k *rsa.PrivateKey) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	}
+	pkcs8 := func(k *rsa.PrivateKey) []byte {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	for _, tc := range []struct {
+		name string
+		pem  []byte
+		want string // "" accepted
+	}{
+		{"PKCS#1 1024 bits", pkcs1(small), "RSA key of 1024 bits"},
+		{"PKCS#8 1024 bits", pkcs8(small), "RSA key of 1024 bits"},
+		{"PKCS#1 2048 bits", pkcs1(big), ""},
+		{"PKCS#8 2048 bits", pkcs8(big), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := NewMinter(MinterConfig{Alg: "RS256", KeyFile: writeKey(t, tc.pem, 0o600)})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := m.Mint("alice", time.Now()); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAbuse10KeyFileOwnerOnly(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{
+		{0o600, true},
+		{0o400, true},
+		{0o700, true},
+		{0o640, false}, // group read: the case the README's 0600 already ruled out
+		{0o610, false},
+		{0o620, false},
+		{0o604, false},
+		{0o602, false},
+		{0o601, false},
+		{0o660, false},
+		{0o644, false},
+	} {
+		t.Run(fmt.Sprintf("%04o", tc.mode), func(t *testing.T) {
+			p := writeKey(t, randomKey(t, 32), tc.mode)
+			_, err := NewMinter(MinterConfig{KeyFile: p})
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("mode %04o accepted", tc.mode)
+			}
+			if msg := err.Error(); !strings.Contains(msg, p) || !strings.Contains(msg, "chmod 600") {
+				t.Fatalf("error %q does not name the file and the fix", msg)
+			}
+		})
+	}
+	if _, err := NewMinter(MinterConfig{KeyFile: t.TempDir()}); err == nil {
+		t.Fatal("a directory accepted as a key file")
 	}
 }
 
