@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 
@@ -136,7 +135,7 @@ func SacctmgrAssociations(ctx context.Context, path, cluster string) ([]Associat
 	}
 	run := func(args ...string) ([][]string, error) {
 		cmd := exec.CommandContext(ctx, path, append([]string{"-P", "-n"}, args...)...)
-		cmd.Env = append(os.Environ(), "TZ=UTC")
+		cmd.Env = commandEnv()
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()

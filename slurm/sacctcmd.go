@@ -50,14 +50,13 @@ func (s *Sacct) Jobs(ctx context.Context, from, to time.Time, user string, emit 
 		path = "sacct"
 	}
 	cmd := exec.CommandContext(ctx, path, SacctArgs(from, to, s.Cluster, user)...)
-	// sacct prints times in the local zone; UTC makes them unambiguous.
-	cmd.Env = append(os.Environ(), "TZ=UTC")
+	cmd.Env = commandEnv()
 	if s.Token != nil {
 		cred, err := s.Token(ctx)
 		if err != nil {
 			return err
 		}
-		cmd.Env = append(cmd.Env, "SLURM_JWT="+cred.Token.Value)
+		cmd.Env = commandEnv("SLURM_JWT=" + cred.Token.Value)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedWriter{w: &stderr, left: 8 << 10}
@@ -92,6 +91,34 @@ func (s *Sacct) Jobs(ctx context.Context, from, to time.Time, user string, emit 
 		return fmt.Errorf("sacct: %w", werr)
 	}
 	return nil
+}
+
+// commandEnv is the whole environment of the Slurm commands Tally runs
+// (sacct, sacctmgr), then extra. Tally's own environment holds secrets,
+// TALLY_DATABASE_URL's password first, which a child has no business
+// seeing, so only this is passed: PATH, the operator's SLURM_* settings
+// (SLURM_CONF above all) and what the parsers rely on: times in UTC in
+// Slurm's standard form (sacctTime, whatever SLURM_TIME_FORMAT the
+// operator's shell prefers) and untranslated output from the C locale.
+// An extra variable replaces one of the same name.
+func commandEnv(extra ...string) []string {
+	fixed := []string{"LANG=C", "LC_ALL=C", "TZ=UTC", "SLURM_TIME_FORMAT=standard"}
+	set := map[string]bool{}
+	for _, kv := range append(fixed, extra...) {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	var env []string
+	if p, ok := os.LookupEnv("PATH"); ok {
+		env = append(env, "PATH="+p)
+	}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "SLURM_") && !set[k] {
+			env = append(env, kv)
+		}
+	}
+	return append(append(env, fixed...), extra...)
 }
 
 type limitedWriter struct {
