@@ -4,22 +4,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
-)
 
-// Limits beyond which a record is not believed. They are far above any
-// real job (the largest machines run jobs of a few hundred thousand cores
-// for days), so a record past them is a corrupt or misparsed one: better
-// held back with a reason than billed.
-const (
-	MaxPlausibleCPUs    = 500_000
-	MaxPlausibleMemMiB  = 1 << 34 // 16 PiB
-	MaxPlausibleGPUs    = 100_000
-	MaxPlausibleElapsed = 5 * 365 * 24 * 3600 // five years
+	"github.com/tally-hpc/tally/billing"
 )
 
 // Implausible says why a record cannot be billed as it stands, or "" when
 // it can. Such records are kept out of the jobs table and recorded as
-// ingest rejects, so an admin sees them instead of a wrong charge.
+// ingest rejects, so an admin sees them instead of a wrong charge. The
+// limits are billing's, the same the estimate holds typed input to.
 func (j *Job) Implausible() string {
 	var why []string
 	add := func(format string, a ...any) { why = append(why, fmt.Sprintf(format, a...)) }
@@ -38,7 +30,7 @@ func (j *Job) Implausible() string {
 	if j.ElapsedSeconds < 0 {
 		add("negative elapsed time %d s", j.ElapsedSeconds)
 	}
-	if j.ElapsedSeconds > MaxPlausibleElapsed {
+	if j.ElapsedSeconds > billing.MaxPlausibleElapsed {
 		add("elapsed time %d s is over five years", j.ElapsedSeconds)
 	}
 	if !j.End.IsZero() && !j.Start.IsZero() && j.End.Before(j.Start) {
@@ -54,11 +46,11 @@ func (j *Job) Implausible() string {
 		switch {
 		case t.tres.CPU < 0 || t.tres.MemMiB < 0 || t.tres.GPU < 0 || t.tres.Nodes < 0 || t.tres.Billing < 0 || negativeGPUType(t.tres):
 			add("negative %s TRES", t.name)
-		case t.tres.CPU > MaxPlausibleCPUs:
-			add("%d %s CPUs (more than %d)", t.tres.CPU, t.name, MaxPlausibleCPUs)
-		case t.tres.MemMiB > MaxPlausibleMemMiB:
+		case t.tres.CPU > billing.MaxPlausibleCPUs:
+			add("%d %s CPUs (more than %d)", t.tres.CPU, t.name, billing.MaxPlausibleCPUs)
+		case t.tres.MemMiB > billing.MaxPlausibleMemMiB:
 			add("%d MiB of %s memory", t.tres.MemMiB, t.name)
-		case t.tres.GPU > MaxPlausibleGPUs:
+		case t.tres.GPU > billing.MaxPlausibleGPUs:
 			add("%d %s GPUs", t.tres.GPU, t.name)
 		}
 	}

@@ -34,6 +34,7 @@ type cardStore interface {
 	Cards(ctx context.Context) (billing.Cards, error)
 	Policy(ctx context.Context, rule billing.Rounding) (billing.Policy, error)
 	KnownPartitions(ctx context.Context) ([]string, error)
+	KnownAccount(ctx context.Context, account string) (bool, error)
 	AddVersion(ctx context.Context, yamlText, by string) (*billing.RateCard, error)
 	WhatIf(ctx context.Context, draft *billing.RateCard, from, to time.Time, rule billing.Rounding) ([]billingpg.WhatIfRow, error)
 }
@@ -421,7 +422,14 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		f.Error = "No rate card is in force yet, so nothing can be estimated."
 	}
 	if f.Time != "" && f.Error == "" {
-		ch, err := estimateFrom(cards, s.rounding, s.auth.Cluster, f)
+		known := false
+		if a := strings.TrimSpace(f.Account); a != "" {
+			if known, err = s.billing.KnownAccount(ctx, a); err != nil {
+				s.serverError(w, r, err)
+				return
+			}
+		}
+		ch, err := estimateFrom(cards, s.rounding, s.auth.Cluster, f, known)
 		if err != nil {
 			var be *billing.Error
 			if !errors.As(err, &be) {
@@ -436,11 +444,14 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	s.render(w, r, http.StatusOK, templates.Estimate(s.page(r, "Estimate"), f))
 }
 
-func estimateFrom(cards billing.Cards, rule billing.Rounding, cluster string, f templates.EstimateForm) (billing.Charge, error) {
-	in := billing.EstimateInput{Cluster: cluster, Partition: f.Partition, QOS: f.QOS, Account: f.Account}
+// estimateFrom prices the form; accountKnown is whether Slurm knows the
+// account it names.
+func estimateFrom(cards billing.Cards, rule billing.Rounding, cluster string, f templates.EstimateForm, accountKnown bool) (billing.Charge, error) {
+	in := billing.EstimateInput{Cluster: cluster, Partition: f.Partition, QOS: strings.TrimSpace(f.QOS), Account: strings.TrimSpace(f.Account),
+		Typed: true, AccountKnown: accountKnown}
 	var err error
-	if in.CPUs, err = strconv.ParseInt(strings.TrimSpace(f.CPUs), 10, 64); err != nil || in.CPUs < 1 {
-		return billing.Charge{}, billing.Invalidf("CPUs: give a whole number, 1 or more")
+	if in.CPUs, err = strconv.ParseInt(strings.TrimSpace(f.CPUs), 10, 64); err != nil || in.CPUs < 1 || in.CPUs > billing.MaxPlausibleCPUs {
+		return billing.Charge{}, billing.Invalidf("CPUs: give a whole number from 1 to %d", billing.MaxPlausibleCPUs)
 	}
 	if in.MemMiB, err = billing.ParseMemory(f.Mem); err != nil {
 		return billing.Charge{}, err
@@ -452,7 +463,7 @@ func estimateFrom(cards billing.Cards, rule billing.Rounding, cluster string, f 
 		return billing.Charge{}, err
 	}
 	if f.CPUTime != "" {
-		if in.CPUTime, err = billing.ParseWalltime(f.CPUTime); err != nil {
+		if in.CPUTime, err = billing.ParseCPUTime(f.CPUTime); err != nil {
 			return billing.Charge{}, err
 		}
 	}

@@ -44,9 +44,8 @@ func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (_ int64,
 	if p.Status == "closed" {
 		return 0, billing.Conflictf("period %s is closed: enter the adjustment in the next open period", p.Name)
 	}
-	var known bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM slurm_associations WHERE account = $1)
-		OR EXISTS (SELECT 1 FROM jobs WHERE account = $1)`, a.Account).Scan(&known); err != nil {
+	known, err := s.cards.KnownAccount(ctx, a.Account)
+	if err != nil {
 		return 0, err
 	}
 	if !known {

@@ -80,6 +80,16 @@ func (s *CardStore) parse(ctx context.Context) (billing.Cards, error) {
 	return out, rows.Err()
 }
 
+// KnownAccount reports whether Slurm knows an account: its associations
+// (when synced) or any job name it. Estimates and adjustments refuse
+// others rather than price or credit a typo.
+func (s *CardStore) KnownAccount(ctx context.Context, account string) (known bool, err error) {
+	defer annotate(&err, "looking up account %s", account)
+	err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM slurm_associations WHERE account = $1)
+		OR EXISTS (SELECT 1 FROM jobs WHERE account = $1)`, account).Scan(&known)
+	return known, err
+}
+
 // KnownPartitions lists the partitions jobs have run in and those stored
 // rate cards already price, to catch typos in rate files: a new version of
 // a card may keep prices for a partition no job has used yet.

@@ -189,7 +189,14 @@ What a job would cost under the rate card in force, with the breakdown.
 	if *partition == "" || *walltime == "" {
 		return usageErr("--partition and --time are required")
 	}
-	in := billing.EstimateInput{Cluster: cfg.Cluster, Partition: *partition, Account: *account, QOS: *qos, CPUs: *cpus, Nodes: *nodes}
+	in := billing.EstimateInput{Cluster: cfg.Cluster, Partition: *partition, Account: strings.TrimSpace(*account), QOS: strings.TrimSpace(*qos),
+		CPUs: *cpus, Nodes: *nodes, Typed: true}
+	if *cpus < 1 {
+		return usageErr("--cpus: give a whole number, 1 or more")
+	}
+	if *nodes < 1 {
+		return usageErr("--nodes: give a whole number, 1 or more")
+	}
 	var err error
 	if in.MemMiB, err = billing.ParseMemory(*mem); err != nil {
 		return usageErr("%v", err)
@@ -201,7 +208,7 @@ What a job would cost under the rate card in force, with the breakdown.
 		return usageErr("%v", err)
 	}
 	if *cpuTime != "" {
-		if in.CPUTime, err = billing.ParseWalltime(*cpuTime); err != nil {
+		if in.CPUTime, err = billing.ParseCPUTime(*cpuTime); err != nil {
 			return usageErr("--cpu-time: %v", err)
 		}
 	}
@@ -211,6 +218,17 @@ What a job would cost under the rate card in force, with the breakdown.
 		}
 	}
 	var cards billing.Cards
+	// A rate file needs no database, but whether Slurm knows an account
+	// is only in one: without it, only accounts the card names pass.
+	var store *billingpg.Store
+	if *rates == "" || (in.Account != "" && cfg.DatabaseURL != "") {
+		pool, err := openDatabase(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		store = billingpg.New(pool)
+	}
 	if *rates != "" {
 		f, err := os.Open(*rates)
 		if err != nil {
@@ -220,13 +238,11 @@ What a job would cost under the rate card in force, with the breakdown.
 		if cards, err = billing.ParseRateFile(f, nil); err != nil {
 			return fail("%v", err)
 		}
-	} else {
-		pool, err := openDatabase(ctx, cfg.DatabaseURL)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		if cards, err = billingpg.New(pool).Cards(ctx); err != nil {
+	} else if cards, err = store.Cards(ctx); err != nil {
+		return fail("%v", err)
+	}
+	if in.Account != "" && store != nil {
+		if in.AccountKnown, err = store.KnownAccount(ctx, in.Account); err != nil {
 			return fail("%v", err)
 		}
 	}
