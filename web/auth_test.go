@@ -359,26 +359,20 @@ func TestTokenStaysOnServer(t *testing.T) {
 	}
 	b.post("/logout", nil)
 
-	// The token itself, from the session table.
-	var data []byte
-	tokens := 0
-	rows, _ := e.srv.pool.Query(context.Background(), `SELECT data FROM sessions`)
-	for rows.Next() {
-		rows.Scan(&data)
-		tokens += len(jwtPattern.FindAll(data, -1))
-	}
-	rows.Close()
-	// The session is destroyed at logout; log in again to hold a token.
+	// The token itself, from the session table (sealed there: see
+	// TestAbuse12SessionTokensEncryptedAtRest). The session is destroyed
+	// at logout; log in again to hold a token.
 	b.login("tally-t-admin", "tally-admin-pw", "/")
-	rows, _ = e.srv.pool.Query(context.Background(), `SELECT data FROM sessions`)
 	var secrets []string
-	for rows.Next() {
-		rows.Scan(&data)
+	for _, r := range sessionRows(t, e.srv.pool) {
+		data, err := e.srv.store.keys.open(r.token, r.data)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, m := range jwtPattern.FindAll(data, -1) {
 			secrets = append(secrets, string(m))
 		}
 	}
-	rows.Close()
 	if len(secrets) == 0 {
 		t.Fatal("no Slurm token in the server-side session")
 	}

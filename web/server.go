@@ -52,6 +52,10 @@ type Deps struct {
 	Ingest IngestControl
 	// Billing is the store of rate cards, charges and periods.
 	Billing *billingpg.Store
+	// SessionKeys seal session rows in PostgreSQL. Nil: a key made here
+	// and held only in memory, so a restart signs everyone out and
+	// replicas do not share sessions.
+	SessionKeys *SessionKeys
 }
 
 // Server is the HTTP application.
@@ -112,7 +116,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.rounding == "" {
 		s.rounding = billing.HalfUp
 	}
-	s.store = newSessionStore(d.Pool, 10*time.Minute, func(err error) { s.log.Warn("expired session sweep", "err", err) })
+	keys := d.SessionKeys
+	if keys == nil {
+		var err error
+		if keys, err = NewEphemeralSessionKeys(); err != nil {
+			return nil, err
+		}
+		s.log.Warn("no TALLY_SESSION_KEY_FILE: sessions are sealed with a key made at start-up and held in memory; " +
+			"everyone signs in again after a restart, and replicas do not share sessions")
+	}
+	s.store = newSessionStore(d.Pool, keys, 10*time.Minute, s.log)
 	s.sessions = newSessionManager(cfg, s.store)
 	s.sessions.ErrorFunc = s.serverError
 	s.metrics.AddGauges(poolGauges(d.Pool))

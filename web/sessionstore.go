@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,17 +13,21 @@ import (
 // sessionStore keeps scs sessions in the sessions table. Unlike a store
 // without contexts, every lookup runs under the request's context, so a
 // full connection pool or a slow database ends in a "busy" page at the
-// request's deadline instead of a request that waits for ever.
+// request's deadline instead of a request that waits for ever. Rows are
+// sealed with keys (sessioncrypt.go): the table never holds a readable
+// Slurm token.
 type sessionStore struct {
 	pool *pgxpool.Pool
+	keys *SessionKeys
+	log  *slog.Logger
 	stop context.CancelFunc
 	done chan struct{}
 }
 
 // newSessionStore starts a sweeper that deletes expired sessions.
-func newSessionStore(pool *pgxpool.Pool, sweep time.Duration, log func(error)) *sessionStore {
+func newSessionStore(pool *pgxpool.Pool, keys *SessionKeys, sweep time.Duration, log *slog.Logger) *sessionStore {
 	ctx, stop := context.WithCancel(context.Background())
-	s := &sessionStore{pool: pool, stop: stop, done: make(chan struct{})}
+	s := &sessionStore{pool: pool, keys: keys, log: log, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(sweep)
@@ -33,7 +38,7 @@ func newSessionStore(pool *pgxpool.Pool, sweep time.Duration, log func(error)) *
 				return
 			case <-t.C:
 				if _, err := pool.Exec(ctx, `DELETE FROM sessions WHERE expiry < now()`); err != nil && ctx.Err() == nil {
-					log(err)
+					log.Warn("expired session sweep", "err", err)
 				}
 			}
 		}
@@ -53,12 +58,28 @@ func (s *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
-	return b, err == nil, err
+	if err != nil {
+		return nil, false, err
+	}
+	plain, err := s.keys.open(token, b)
+	if err != nil {
+		// A row from before encryption, one sealed with a retired key or
+		// altered in the table: the person signs in again, which is
+		// better than a 500 on every page. Neither the row nor the token
+		// (the cookie) is logged.
+		s.log.WarnContext(ctx, "session row unreadable; treated as signed out", "id", requestID(ctx), "reason", err)
+		return nil, false, nil
+	}
+	return plain, true, nil
 }
 
 func (s *sessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, $3)
-		ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`, token, b, expiry.UTC())
+	sealed, err := s.keys.seal(token, b)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, $3)
+		ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`, token, sealed, expiry.UTC())
 	return err
 }
 

@@ -29,6 +29,7 @@ type Config struct {
 
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
+	SessionKeyFile     string
 
 	PAMService           string
 	PAMTimeout           time.Duration
@@ -91,6 +92,7 @@ func (c *Config) options() []option {
 		{"http", "trusted-origins", "TALLY_TRUSTED_ORIGINS", "", "comma-separated extra origins allowed to POST (https://portal.example.org)", strOpt(&c.TrustedOrigins)},
 		{"http", "session-idle-timeout", "TALLY_SESSION_IDLE_TIMEOUT", "30m", "sign out after this long without a request", durOpt(&c.SessionIdleTimeout)},
 		{"http", "session-lifetime", "TALLY_SESSION_LIFETIME", "12h", "sign out this long after sign-in, whatever the activity", durOpt(&c.SessionLifetime)},
+		{"http", "session-key-file", "TALLY_SESSION_KEY_FILE", "", "file with the key that encrypts sessions at rest (AES-256-GCM): 64 hex characters, mode 0600, made by `tally keygen FILE`; a comma-separated list rotates keys (the first encrypts, all decrypt); unset: a key made at start-up, so a restart signs everyone out", strOpt(&c.SessionKeyFile)},
 		{"auth", "pam-service", "TALLY_PAM_SERVICE", "tally", "PAM service (a file in /etc/pam.d) that checks passwords", strOpt(&c.PAMService)},
 		{"auth", "pam-timeout", "TALLY_PAM_TIMEOUT", "10s", "give up on a PAM conversation after this long", durOpt(&c.PAMTimeout)},
 		{"auth", "strip-realm", "TALLY_STRIP_REALM", "false", "map alice@EXAMPLE.ORG to Slurm user alice", boolOpt(&c.StripRealm)},
@@ -245,6 +247,9 @@ func (c *Config) validate() error {
 	}
 	if c.SessionIdleTimeout <= 0 || c.SessionLifetime <= 0 {
 		return fmt.Errorf("session timeouts must be positive")
+	}
+	if strings.TrimSpace(c.SessionKeyFile) != "" && len(splitList(c.SessionKeyFile)) == 0 {
+		return fmt.Errorf("invalid session-key-file %q: want a file, or a comma-separated list of files", c.SessionKeyFile)
 	}
 	return nil
 }

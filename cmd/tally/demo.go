@@ -84,6 +84,10 @@ passwords printed at start-up. Loopback addresses only.`)
 	}
 	log := newLogger(&cfg, env)
 	log.Warn("DEMO MODE: synthetic data and demo passwords; never expose this to a network")
+	sessionKeys, err := cfg.sessionKeys()
+	if err != nil {
+		return fail("%v", err)
+	}
 
 	pool, err := openDatabase(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -178,7 +182,8 @@ passwords printed at start-up. Loopback addresses only.`)
 		Rounding: billing.Rounding(cfg.Rounding),
 		Version:  version() + " (demo)", CookieSecure: cfg.CookieSecure, TrustProxy: false,
 		SessionIdleTimeout: cfg.SessionIdleTimeout, SessionLifetime: cfg.SessionLifetime, Auth: auth,
-	}, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Ingest: sched})
+	}, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Ingest: sched,
+		SessionKeys: sessionKeys})
 	if err != nil {
 		return err
 	}

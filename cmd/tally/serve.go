@@ -42,6 +42,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return usageErr("%v", err)
 	}
 	log := newLogger(&cfg, env)
+	sessionKeys, err := cfg.sessionKeys()
+	if err != nil {
+		return fail("%v", err)
+	}
 
 	pool, err := openDatabase(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -115,10 +119,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		PageTimeout:        cfg.PageTimeout,
 	}, web.Deps{
 		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool),
-		Authn:  pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
-		Minter: parts.minter,
-		Slurm:  parts.client,
-		Ingest: ingestControl,
+		Authn:       pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
+		Minter:      parts.minter,
+		Slurm:       parts.client,
+		Ingest:      ingestControl,
+		SessionKeys: sessionKeys,
 	})
 	if err != nil {
 		return usageErr("%v", err)
@@ -180,6 +185,16 @@ func listenAndServe(ctx context.Context, cfg *Config, log *slog.Logger, h http.H
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// sessionKeys reads TALLY_SESSION_KEY_FILE; nil when it is not set, and
+// the web layer then makes a key that lives as long as the process.
+func (c *Config) sessionKeys() (*web.SessionKeys, error) {
+	paths := splitList(c.SessionKeyFile)
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	return web.LoadSessionKeys(paths...)
 }
 
 func (c *Config) authConfig() web.AuthConfig {
