@@ -13,7 +13,7 @@ import (
 type auditLog interface {
 	RecordAuth(ctx context.Context, user, addr, action, detail string) error
 	RecordAdmin(ctx context.Context, actor, action, detail string) error
-	NthFailure(ctx context.Context, byAddress bool, key string, window time.Duration, n int) (time.Time, bool, error)
+	ReserveAttempt(ctx context.Context, user, addr string, l audit.Limits) (time.Duration, error)
 	Timeline(ctx context.Context, limit, offset int) ([]audit.Event, error)
 	People(ctx context.Context, pattern string, limit int) ([]audit.Person, error)
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/templates"
 )
 
@@ -19,9 +22,27 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, user, password string) error
 }
 
+// NamingAuthenticator is an Authenticator that also says which account
+// it checked: PAM modules may map the typed name to another (a realm, a
+// case, an alias), and that account is who signed in.
+type NamingAuthenticator interface {
+	AuthenticateName(ctx context.Context, user, password string) (string, error)
+}
+
 // AuthConfig is how sign-in, roles and throttling behave.
 type AuthConfig struct {
-	StripRealm    bool // alice@EXAMPLE.ORG signs in as Slurm user alice
+	StripRealm bool // alice@EXAMPLE.ORG signs in as Slurm user alice...
+	// ...when EXAMPLE.ORG is one of these (any case); other realms are refused.
+	AllowedRealms []string
+	// MinUID refuses accounts below this Unix uid (root and system
+	// accounts) even when PAM accepts them; 0 turns the lookup off (the
+	// demo, whose people are not Unix accounts). root is always refused.
+	MinUID int
+	// RolesMaxAge is how long roles and coordinated accounts are trusted
+	// before they are worked out again (0: a minute).
+	RolesMaxAge time.Duration
+	// RefusedUsers may never sign in: the Slurm service user ingest runs as.
+	RefusedUsers  []string
 	AdminGroups   []string
 	FinanceGroups []string
 	AdminUsers    []string
@@ -48,6 +69,7 @@ const (
 	keyToken      = "slurm_token"
 	keyTokenExp   = "slurm_token_exp"
 	keySignedInAt = "signed_in_at"
+	keyRolesAt    = "roles_at" // Unix milliseconds
 )
 
 // Roles.
@@ -105,14 +127,44 @@ func (s *Server) viewer(r *http.Request) *Viewer {
 	return v
 }
 
-// slurmUserName maps a PAM name to the Slurm user name.
-func (s *Server) slurmUserName(pamUser string) string {
-	if s.auth.StripRealm {
-		if i := strings.IndexByte(pamUser, '@'); i > 0 {
-			return pamUser[:i]
+// slurmIdentity maps the account PAM settled on to the Slurm user who
+// signs in, refusing what must not: a realm not configured (with realm
+// stripping, alice@ANY.REALM accepted by pam_sss would otherwise become
+// alice), root, system accounts below MinUID and the service user.
+func (s *Server) slurmIdentity(name string) (string, error) {
+	local := name
+	if l, realm, ok := strings.Cut(name, "@"); ok && s.auth.StripRealm {
+		allowed := false
+		for _, r := range s.auth.AllowedRealms {
+			allowed = allowed || strings.EqualFold(r, realm)
+		}
+		if l == "" || !allowed {
+			return "", fmt.Errorf("realm %q is not one this Tally accepts", realm)
+		}
+		local = l
+	}
+	if local == "root" || contains(s.auth.RefusedUsers, local) {
+		return "", fmt.Errorf("%q may not sign in to Tally", local)
+	}
+	if s.auth.MinUID > 0 {
+		u, err := user.Lookup(local)
+		if err != nil {
+			return "", fmt.Errorf("no account %q on this host: %v", local, err)
+		}
+		uid, err := strconv.Atoi(u.Uid)
+		if err != nil || uid < s.auth.MinUID {
+			return "", fmt.Errorf("%q has uid %s, below the minimum %d (a system account)", local, u.Uid, s.auth.MinUID)
 		}
 	}
-	return pamUser
+	return local, nil
+}
+
+// authenticate checks the password and returns the account PAM settled on.
+func (s *Server) authenticate(ctx context.Context, user, password string) (string, error) {
+	if na, ok := s.authn.(NamingAuthenticator); ok {
+		return na.AuthenticateName(ctx, user, password)
+	}
+	return user, s.authn.Authenticate(ctx, user, password)
 }
 
 // safeNext keeps a post-login redirect on this site: a path, never a URL
@@ -175,26 +227,34 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if err := s.authn.Authenticate(ctx, user, password); err != nil {
-		s.recordAuth(ctx, user, addr, "login_failed", err.Error())
+	refuse := func(status int, message, reason string) {
+		s.recordAuth(ctx, user, addr, "login_failed", reason)
 		if pad := s.auth.FailureFloor - time.Since(began); pad > 0 {
 			select {
 			case <-time.After(pad):
 			case <-ctx.Done():
 			}
 		}
-		s.log.Info("sign-in refused", "user", user, "remote", addr, "reason", err.Error())
-		form.Error = genericLoginFailure
-		status := http.StatusUnauthorized
-		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "not answering") {
-			form.Error = "The sign-in service did not answer. Try again in a moment."
-			status = http.StatusServiceUnavailable
-		}
+		s.log.Info("sign-in refused", "user", user, "remote", addr, "reason", reason)
+		form.Error = message
 		s.render(w, r, status, templates.Login(s.page(r, "Sign in"), form))
+	}
+	settled, err := s.authenticate(ctx, user, password)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "not answering") {
+			refuse(http.StatusServiceUnavailable, "The sign-in service did not answer. Try again in a moment.", err.Error())
+		} else {
+			refuse(http.StatusUnauthorized, genericLoginFailure, err.Error())
+		}
 		return
 	}
-
-	slurmUser := s.slurmUserName(user)
+	// The same words as a wrong password: whether an account exists, or
+	// is a system one, is not the visitor's business.
+	slurmUser, err := s.slurmIdentity(settled)
+	if err != nil {
+		refuse(http.StatusUnauthorized, genericLoginFailure, err.Error())
+		return
+	}
 	roles, accounts, err := s.resolveRoles(ctx, slurmUser)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -206,12 +266,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	rolesJSON, _ := json.Marshal(roles)
-	accountsJSON, _ := json.Marshal(accounts)
-	s.sessions.Put(ctx, keyUser, user)
+	s.sessions.Put(ctx, keyUser, settled)
 	s.sessions.Put(ctx, keySlurmUser, slurmUser)
-	s.sessions.Put(ctx, keyRoles, rolesJSON)
-	s.sessions.Put(ctx, keyAccounts, accountsJSON)
+	s.putRoles(ctx, roles, accounts)
 	s.sessions.Put(ctx, keySignedInAt, time.Now().Unix())
 	if s.minter != nil {
 		if t, err := s.mintInto(ctx, slurmUser); err != nil {
@@ -223,22 +280,35 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
-				if err := s.ingest.RefreshUser(ctx, cred, 7); err != nil {
+				var limited *ingest.RefreshLimitError
+				if err := s.ingest.RefreshUser(ctx, cred, 7); errors.As(err, &limited) {
+					s.log.Debug("no refresh after sign-in", "user", slurmUser, "why", err)
+				} else if err != nil {
 					s.log.Warn("refreshing records after sign-in failed", "user", slurmUser, "err", err)
 				}
 			}()
 		}
 	}
-	s.recordAuth(ctx, user, addr, "login", strings.Join(roles, ","))
+	detail := strings.Join(roles, ",")
+	if settled != user {
+		detail += " as " + settled
+	}
+	// Under the typed name, which the throttle counted the attempt under.
+	s.recordAuth(ctx, user, addr, "login", detail)
 	s.log.Info("signed in", "user", user, "slurm_user", slurmUser, "roles", strings.Join(roles, ","), "remote", addr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if v := s.viewer(r); v != nil {
-		s.recordAuth(ctx, v.User, s.clientIP(r), "logout", "")
+	v := s.viewer(r)
+	if v == nil {
+		// Nobody to sign out: no flash either, which would create a
+		// session row for every anonymous POST.
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
 	}
+	s.recordAuth(ctx, v.User, s.clientIP(r), "logout", "")
 	if err := s.sessions.Destroy(ctx); err != nil {
 		s.serverError(w, r, err)
 		return

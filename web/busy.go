@@ -12,21 +12,28 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// deadline bounds a request's database work by PageTimeout, except for
-// exports, which stream as long as they take.
+// deadline bounds a request's database work: pages by PageTimeout,
+// exports (which stream for as long as they need) by the longer
+// ExportTimeout, so that no filter can keep a query running for minutes.
 func (s *Server) deadline(h http.Handler) http.Handler {
-	if s.cfg.PageTimeout <= 0 {
-		return h
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, ".csv") {
+		limit := s.cfg.PageTimeout
+		if isExport(r.URL.Path) {
+			limit = s.cfg.ExportTimeout
+		}
+		if limit <= 0 {
 			h.ServeHTTP(w, r)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PageTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), limit)
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// isExport says whether path is a download (CSV or PDF).
+func isExport(path string) bool {
+	return strings.HasSuffix(path, ".csv") || strings.HasSuffix(path, ".pdf")
 }
 
 // busy says whether err means the database was too slow or too full to

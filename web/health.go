@@ -34,6 +34,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.Metrics.allowed(r, s.clientIP(r)) {
+		if s.cfg.Metrics.Token != "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tally metrics"`)
+		}
+		http.Error(w, "Tally's metrics are restricted: scrape from an allowed network or with the metrics token (docs/security.md).", http.StatusForbidden)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	s.metrics.Write(w)
 }

@@ -25,9 +25,10 @@ const ingestPageSize = 50
 
 func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	ctx := r.Context()
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	if page < 1 {
-		page = 1
+	page, err := pageNumber(r)
+	if err != nil {
+		s.badInput(w, r, err)
+		return
 	}
 	st := templates.IngestStatus{Enabled: s.ingest != nil, Pager: templates.Pager{Page: page, HasPrev: page > 1, Base: "/admin/ingest"}}
 

@@ -54,6 +54,7 @@ func (m *Metrics) AddGauges(f GaugeFunc) {
 
 // Observe records one finished request.
 func (m *Metrics) Observe(route, method string, code int, d time.Duration) {
+	method = knownMethod(method)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.requests[requestKey{route, method, code}]++

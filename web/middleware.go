@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -131,20 +133,50 @@ func (s *Server) isSecure(r *http.Request) bool {
 	return s.cfg.TrustProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// clientIP is the peer address, or the proxy's X-Forwarded-For entry when
-// the proxy is trusted (its last hop is the one the proxy saw).
+// clientIP is the address of the client: the peer, or, behind a trusted
+// proxy, the last hop of X-Forwarded-For that is not itself a trusted
+// proxy. Every header line counts: HAProxy appends its hop as a line of
+// its own, so a client that sends its own line first must not get to
+// choose its address (and escape the per-address sign-in limit, or write
+// a false one into the audit log).
 func (s *Server) clientIP(r *http.Request) string {
-	if s.cfg.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			return strings.TrimSpace(parts[len(parts)-1])
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	if !s.cfg.TrustProxy {
+		return peer
+	}
+	var hops []string
+	for _, line := range r.Header.Values("X-Forwarded-For") {
+		for _, h := range strings.Split(line, ",") {
+			hops = append(hops, strings.TrimSpace(h))
 		}
 	}
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			// A hop that is no address was written by someone other than
+			// our proxies; what lies beyond it cannot be trusted either.
+			return peer
+		}
+		a = a.Unmap()
+		if !s.trustedProxy(a) {
+			return a.String()
+		}
 	}
-	return strings.Trim(host, "[]")
+	return peer
+}
+
+// trustedProxy says whether a is one of the proxies in front of Tally
+// beyond the one it is talking to (TrustedProxies).
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // secureCookies adds the Secure attribute to every cookie on responses to

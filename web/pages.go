@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/tally-hpc/tally/slurm"
@@ -58,9 +57,10 @@ func (s *Server) finance(w http.ResponseWriter, r *http.Request, v *Viewer) {
 const auditPageSize = 50
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	if page < 1 {
-		page = 1
+	page, err := pageNumber(r)
+	if err != nil {
+		s.badInput(w, r, err)
+		return
 	}
 	// Sign-in events and admin or finance actions, one timeline.
 	events, err := s.events.Timeline(r.Context(), auditPageSize+1, (page-1)*auditPageSize)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -20,9 +21,12 @@ import (
 
 // Config is the part of Tally's configuration the web layer needs.
 type Config struct {
-	Version            string
-	CookieSecure       string // auto, always or never
-	TrustProxy         bool
+	Version      string
+	CookieSecure string // auto, always or never
+	TrustProxy   bool
+	// TrustedProxies are further proxies (a CDN, a second balancer) whose
+	// X-Forwarded-For hops are skipped to find the client.
+	TrustedProxies     []netip.Prefix
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
 	TrustedOrigins     []string
@@ -32,6 +36,11 @@ type Config struct {
 	// long as they need): waiting for a database connection or a query
 	// past it gives a "busy" page instead of a hung browser. 0: no bound.
 	PageTimeout time.Duration
+	// ExportTimeout bounds a CSV or PDF export, query and streaming
+	// together. 0: no bound.
+	ExportTimeout time.Duration
+	// Metrics says who may scrape /metrics (loopback only when empty).
+	Metrics MetricsAccess
 }
 
 // Deps are the collaborators the server is built from.
@@ -112,6 +121,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Billing != nil {
 		s.billing = d.Billing
 	}
+	if s.cfg.Metrics.Token == "" && len(s.cfg.Metrics.Networks) == 0 {
+		s.cfg.Metrics.Networks = loopbackOnly()
+	}
 	s.rounding = cfg.Rounding
 	if s.rounding == "" {
 		s.rounding = billing.HalfUp
@@ -149,6 +161,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	// cookie on; sessionLoaded marks contexts in which the session may be read.
 	var h http.Handler = s.mux
 	h = cop.Handler(h)
+	h = s.checkedInput(h)
 	h = sessionLoaded(h)
 	h = s.sessions.LoadAndSave(h)
 	h = s.secureCookies(h)

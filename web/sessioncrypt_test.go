@@ -192,7 +192,7 @@ func legacyRow(t *testing.T) []byte {
 	b, err := scs.GobCodec{}.Encode(time.Now().Add(time.Hour), map[string]any{
 		keyUser: abuse12User, keySlurmUser: abuse12User, keyRoles: roles, keyAccounts: []byte("[]"),
 		keyToken: "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJ4In0.c2lnbmF0dXJl", keyTokenExp: time.Now().Add(time.Hour).Unix(),
-		keySignedInAt: time.Now().Unix(),
+		keySignedInAt: time.Now().Unix(), keyRolesAt: time.Now().UnixMilli(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/slurm/jobstore"
 	"github.com/tally-hpc/tally/templates"
 	"github.com/tally-hpc/tally/web/pdfdoc"
@@ -174,7 +175,10 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
-	if err := s.ingest.RefreshUser(ctx, cred, 7); err != nil {
+	var limited *ingest.RefreshLimitError
+	if err := s.ingest.RefreshUser(ctx, cred, 7); errors.As(err, &limited) {
+		s.flash(r, "info", "Not refreshed: "+limited.Error()+".")
+	} else if err != nil {
 		s.log.Warn("refresh failed", "user", v.SlurmUser, "err", err)
 		s.flash(r, "error", "Slurm did not answer just now; your records will arrive with the next scheduled ingest.")
 	} else {
@@ -186,8 +190,10 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request, v *Viewer) {
 const jobsPageSize = 50
 
 // jobFilter reads the list's query: only accounts and users within the
-// viewer's scope can be asked for; the scope is applied in SQL anyway.
-func jobFilter(r *http.Request) billingpg.JobFilter {
+// viewer's scope can be asked for; the scope is applied in SQL anyway. A
+// date or cursor that cannot be read is refused with what was wrong,
+// never taken as no filter: an export must not quietly widen.
+func jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 	q := r.URL.Query()
 	sort := q.Get("sort")
 	if sort == "" {
@@ -195,18 +201,43 @@ func jobFilter(r *http.Request) billingpg.JobFilter {
 	}
 	f := billingpg.JobFilter{Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
 		State: q.Get("state"), Search: q.Get("q"), Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
-	if t, err := time.Parse("2006-01-02", q.Get("from")); err == nil {
-		f.From = t
+	date := func(key string) (time.Time, error) {
+		v := q.Get(key)
+		if v == "" {
+			return time.Time{}, nil
+		}
+		t, err := time.Parse("2006-01-02", v)
+		if err != nil || t.Year() < 1970 || t.Year() > 9999 {
+			return time.Time{}, &inputError{fmt.Sprintf("The %q date must be a day such as 2026-03-31.", key)}
+		}
+		return t, nil
 	}
-	if t, err := time.Parse("2006-01-02", q.Get("to")); err == nil {
-		f.To = t.AddDate(0, 0, 1) // the whole "to" day
+	var err error
+	if f.From, err = date("from"); err != nil {
+		return f, err
 	}
-	if c, ok := billingpg.ParseCursor(q.Get("after")); ok {
-		f.After = c
-	} else if c, ok := billingpg.ParseCursor(q.Get("before")); ok {
-		f.Before = c
+	if f.To, err = date("to"); err != nil {
+		return f, err
 	}
-	return f
+	if !f.To.IsZero() {
+		f.To = f.To.AddDate(0, 0, 1) // the whole "to" day
+	}
+	for _, key := range []string{"after", "before"} {
+		v := q.Get(key)
+		if v == "" {
+			continue
+		}
+		c, ok := billingpg.ParseCursor(v)
+		if !ok || !billingpg.CursorFits(sort, c) {
+			return f, &inputError{"The page link is damaged (its \"" + key + "\" position cannot be read): go back to the first page."}
+		}
+		if key == "after" {
+			f.After = c
+		} else if f.After == nil {
+			f.Before = c
+		}
+	}
+	return f, nil
 }
 
 // jobsPager links the neighbouring pages of a keyset-paged job list: one
@@ -248,7 +279,11 @@ func jobsPager(r *http.Request, f billingpg.JobFilter, rows []billingpg.JobRow) 
 }
 
 func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	f := jobFilter(r)
+	f, err := jobFilter(r)
+	if err != nil {
+		s.badInput(w, r, err)
+		return
+	}
 	rows, err := s.billing.Jobs(r.Context(), scope(v), f)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -296,9 +331,12 @@ func csvSafe(s string) string { return billingpg.CSVSafe(s) }
 
 // jobsCSV streams the viewer's job list, page by page, never all at once.
 func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	f := jobFilter(r)
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="tally-jobs.csv"`)
+	f, err := jobFilter(r)
+	if err != nil {
+		s.badInput(w, r, err)
+		return
+	}
+	download(w, "text/csv; charset=utf-8", "tally-jobs.csv")
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"cluster", "job_id", "array_job_id", "array_task_id", "name", "user", "account", "partition", "qos", "state",
 		"submit", "start", "end", "elapsed_seconds", "cpus", "mem_mib", "gpus", "cpu_time_seconds", "total", "currency"})
@@ -310,7 +348,7 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	}
 	// One query, streamed: the file is written as the rows arrive.
 	n := 0
-	err := s.billing.EachJob(r.Context(), scope(v), f, func(j billingpg.JobRow) error {
+	err = s.billing.EachJob(r.Context(), scope(v), f, func(j billingpg.JobRow) error {
 		task, total := "", ""
 		if j.ArrayTaskID != nil {
 			task = strconv.FormatInt(*j.ArrayTaskID, 10)
@@ -323,10 +361,10 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 			cw.Flush()
 		}
 		return cw.Write([]string{csvSafe(j.Cluster), strconv.FormatInt(j.JobID, 10), strconv.FormatInt(j.ArrayJobID, 10), task,
-			csvSafe(j.Name), csvSafe(j.User), csvSafe(j.Account), csvSafe(j.Partition), csvSafe(j.QOS), j.State,
+			csvSafe(j.Name), csvSafe(j.User), csvSafe(j.Account), csvSafe(j.Partition), csvSafe(j.QOS), csvSafe(j.State),
 			j.Submit.UTC().Format(time.RFC3339), iso(j.Start), iso(j.End), strconv.FormatInt(j.ElapsedSeconds, 10),
 			strconv.FormatInt(j.CPUs, 10), strconv.FormatInt(j.MemMiB, 10), strconv.FormatInt(j.GPUs, 10),
-			strconv.FormatInt(j.CPUTimeMicros/1_000_000, 10), total, j.Currency})
+			strconv.FormatInt(j.CPUTimeMicros/1_000_000, 10), total, csvSafe(j.Currency)})
 	})
 	cw.Flush()
 	if err != nil {
@@ -710,8 +748,7 @@ func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
 			lines = append(lines, pdfdoc.Line{Text: "Account adjustment: " + c.AccountReason})
 		}
 	}
-	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-receipt-%s.pdf"`, safeFileName(label)))
+	download(w, "application/pdf", "tally-receipt-"+label+".pdf")
 	if err := pdfdoc.Write(w, "Receipt for job "+label, lines); err != nil {
 		s.log.Error("receipt pdf", "err", err)
 	}

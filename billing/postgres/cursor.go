@@ -90,11 +90,25 @@ func (c Cursor) fits(typ string) bool {
 	}
 	switch typ {
 	case "timestamptz":
-		_, err := time.Parse(time.RFC3339Nano, c.Value)
-		return err == nil
+		// Go reads year 0000; PostgreSQL has no year 0 and fails the query.
+		t, err := time.Parse(time.RFC3339Nano, c.Value)
+		return err == nil && t.Year() >= 1
 	case "bigint", "numeric":
 		_, err := strconv.ParseInt(c.Value, 10, 64)
 		return err == nil
 	}
 	return true
+}
+
+// CursorFits says whether c can mark a row of a list sorted by sort; a
+// page refuses one that cannot (an edited link) instead of guessing.
+func CursorFits(sort string, c *Cursor) bool {
+	if c == nil {
+		return true
+	}
+	_, typ, ok := sortColumn(sort)
+	if !ok {
+		typ = "timestamptz"
+	}
+	return c.fits(typ)
 }

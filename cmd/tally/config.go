@@ -25,6 +25,7 @@ type Config struct {
 	TLSKey         string
 	CookieSecure   string
 	TrustProxy     bool
+	TrustedProxies string
 	TrustedOrigins string
 
 	SessionIdleTimeout time.Duration
@@ -34,6 +35,8 @@ type Config struct {
 	PAMService           string
 	PAMTimeout           time.Duration
 	StripRealm           bool
+	Realms               string
+	MinUID               int
 	AdminGroups          string
 	FinanceGroups        string
 	AdminUsers           string
@@ -43,6 +46,9 @@ type Config struct {
 	LoginFailureWindow   time.Duration
 	LoginFailureFloor    time.Duration
 	PageTimeout          time.Duration
+	ExportTimeout        time.Duration
+	MetricsTokenFile     string
+	MetricsNetworks      string
 
 	JWTKeyFile            string
 	JWTAlg                string
@@ -83,12 +89,16 @@ func (c *Config) options() []option {
 		{"log", "log-format", "TALLY_LOG_FORMAT", "text", "log format: text or json", strOpt(&c.LogFormat)},
 		{"log", "log-level", "TALLY_LOG_LEVEL", "info", "log level: debug, info, warn or error", strOpt(&c.LogLevel)},
 		{"http", "addr", "TALLY_ADDR", "127.0.0.1:8080", "address to listen on", strOpt(&c.Addr)},
-		{"http", "page-timeout", "TALLY_PAGE_TIMEOUT", "30s", "longest a page may wait for the database before a \"busy\" page (exports are not bounded)", durOpt(&c.PageTimeout)},
+		{"http", "page-timeout", "TALLY_PAGE_TIMEOUT", "30s", "longest a page may wait for the database before a \"busy\" page (exports: --export-timeout)", durOpt(&c.PageTimeout)},
+		{"http", "export-timeout", "TALLY_EXPORT_TIMEOUT", "10m", "longest a CSV or PDF export may take, query and download together", durOpt(&c.ExportTimeout)},
+		{"http", "metrics-token-file", "TALLY_METRICS_TOKEN_FILE", "", "file holding a bearer token that admits a scraper to /metrics (mode 0600, 16 characters or more)", strOpt(&c.MetricsTokenFile)},
+		{"http", "metrics-networks", "TALLY_METRICS_NETWORKS", "127.0.0.0/8,::1/128", "comma-separated networks whose clients may read /metrics without the token (empty: none)", strOpt(&c.MetricsNetworks)},
 		{"http", "migrate", "TALLY_MIGRATE", "false", "apply pending migrations before serving", boolOpt(&c.Migrate)},
 		{"http", "tls-cert", "TALLY_TLS_CERT", "", "TLS certificate file (serve HTTPS when set with --tls-key)", strOpt(&c.TLSCert)},
 		{"http", "tls-key", "TALLY_TLS_KEY", "", "TLS private key file", strOpt(&c.TLSKey)},
 		{"http", "cookie-secure", "TALLY_COOKIE_SECURE", "auto", "Secure cookies: auto (when the request is HTTPS), always or never", strOpt(&c.CookieSecure)},
 		{"http", "trust-proxy", "TALLY_TRUST_PROXY", "false", "trust X-Forwarded-Proto and X-Forwarded-For from a reverse proxy", boolOpt(&c.TrustProxy)},
+		{"http", "trusted-proxies", "TALLY_TRUSTED_PROXIES", "", "with --trust-proxy: further proxies (networks) whose X-Forwarded-For hops are skipped to find the client", strOpt(&c.TrustedProxies)},
 		{"http", "trusted-origins", "TALLY_TRUSTED_ORIGINS", "", "comma-separated extra origins allowed to POST (https://portal.example.org)", strOpt(&c.TrustedOrigins)},
 		{"http", "session-idle-timeout", "TALLY_SESSION_IDLE_TIMEOUT", "30m", "sign out after this long without a request", durOpt(&c.SessionIdleTimeout)},
 		{"http", "session-lifetime", "TALLY_SESSION_LIFETIME", "12h", "sign out this long after sign-in, whatever the activity", durOpt(&c.SessionLifetime)},
@@ -96,6 +106,8 @@ func (c *Config) options() []option {
 		{"auth", "pam-service", "TALLY_PAM_SERVICE", "tally", "PAM service (a file in /etc/pam.d) that checks passwords", strOpt(&c.PAMService)},
 		{"auth", "pam-timeout", "TALLY_PAM_TIMEOUT", "10s", "give up on a PAM conversation after this long", durOpt(&c.PAMTimeout)},
 		{"auth", "strip-realm", "TALLY_STRIP_REALM", "false", "map alice@EXAMPLE.ORG to Slurm user alice", boolOpt(&c.StripRealm)},
+		{"auth", "realms", "TALLY_REALMS", "", "with --strip-realm: comma-separated realms whose users may sign in (others are refused)", strOpt(&c.Realms)},
+		{"auth", "min-uid", "TALLY_MIN_UID", "1000", "refuse accounts with a Unix uid below this (root and system accounts; 0: no lookup)", intOpt(&c.MinUID)},
 		{"auth", "admin-groups", "TALLY_ADMIN_GROUPS", "tally-admin", "comma-separated Unix groups whose members are admins", strOpt(&c.AdminGroups)},
 		{"auth", "finance-groups", "TALLY_FINANCE_GROUPS", "tally-finance", "comma-separated Unix groups whose members are finance staff", strOpt(&c.FinanceGroups)},
 		{"auth", "admin-users", "TALLY_ADMIN_USERS", "", "comma-separated users who are admins, besides the groups", strOpt(&c.AdminUsers)},
@@ -247,6 +259,12 @@ func (c *Config) validate() error {
 	}
 	if c.SessionIdleTimeout <= 0 || c.SessionLifetime <= 0 {
 		return fmt.Errorf("session timeouts must be positive")
+	}
+	if c.StripRealm && len(splitList(c.Realms)) == 0 {
+		return fmt.Errorf("--strip-realm needs --realms: the realms whose users may sign in (any other realm would otherwise map onto a local name)")
+	}
+	if c.MinUID < 0 {
+		return fmt.Errorf("--min-uid must be 0 or more")
 	}
 	if strings.TrimSpace(c.SessionKeyFile) != "" && len(splitList(c.SessionKeyFile)) == 0 {
 		return fmt.Errorf("invalid session-key-file %q: want a file, or a comma-separated list of files", c.SessionKeyFile)

@@ -62,7 +62,7 @@ jobs, serves them through an in-process imitation of slurmrestd so the real
 ingest path loads them, applies the sample rate card, closes the earlier
 months as billing periods, and serves the portal. Demo users sign in with the
 passwords printed at start-up. Loopback addresses only.`)
-	if err := cfg.bind(fs, "database", "log", "http", "billing"); err != nil {
+	if err := cfg.bind(fs, "database", "log", "http", "auth", "billing"); err != nil {
 		return usageErr("%v", err)
 	}
 	reset := fs.Bool("reset", false, "empty the database and start over")
@@ -176,13 +176,15 @@ passwords printed at start-up. Loopback addresses only.`)
 		billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding), OnlyChanged: true})
 	}
 	go sched.Run(ctx)
-	auth := cfg.authConfig()
-	auth.AdminUsers, auth.FinanceUsers, auth.Cluster = []string{"admin"}, []string{"finance"}, "demo"
-	srv, err := web.New(web.Config{
-		Rounding: billing.Rounding(cfg.Rounding),
-		Version:  version() + " (demo)", CookieSecure: cfg.CookieSecure, TrustProxy: false,
-		SessionIdleTimeout: cfg.SessionIdleTimeout, SessionLifetime: cfg.SessionLifetime, Auth: auth,
-	}, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Ingest: sched,
+	wcfg, err := cfg.webConfig()
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	wcfg.Version += " (demo)"
+	// The demo's people, on the demo's cluster; every protection as configured for serve.
+	wcfg.Auth.AdminUsers, wcfg.Auth.FinanceUsers, wcfg.Auth.Cluster = []string{"admin"}, []string{"finance"}, "demo"
+	wcfg.Auth.MinUID = 0 // the demo's people are not Unix accounts
+	srv, err := web.New(wcfg, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Ingest: sched,
 		SessionKeys: sessionKeys})
 	if err != nil {
 		return err

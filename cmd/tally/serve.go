@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tally-hpc/tally/billing"
@@ -107,17 +109,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{
-		Version:            version(),
-		CookieSecure:       cfg.CookieSecure,
-		TrustProxy:         cfg.TrustProxy,
-		SessionIdleTimeout: cfg.SessionIdleTimeout,
-		SessionLifetime:    cfg.SessionLifetime,
-		TrustedOrigins:     cfg.trustedOrigins(),
-		Auth:               cfg.authConfig(),
-		Rounding:           billing.Rounding(cfg.Rounding),
-		PageTimeout:        cfg.PageTimeout,
-	}, web.Deps{
+	wcfg, err := cfg.webConfig()
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	srv, err := web.New(wcfg, web.Deps{
 		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool),
 		Authn:       pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
 		Minter:      parts.minter,
@@ -197,9 +193,94 @@ func (c *Config) sessionKeys() (*web.SessionKeys, error) {
 	return web.LoadSessionKeys(paths...)
 }
 
+// webConfig is the web layer's part of the settings, the same for serve
+// and the demo: a demo is not a reason to drop a protection.
+func (c *Config) webConfig() (web.Config, error) {
+	metrics, err := c.metricsAccess()
+	if err != nil {
+		return web.Config{}, err
+	}
+	proxies, err := parseNetworks("--trusted-proxies", c.TrustedProxies)
+	if err != nil {
+		return web.Config{}, err
+	}
+	return web.Config{
+		Metrics:            metrics,
+		TrustedProxies:     proxies,
+		Version:            version(),
+		CookieSecure:       c.CookieSecure,
+		TrustProxy:         c.TrustProxy,
+		SessionIdleTimeout: c.SessionIdleTimeout,
+		SessionLifetime:    c.SessionLifetime,
+		TrustedOrigins:     c.trustedOrigins(),
+		Auth:               c.authConfig(),
+		Rounding:           billing.Rounding(c.Rounding),
+		PageTimeout:        c.PageTimeout,
+		ExportTimeout:      c.ExportTimeout,
+	}, nil
+}
+
+// metricsAccess reads who may scrape /metrics: the networks listed and,
+// when a token file is given, whoever presents its token.
+func (c *Config) metricsAccess() (web.MetricsAccess, error) {
+	var m web.MetricsAccess
+	var err error
+	if m.Networks, err = parseNetworks("--metrics-networks", c.MetricsNetworks); err != nil {
+		return m, err
+	}
+	if c.MetricsTokenFile == "" {
+		if len(m.Networks) == 0 {
+			return m, fmt.Errorf("--metrics-networks is empty and no --metrics-token-file is set: nobody could read /metrics")
+		}
+		return m, nil
+	}
+	b, err := readSecretFile(c.MetricsTokenFile)
+	if err != nil {
+		return m, fmt.Errorf("--metrics-token-file: %v", err)
+	}
+	m.Token = strings.TrimSpace(string(b))
+	if len(m.Token) < 16 {
+		return m, fmt.Errorf("--metrics-token-file %s: the token has %d characters; use 16 or more", c.MetricsTokenFile, len(m.Token))
+	}
+	return m, nil
+}
+
+// parseNetworks reads a comma-separated list of networks or addresses.
+func parseNetworks(flagName, list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, n := range splitList(list) {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			a, aerr := netip.ParseAddr(n)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s: %q is not a network such as 10.0.0.0/8 or an address", flagName, n)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// readSecretFile reads a file only its owner may read: a secret that the
+// group or the world can read is no longer one.
+func readSecretFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is mode %04o: a secret must be readable by its owner only (chmod 600 %s)", path, fi.Mode().Perm(), path)
+	}
+	return os.ReadFile(path)
+}
+
 func (c *Config) authConfig() web.AuthConfig {
 	return web.AuthConfig{
 		StripRealm:            c.StripRealm,
+		AllowedRealms:         splitList(c.Realms),
+		MinUID:                c.MinUID,
+		RefusedUsers:          []string{c.SlurmServiceUser},
 		AdminGroups:           splitList(c.AdminGroups),
 		FinanceGroups:         splitList(c.FinanceGroups),
 		AdminUsers:            splitList(c.AdminUsers),

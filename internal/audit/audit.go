@@ -41,27 +41,77 @@ func (s *Store) RecordAdmin(ctx context.Context, actor, action, detail string) e
 	return nil
 }
 
-// NthFailure is when the n-th most recent failed sign-in within window
-// happened, for a user name (counted since their last sign-in) or, with
-// byAddress, for a client address; ok is false when there are fewer.
-func (s *Store) NthFailure(ctx context.Context, byAddress bool, key string, window time.Duration, n int) (at time.Time, ok bool, err error) {
-	query := `SELECT at FROM auth_events
-		WHERE action = 'login_failed' AND lower(username) = lower($1) AND at > now() - $2::interval
-		  AND at > coalesce((SELECT max(at) FROM auth_events WHERE action = 'login' AND lower(username) = lower($1)), '-infinity')
-		ORDER BY at DESC OFFSET $3 LIMIT 1`
-	if byAddress {
-		query = `SELECT at FROM auth_events
-			WHERE action = 'login_failed' AND address = $1 AND at > now() - $2::interval
-			ORDER BY at DESC OFFSET $3 LIMIT 1`
+// Limits are the sign-in throttle's: at most MaxPerUser attempts for one
+// user name (counted since their last sign-in) and MaxPerAddress from one
+// client address within Window. 0 turns a limit off.
+type Limits struct {
+	MaxPerUser    int
+	MaxPerAddress int
+	Window        time.Duration
+}
+
+// ReserveAttempt decides whether user may try a password from addr now
+// and, if so, records the attempt before the password is checked. Check
+// and record happen under one lock per user name and per address: when
+// they were apart, 30 parallel attempts all passed the count before any
+// failure was written, and PAM checked 15 passwords against a limit of 5.
+// A refused attempt records nothing and returns how long to wait.
+func (s *Store) ReserveAttempt(ctx context.Context, user, addr string, l Limits) (wait time.Duration, err error) {
+	if len(user) > 256 {
+		user = user[:256]
 	}
-	err = s.pool.QueryRow(ctx, query, key, fmt.Sprintf("%d seconds", int(window.Seconds())), n-1).Scan(&at)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return at, false, nil
-	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// User before address, always: no two attempts wait on each other in a circle.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('tally-login-user:' || lower($1), 0)),
+				pg_advisory_xact_lock(hashtextextended('tally-login-addr:' || $2, 0))`, user, addr); err != nil {
+			return err
+		}
+		window := fmt.Sprintf("%d seconds", int(l.Window.Seconds()))
+		for _, c := range []struct {
+			max   int
+			query string
+			key   string
+		}{
+			{l.MaxPerUser, `SELECT at FROM auth_events
+				WHERE action = 'login_attempt' AND lower(username) = lower($1) AND at > now() - $2::interval
+				  AND at > coalesce((SELECT max(at) FROM auth_events WHERE action = 'login' AND lower(username) = lower($1)), '-infinity')
+				ORDER BY at DESC OFFSET $3 LIMIT 1`, user},
+			// An address's attempts count unless the same person signed in
+			// from there afterwards: a lab behind one NAT address is not
+			// punished for its members' typos once they get in.
+			{l.MaxPerAddress, `SELECT a.at FROM auth_events a
+				WHERE a.action = 'login_attempt' AND a.address = $1 AND a.at > now() - $2::interval
+				  AND NOT EXISTS (SELECT 1 FROM auth_events ok WHERE ok.action = 'login' AND lower(ok.username) = lower(a.username)
+				                  AND ok.address = a.address AND ok.at >= a.at)
+				ORDER BY a.at DESC OFFSET $3 LIMIT 1`, addr},
+		} {
+			if c.max <= 0 {
+				continue
+			}
+			// The max-th most recent attempt: once it ages out of the
+			// window, fewer than max remain and sign-in is allowed again.
+			var at time.Time
+			err := tx.QueryRow(ctx, c.query, c.key, window, c.max-1).Scan(&at)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if w := time.Until(at.Add(l.Window)); w > wait {
+				wait = w
+			}
+		}
+		if wait > 0 {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO auth_events (username, address, action) VALUES ($1, $2, 'login_attempt')`, user, addr)
+		return err
+	})
 	if err != nil {
-		return at, false, fmt.Errorf("counting failed sign-ins: %w", err)
+		return 0, fmt.Errorf("sign-in throttle: %w", err)
 	}
-	return at, true, nil
+	return wait, nil
 }
 
 // Event is one line of the audit timeline.
@@ -76,7 +126,7 @@ type Event struct {
 // Timeline lists sign-in and admin events together, newest first.
 func (s *Store) Timeline(ctx context.Context, limit, offset int) ([]Event, error) {
 	rows, err := s.pool.Query(ctx, `SELECT at, username, action, address, detail FROM (
-			SELECT at, id, username, action, address, detail FROM auth_events
+			SELECT at, id, username, action, address, detail FROM auth_events WHERE action <> 'login_attempt'
 			UNION ALL
 			SELECT at, id, actor, action, '', detail FROM admin_events) e
 		ORDER BY at DESC, id DESC LIMIT $1 OFFSET $2`, limit, offset)

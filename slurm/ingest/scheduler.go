@@ -34,12 +34,23 @@ type Scheduler struct {
 	// After runs after each successful scheduled ingest (serve re-rates
 	// open periods there, so charges follow the records).
 	After func(ctx context.Context)
+
+	refreshes *refreshLimiter
 }
+
+// Bounds of people's own refreshes (sign-in and the refresh button).
+const (
+	RefreshGap        = 5 * time.Minute // one per person per gap
+	MaxRefreshes      = 2               // at once, across everyone
+	MaxRefreshDays    = 7               // how far back one reads
+	refreshRunTimeout = 2 * time.Minute
+)
 
 // NewScheduler returns a scheduler; Run starts it.
 func NewScheduler(in *Ingester, pool *pgxpool.Pool, interval, overlap time.Duration, sacctmgr string, log *slog.Logger) *Scheduler {
 	return &Scheduler{in: in, pool: pool, interval: interval, overlap: overlap, sacctmgr: sacctmgr, log: log,
-		kick: make(chan string, 1), done: make(chan struct{}), Grace: 60 * time.Second, Now: time.Now}
+		kick: make(chan string, 1), done: make(chan struct{}), Grace: 60 * time.Second, Now: time.Now,
+		refreshes: newRefreshLimiter(RefreshGap, MaxRefreshes)}
 }
 
 // Trigger asks for a run now (the admin's "ingest now"); it returns false
@@ -157,12 +168,22 @@ func (s *Scheduler) once(ctx context.Context, trigger string, stop <-chan struct
 
 // RefreshUser re-reads a person's own records of the last days with their
 // own token, right after they sign in, so what they see is current.
+// At most MaxRefreshDays are read, one refresh per person per RefreshGap
+// and MaxRefreshes at once; beyond that a *RefreshLimitError says why.
 func (s *Scheduler) RefreshUser(ctx context.Context, cred slurm.Credential, days int) error {
 	if s.in.client == nil {
 		return nil
 	}
+	days = min(max(days, 1), MaxRefreshDays)
+	done, err := s.refreshes.start(cred.User, s.Now())
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, refreshRunTimeout)
+	defer cancel()
 	now := time.Now().UTC().Truncate(time.Second)
-	_, err := s.in.Run(ctx, now.Add(-time.Duration(days)*24*time.Hour), now, Options{
+	_, err = s.in.Run(ctx, now.Add(-time.Duration(days)*24*time.Hour), now, Options{
 		Trigger: "login", Creds: StaticCredential{Cred: cred}, OnlyUser: cred.User, Source: "rest",
 	})
 	return err

@@ -86,19 +86,24 @@ type Freshness struct {
 	LastFallback  string
 }
 
+// freshnessSQL answers from the partial indexes of migration 00015: every
+// /metrics scrape runs it, so no part of it may read the whole table.
+const freshnessSQL = `WITH ok AS (
+		SELECT (SELECT max(finished_at) FROM ingest_runs WHERE ` + GoodWindow + `) AS finished,
+		       (SELECT max(window_end) FROM ingest_runs WHERE ` + GoodWindow + `) AS until,
+		       coalesce((SELECT max(id) FROM ingest_runs WHERE ` + GoodWindow + ` AND source = 'rest'), 0) AS last_rest)
+	SELECT ok.finished, ok.until,
+	       (SELECT count(*) FROM ingest_runs r WHERE r.source = 'none' AND r.trigger <> 'login'
+	          AND r.started_at > coalesce(ok.finished, '-infinity')),
+	       (SELECT coalesce(sum(jobs_rejected), 0) FROM ingest_runs WHERE jobs_rejected > 0),
+	       (SELECT count(*) FROM ingest_runs WHERE ` + GoodWindow + ` AND fallback_reason <> '' AND id > ok.last_rest),
+	       coalesce((SELECT fallback_reason FROM ingest_runs WHERE ` + GoodWindow + ` AND fallback_reason <> '' ORDER BY id DESC LIMIT 1), '')
+	FROM ok`
+
 // ReadFreshness reads Freshness in one query.
 func ReadFreshness(ctx context.Context, q Querier) (Freshness, error) {
 	var f Freshness
-	err := q.QueryRow(ctx, `WITH ok AS (
-			SELECT max(finished_at) AS finished, max(window_end) AS until FROM ingest_runs WHERE `+GoodWindow+`)
-		SELECT ok.finished, ok.until,
-		       (SELECT count(*) FROM ingest_runs r WHERE r.source = 'none' AND r.trigger <> 'login'
-		          AND r.started_at > coalesce(ok.finished, '-infinity')),
-		       (SELECT coalesce(sum(jobs_rejected), 0) FROM ingest_runs),
-		       (SELECT count(*) FROM ingest_runs r WHERE `+GoodWindow+` AND r.fallback_reason <> ''
-		          AND r.id > coalesce((SELECT max(id) FROM ingest_runs WHERE `+GoodWindow+` AND source = 'rest'), 0)),
-		       coalesce((SELECT fallback_reason FROM ingest_runs WHERE `+GoodWindow+` AND fallback_reason <> '' ORDER BY id DESC LIMIT 1), '')
-		FROM ok`).Scan(&f.LastSuccess, &f.RecordsUntil, &f.FailedSince, &f.Rejected, &f.FallbackSince, &f.LastFallback)
+	err := q.QueryRow(ctx, freshnessSQL).Scan(&f.LastSuccess, &f.RecordsUntil, &f.FailedSince, &f.Rejected, &f.FallbackSince, &f.LastFallback)
 	if err != nil {
 		return f, fmt.Errorf("ingest freshness: %w", err)
 	}

@@ -43,32 +43,50 @@ func New(service string, timeout time.Duration, maxConcurrent int) *Authenticato
 
 // Authenticate checks the password and that the account may log in now.
 func (a *Authenticator) Authenticate(ctx context.Context, user, password string) error {
+	_, err := a.AuthenticateName(ctx, user, password)
+	return err
+}
+
+// AuthenticateName is Authenticate that also returns the user name PAM
+// settled on (PAM_USER after the stacks ran): a module may map what was
+// typed (a realm, another case, an alias) to another account, and that
+// account, not the typed text, is who signed in.
+func (a *Authenticator) AuthenticateName(ctx context.Context, user, password string) (string, error) {
 	if user == "" || password == "" {
-		return fmt.Errorf("%w: empty user name or password", ErrRefused)
+		return "", fmt.Errorf("%w: empty user name or password", ErrRefused)
+	}
+	if strings.ContainsRune(user, 0) || strings.ContainsRune(password, 0) {
+		// C strings end at NUL: "a\x00b" would be checked as "a".
+		return "", fmt.Errorf("%w: NUL in user name or password", ErrRefused)
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	select {
 	case a.slots <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("%w: waited too long for a free PAM slot", ErrUnavailable)
+		return "", fmt.Errorf("%w: waited too long for a free PAM slot", ErrUnavailable)
 	}
-	done := make(chan error, 1)
+	type answer struct {
+		name string
+		err  error
+	}
+	done := make(chan answer, 1)
 	// PAM calls cannot be interrupted; on timeout the conversation finishes
 	// in the background and releases its slot then.
 	go func() {
 		defer func() { <-a.slots }()
-		done <- a.converse(user, password)
+		name, err := a.converse(user, password)
+		done <- answer{name, err}
 	}()
 	select {
-	case err := <-done:
-		return err
+	case ans := <-done:
+		return ans.name, ans.err
 	case <-ctx.Done():
-		return fmt.Errorf("%w: no answer within %s", ErrUnavailable, a.timeout)
+		return "", fmt.Errorf("%w: no answer within %s", ErrUnavailable, a.timeout)
 	}
 }
 
-func (a *Authenticator) converse(user, password string) error {
+func (a *Authenticator) converse(user, password string) (string, error) {
 	tx, err := pam.StartFunc(a.service, user, func(style pam.Style, msg string) (string, error) {
 		switch style {
 		case pam.PromptEchoOff, pam.PromptEchoOn:
@@ -82,16 +100,20 @@ func (a *Authenticator) converse(user, password string) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("%w: start PAM service %q: %v", ErrUnavailable, a.service, err)
+		return "", fmt.Errorf("%w: start PAM service %q: %v", ErrUnavailable, a.service, err)
 	}
 	defer tx.End()
 	if err := tx.Authenticate(pam.DisallowNullAuthtok); err != nil {
-		return fmt.Errorf("%w: authenticate: %v", ErrRefused, err)
+		return "", fmt.Errorf("%w: authenticate: %v", ErrRefused, err)
 	}
 	if err := tx.AcctMgmt(pam.DisallowNullAuthtok); err != nil {
-		return fmt.Errorf("%w: account: %v", ErrRefused, err)
+		return "", fmt.Errorf("%w: account: %v", ErrRefused, err)
 	}
-	return nil
+	name, err := tx.GetItem(pam.User)
+	if err != nil || name == "" {
+		return "", fmt.Errorf("%w: PAM did not say which user it checked: %v", ErrUnavailable, err)
+	}
+	return name, nil
 }
 
 // ServiceFile finds the PAM configuration of service. A missing file must
