@@ -272,8 +272,7 @@ func (s *Server) periodCSV(what string) func(http.ResponseWriter, *http.Request,
 			s.fail(w, r, err)
 			return
 		}
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-%s-%s.csv"`, name, what))
+		download(w, "text/csv; charset=utf-8", "tally-"+name+"-"+what+".csv")
 		var err error
 		switch what {
 		case "accounts":
@@ -336,8 +335,7 @@ func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer)
 		pdfdoc.Line{Text: "Total " + pol.Money(st.Total, st.Currency), Bold: true, Size: 12, Gap: true},
 		pdfdoc.Line{Text: "Each line is its jobs' exact amounts summed and rounded once to the minor unit; the total adds the rounded lines.", Size: 8, Gap: true},
 		pdfdoc.Line{Text: "SHA-256 " + st.SHA256, Size: 8})
-	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-%s-%s.pdf"`, name, safeFileName(account)))
+	download(w, "application/pdf", "tally-"+name+"-"+account+".pdf")
 	if err := pdfdoc.Write(w, title, lines); err != nil {
 		s.log.Error("statement pdf", "err", err)
 	}
@@ -407,8 +405,7 @@ func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer
 		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %-12s %6d %16s %12s", l.Account, l.Component, l.Jobs, l.Exact, pol.Format(l.Amount, us.Currency))})
 	}
 	lines = append(lines, pdfdoc.Line{Text: "Total " + pol.Money(us.Total, us.Currency), Bold: true, Size: 12, Gap: true})
-	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="tally-%s-%s.pdf"`, safeFileName(us.Period.Name), safeFileName(user)))
+	download(w, "application/pdf", "tally-"+us.Period.Name+"-"+user+".pdf")
 	if err := pdfdoc.Write(w, "Statement for "+user, lines); err != nil {
 		s.log.Error("user statement pdf", "err", err)
 	}

@@ -15,11 +15,38 @@ import (
 	"github.com/tally-hpc/tally/billing"
 )
 
-// CSVSafe neutralises a cell a spreadsheet would run as a formula
-// (=, +, -, @, tab, CR), by prefixing an apostrophe.
+// CSVSafe neutralises a text cell a spreadsheet would run as a formula,
+// by prefixing an apostrophe. Spreadsheets skip leading blanks and line
+// breaks before they look, so the first character that is not white space
+// or an invisible control or format character decides: = + - @, or their
+// fullwidth forms, which some spreadsheets read as the ASCII ones. A cell
+// starting with a tab or CR is guarded whatever follows, as importers
+// split or drop those. Every text cell of every export passes through
+// here; amounts and counts are numbers, never guarded, so a credit of
+// -12.50 stays a number.
 func CSVSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if s == "" {
+		return s
+	}
+	// Nearly every cell starts with a printable ASCII character that
+	// settles it: the job lines export calls this millions of times.
+	if c := s[0]; c > ' ' && c < utf8.RuneSelf && c != 0x7f {
+		if c == '=' || c == '+' || c == '-' || c == '@' {
+			return "'" + s
+		}
+		return s
+	}
+	if s[0] == '\t' || s[0] == '\r' {
 		return "'" + s
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			continue
+		case strings.ContainsRune("=+-@\uff1d\uff0b\uff0d\uff20", r):
+			return "'" + s
+		}
+		return s
 	}
 	return s
 }
@@ -70,9 +97,9 @@ func (s *ExportStore) WriteAccountSummary(ctx context.Context, w io.Writer, name
 		if u[0] == "" {
 			u = [2]string{"0.00", "0.00"}
 		}
-		cw.Write([]string{ps.Period.Name, st.Number, CSVSafe(st.Account), CSVSafe(d.DisplayName), CSVSafe(d.PI), CSVSafe(d.CostCentre),
+		cw.Write([]string{CSVSafe(ps.Period.Name), CSVSafe(st.Number), CSVSafe(st.Account), CSVSafe(d.DisplayName), CSVSafe(d.PI), CSVSafe(d.CostCentre),
 			CSVSafe(d.PONumber), strconv.Itoa(st.Jobs), u[0], u[1], pol.Format(st.Charges(), st.Currency), pol.Format(st.Adjustments(), st.Currency),
-			pol.Format(st.Total, st.Currency), st.Currency, st.SHA256, ps.Period.Status})
+			pol.Format(st.Total, st.Currency), CSVSafe(st.Currency), CSVSafe(st.SHA256), CSVSafe(ps.Period.Status)})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -118,6 +145,7 @@ func (s *ExportStore) WriteJobLines(ctx context.Context, w io.Writer, name strin
 	}
 	out.end()
 	components := [...]string{"cpu", "mem", "gpu", "node", "billing", "cpu_time", "fee", "minimum"}
+	period := CSVSafe(p.Name)
 	for rows.Next() {
 		var cluster, jobName, user, account, partition, qos, state, currency, card string
 		var jobID, arrayJob, het, elapsed, cpuUs, cpu, mem, gpu, total int64
@@ -145,7 +173,7 @@ func (s *ExportStore) WriteJobLines(ctx context.Context, w io.Writer, name strin
 				qm, am = l.QOSMultiplier, l.AccountMultiplier
 			}
 		}
-		out.field(p.Name)
+		out.field(period)
 		out.field(CSVSafe(cluster))
 		out.int(jobID)
 		out.int(arrayJob)
@@ -155,10 +183,9 @@ func (s *ExportStore) WriteJobLines(ctx context.Context, w io.Writer, name strin
 			out.field("")
 		}
 		out.int(het)
-		for _, s := range []string{jobName, user, account, partition, qos} {
+		for _, s := range []string{jobName, user, account, partition, qos, state} {
 			out.field(CSVSafe(s))
 		}
-		out.field(state)
 		out.time(&submit)
 		out.time(start)
 		out.time(end)
@@ -173,7 +200,7 @@ func (s *ExportStore) WriteJobLines(ctx context.Context, w io.Writer, name strin
 		out.field(qm.String())
 		out.field(am.String())
 		out.micros(billing.Micros(total))
-		out.field(currency)
+		out.field(CSVSafe(currency))
 		out.field(CSVSafe(card))
 		out.end()
 		if out.err != nil {

@@ -22,7 +22,7 @@ func (s *ExportStore) WriteAdjustments(ctx context.Context, w io.Writer, period 
 		if a.JobID != nil {
 			job = strconv.FormatInt(*a.JobID, 10)
 		}
-		cw.Write([]string{a.Period, strconv.FormatInt(a.ID, 10), CSVSafe(a.Account), CSVSafe(a.User), job, a.Amount.String(),
+		cw.Write([]string{CSVSafe(a.Period), strconv.FormatInt(a.ID, 10), CSVSafe(a.Account), CSVSafe(a.User), job, a.Amount.String(),
 			CSVSafe(a.Reason), CSVSafe(a.Author), a.Created.UTC().Format(time.RFC3339)})
 	}
 	cw.Flush()
