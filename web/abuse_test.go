@@ -351,3 +351,28 @@ func countRows(t *testing.T, e *testEnv, query string) (n int) {
 	}
 	return n
 }
+
+// Item 12, the rest of it: with the rows sealed, the table's key column
+// still held every live cookie, so whoever could read it could sign in as
+// anyone. It holds the cookie's SHA-256 now.
+func TestAbuse12TableHoldsNoLiveCookie(t *testing.T) {
+	e := newTestServer(t, func(c *Config, d *Deps) {
+		c.Auth = AuthConfig{AdminUsers: []string{"zq-cookie-admin"}}
+		d.Authn = oneUserAuthn{"zq-cookie-admin", "pw"}
+	})
+	b := newBrowser(t, e)
+	if resp, _ := b.login("zq-cookie-admin", "pw", "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	cookie := b.cookie()
+	for _, r := range sessionRows(t, e.srv.pool) {
+		if r.token == cookie {
+			t.Fatal("the sessions table holds the live cookie")
+		}
+		// Replaying the key column as a cookie signs nobody in.
+		wantSignedOut(t, getWithCookie(t, e, r.token, "/admin/audit"), "the key column replayed as a cookie")
+	}
+	if resp, _ := b.get("/admin/audit"); resp.StatusCode != http.StatusOK {
+		t.Errorf("the real cookie: %d", resp.StatusCode)
+	}
+}

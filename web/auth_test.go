@@ -68,14 +68,14 @@ func newAuthServer(t *testing.T, keyFile string, mutate func(*Config, *Deps)) *t
 // browser is a client with a cookie jar that does not follow redirects and
 // sends Sec-Fetch-Site like a real browser on a same-origin form post.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	e    *testEnv
 	c    *http.Client
 	jar  *cookiejar.Jar
 	seen []string // every body and header value, to search for secrets
 }
 
-func newBrowser(t *testing.T, e *testEnv) *browser {
+func newBrowser(t testing.TB, e *testEnv) *browser {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return &browser{t: t, e: e, c: c, jar: jar}

@@ -21,7 +21,7 @@ type testEnv struct {
 	logs *strings.Builder
 }
 
-func newTestServer(t *testing.T, mutate func(*Config, *Deps)) *testEnv {
+func newTestServer(t testing.TB, mutate func(*Config, *Deps)) *testEnv {
 	t.Helper()
 	pool := pgtest.New(t)
 	assets, err := static.New()

@@ -68,7 +68,7 @@ func TestSessionExpiry(t *testing.T) {
 		b := login(t, e)
 		old := b.cookie()
 		var n int
-		if e.srv.pool.QueryRow(t.Context(), `SELECT count(*) FROM sessions WHERE token = $1`, old).Scan(&n); n != 1 {
+		if e.srv.pool.QueryRow(t.Context(), `SELECT count(*) FROM sessions WHERE token = $1`, sessionRowKey(old)).Scan(&n); n != 1 {
 			t.Fatalf("no session row for the signed-in cookie")
 		}
 		if resp, _ := b.post("/logout", nil); resp.StatusCode != http.StatusSeeOther {
@@ -81,7 +81,7 @@ func TestSessionExpiry(t *testing.T) {
 		if resp, _ := replay.do(req); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("replayed cookie after sign-out: %d", resp.StatusCode)
 		}
-		if err := e.srv.pool.QueryRow(t.Context(), `SELECT count(*) FROM sessions WHERE token = $1`, old).Scan(&n); err != nil {
+		if err := e.srv.pool.QueryRow(t.Context(), `SELECT count(*) FROM sessions WHERE token = $1`, sessionRowKey(old)).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != 0 {

@@ -207,7 +207,7 @@ func TestAbuse12PlaintextRowIsSignedOut(t *testing.T) {
 	ctx := context.Background()
 	const legacy, sealed = "abuse12-legacy-token", "abuse12-sealed-token"
 	if _, err := e.srv.pool.Exec(ctx, `INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, now() + interval '1 hour')`,
-		legacy, legacyRow(t)); err != nil {
+		sessionRowKey(legacy), legacyRow(t)); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/me", "/admin/audit"} {
@@ -237,15 +237,15 @@ func TestAbuse12SealedRowBoundToItsSession(t *testing.T) {
 		}
 	}
 	if _, err := e.srv.pool.Exec(ctx, `INSERT INTO sessions (token, data, expiry) SELECT $2, data, expiry FROM sessions WHERE token = $1`,
-		admin, thief); err != nil {
+		sessionRowKey(admin), sessionRowKey(thief)); err != nil {
 		t.Fatal(err)
 	}
 	var row []byte
-	if err := e.srv.pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token = $1`, altered).Scan(&row); err != nil {
+	if err := e.srv.pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token = $1`, sessionRowKey(altered)).Scan(&row); err != nil {
 		t.Fatal(err)
 	}
 	row[len(row)/2] ^= 1
-	if _, err := e.srv.pool.Exec(ctx, `UPDATE sessions SET data = $2 WHERE token = $1`, altered, row); err != nil {
+	if _, err := e.srv.pool.Exec(ctx, `UPDATE sessions SET data = $2 WHERE token = $1`, sessionRowKey(altered), row); err != nil {
 		t.Fatal(err)
 	}
 	wantSignedOut(t, getWithCookie(t, e, thief, "/admin/audit"), "an admin's row under another session id")
