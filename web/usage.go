@@ -375,12 +375,7 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 // loadReceipt finds the receipt of the job in the URL within the viewer's
 // scope, or answers 404 itself: the same whether the job exists or not.
 func (s *Server) loadReceipt(w http.ResponseWriter, r *http.Request, v *Viewer) (billingpg.Receipt, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		s.notFound(w, r)
-		return billingpg.Receipt{}, false
-	}
-	rc, err := s.billing.Receipt(r.Context(), scope(v), id)
+	rc, err := s.receiptFor(r.Context(), v, r.PathValue("id"))
 	if errors.Is(err, billingpg.ErrNotVisible) {
 		s.notFound(w, r)
 		return rc, false
@@ -390,6 +385,17 @@ func (s *Server) loadReceipt(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		return rc, false
 	}
 	return rc, true
+}
+
+// receiptFor is the receipt of job row id (as the URL has it) within the
+// viewer's scope: pages and the API read receipts through it.
+// billingpg.ErrNotVisible when it is not there or not theirs.
+func (s *Server) receiptFor(ctx context.Context, v *Viewer, id string) (billingpg.Receipt, error) {
+	row, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return billingpg.Receipt{}, billingpg.ErrNotVisible
+	}
+	return s.billing.Receipt(ctx, scope(v), row)
 }
 
 func (s *Server) receipt(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -411,12 +417,12 @@ func (s *Server) costSoFar(ctx context.Context, j billingpg.JobRow, now time.Tim
 		sf.Error = "The rate cards could not be read just now."
 		return sf
 	}
-	in := billing.EstimateInput{Cluster: j.Cluster, Partition: j.Partition, Account: j.Account, QOS: j.QOS, CPUs: j.CPUs, MemMiB: j.MemMiB,
-		Nodes: 1, Duration: time.Duration(sf.Elapsed) * time.Second, CPUTime: time.Duration(j.CPUTimeMicros) * time.Microsecond, End: now}
+	rj := billing.RunningJob{Cluster: j.Cluster, JobID: j.JobID, User: j.User, Account: j.Account, Partition: j.Partition, QOS: j.QOS,
+		Start: *j.Start, CPUs: j.CPUs, MemMiB: j.MemMiB, Nodes: 1, CPUTime: time.Duration(j.CPUTimeMicros) * time.Microsecond}
 	if j.GPUs > 0 {
-		in.GPUs = map[string]int64{"": j.GPUs}
+		rj.GPUs = map[string]int64{"": j.GPUs}
 	}
-	ch, err := billing.Rater{Cards: cards, Rounding: s.rounding}.Estimate(in)
+	ch, err := billing.Rater{Cards: cards, Rounding: s.rounding}.CostSoFar(rj, now)
 	if err != nil {
 		var be *billing.Error
 		if errors.As(err, &be) {
@@ -460,14 +466,7 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		f.Error = "No rate card is in force yet, so nothing can be estimated."
 	}
 	if f.Time != "" && f.Error == "" {
-		known := false
-		if a := strings.TrimSpace(f.Account); a != "" {
-			if known, err = s.billing.KnownAccount(ctx, a); err != nil {
-				s.serverError(w, r, err)
-				return
-			}
-		}
-		ch, err := estimateFrom(cards, s.rounding, s.auth.Cluster, f, known)
+		ch, err := s.priceEstimate(ctx, cards, f)
 		if err != nil {
 			var be *billing.Error
 			if !errors.As(err, &be) {
@@ -480,6 +479,19 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		}
 	}
 	s.render(w, r, http.StatusOK, templates.Estimate(s.page(r, "Estimate"), f))
+}
+
+// priceEstimate prices the estimate form's inputs under cards, as the
+// page and the API both do; a *billing.Error says what is wrong with them.
+func (s *Server) priceEstimate(ctx context.Context, cards billing.Cards, f templates.EstimateForm) (billing.Charge, error) {
+	known := false
+	if a := strings.TrimSpace(f.Account); a != "" {
+		var err error
+		if known, err = s.billing.KnownAccount(ctx, a); err != nil {
+			return billing.Charge{}, err
+		}
+	}
+	return estimateFrom(cards, s.rounding, s.auth.Cluster, f, known)
 }
 
 // estimateFrom prices the form; accountKnown is whether Slurm knows the
@@ -606,57 +618,103 @@ func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, v *Viewer)
 		s.serverError(w, r, err)
 		return
 	}
-	pol := s.policy(r.Context())
-	var rows []templates.TotalRow
-	if cur.ID != 0 {
-		// Coordinators see their accounts only (their own jobs in other
-		// accounts are on their job list).
-		accounts := statementAccounts(v)
-		ps, err := s.billing.Statements(ctx, cur.Name, accounts, s.rounding)
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		sort.SliceStable(ps.Statements, func(i, j int) bool { return ps.Statements[i].Total > ps.Statements[j].Total })
-		rows = figures{pol}.statementTotals(ps.Statements)
-	}
-	s.render(w, r, http.StatusOK, templates.Accounts(s.pageWith(r, "Accounts", pol), "period "+cur.Name, rows))
-}
-
-func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	account := r.PathValue("account")
-	if !scope(v).All && !v.Coordinates(account) {
-		s.notFound(w, r)
-		return
-	}
-	ctx := r.Context()
-	sc := billingpg.Scope{All: true} // authorised above for this one account
-	now := time.Now().UTC()
-	cur, err := s.currentPeriod(ctx, now)
+	sts, err := s.accountStatements(ctx, v, cur)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
+	pol := s.policy(r.Context())
+	rows := figures{pol}.statementTotals(sts)
+	s.render(w, r, http.StatusOK, templates.Accounts(s.pageWith(r, "Accounts", pol), "period "+cur.Name, rows))
+}
+
+// accountStatements are the statements of period cur for the accounts the
+// viewer may see, largest first: the accounts page and the API's list.
+// Coordinators see their accounts only (their own jobs in other accounts
+// are on their job list).
+func (s *Server) accountStatements(ctx context.Context, v *Viewer, cur billingpg.Period) ([]billing.Statement, error) {
+	if cur.ID == 0 {
+		return nil, nil
+	}
+	ps, err := s.billing.Statements(ctx, cur.Name, statementAccounts(v), s.rounding)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(ps.Statements, func(i, j int) bool { return ps.Statements[i].Total > ps.Statements[j].Total })
+	return ps.Statements, nil
+}
+
+// accountView is what the account page and the API show of one account
+// for the current period.
+type accountView struct {
+	Account    string
+	Period     billingpg.Period
+	Summary    billingpg.Summary // Currency set: the statement's, else the card's
+	Users      []billingpg.PeriodBreakdown
+	Partitions []billingpg.AccountTotals
+	Trend      []billingpg.PeriodTotal
+}
+
+// errNotYours is an id the viewer may not see, answered as "not found".
+var errNotYours = billing.NotFoundf("not found")
+
+// accountOverview reads one account's figures for the current period, if
+// the viewer may see the account (admins, finance, its coordinators).
+func (s *Server) accountOverview(ctx context.Context, v *Viewer, account string) (accountView, error) {
+	a := accountView{Account: account}
+	if !scope(v).All && !v.Coordinates(account) {
+		return a, errNotYours
+	}
+	sc := billingpg.Scope{All: true} // authorised above for this one account
+	var err error
+	if a.Period, err = s.currentPeriod(ctx, time.Now().UTC()); err != nil {
+		return a, err
+	}
+	cur := a.Period
 	// Usage from the rollup; jobs and charges from the account's statement
 	// for the period, read with its people's totals in one go.
 	sum, err := s.billing.Summarize(ctx, sc, billingpg.JobFilter{From: cur.Starts, To: cur.Ends, Account: account})
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return a, err
 	}
 	sum.Jobs, sum.Total = 0, 0
-	var users []billingpg.PeriodBreakdown
 	if cur.ID != 0 {
 		ps, people, err := s.billing.AccountOverview(ctx, cur, account, s.rounding)
 		if err != nil {
-			s.serverError(w, r, err)
-			return
+			return a, err
 		}
-		sum.Jobs, sum.Total, users = int64(ps.Jobs), ps.Total, people
+		sum.Jobs, sum.Total, a.Users = int64(ps.Jobs), ps.Total, people
 		if ps.Currency != "" {
 			sum.Currency = ps.Currency
 		}
 	}
+	if a.Partitions, err = s.billing.TotalsBy(ctx, sc, "partition", billingpg.JobFilter{From: cur.Starts, To: cur.Ends, Account: account}); err != nil {
+		return a, err
+	}
+	if a.Trend, err = s.billing.AccountTrend(ctx, account, 12, s.rounding); err != nil {
+		return a, err
+	}
+	if sum.Currency == "" {
+		sum.Currency = s.cardCurrency(ctx)
+	}
+	a.Summary = sum
+	return a, nil
+}
+
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	account := r.PathValue("account")
+	ctx := r.Context()
+	a, err := s.accountOverview(ctx, v, account)
+	if errors.Is(err, errNotYours) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	sc := billingpg.Scope{All: true} // authorised by accountOverview for this one account
+	now := time.Now().UTC()
 	days, err := s.billing.DailyCosts(ctx, sc, billingpg.JobFilter{From: now.AddDate(0, 0, -30), To: now.Add(time.Hour), Account: account})
 	if err != nil {
 		s.serverError(w, r, err)
@@ -667,37 +725,27 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		s.serverError(w, r, err)
 		return
 	}
-	parts, err := s.billing.TotalsBy(ctx, sc, "partition", billingpg.JobFilter{From: cur.Starts, To: cur.Ends, Account: account})
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	trend, err := s.billing.AccountTrend(ctx, account, 12, s.rounding)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	currency := sum.Currency
-	if currency == "" {
-		currency = s.currency(r)
-	}
+	currency := a.Summary.Currency
 	pol := s.policy(r.Context())
 	f := figures{pol}
-	links := make([]templates.PeriodLink, 0, len(trend))
-	for _, t := range trend {
+	links := make([]templates.PeriodLink, 0, len(a.Trend))
+	for _, t := range a.Trend {
 		links = append(links, templates.PeriodLink{Name: t.Period, Closed: t.Status == billing.PeriodClosed})
 	}
-	sum.Currency = currency
 	s.render(w, r, http.StatusOK, templates.AccountDetail(s.pageWith(r, "Account "+account, pol), templates.AccountView{
-		Account: account, Month: "period " + cur.Name, Summary: f.summary(sum), Users: f.breakdown(users, currency), Partitions: f.totals(parts, currency),
-		Chart:   dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, currency),
-		Trend:   trendChart(pol, "Statement totals per billing period", trend, currency),
-		Periods: links, Jobs: jobs}))
+		Account: account, Month: "period " + a.Period.Name, Summary: f.summary(a.Summary), Users: f.breakdown(a.Users, currency),
+		Partitions: f.totals(a.Partitions, currency),
+		Chart:      dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, currency),
+		Trend:      trendChart(pol, "Statement totals per billing period", a.Trend, currency),
+		Periods:    links, Jobs: jobs}))
 }
 
 // currency is the in-force card's currency, for pages without charges.
-func (s *Server) currency(r *http.Request) string {
-	cards, err := s.billing.Cards(r.Context())
+func (s *Server) currency(r *http.Request) string { return s.cardCurrency(r.Context()) }
+
+// cardCurrency is the in-force card's currency ("" when none is in force).
+func (s *Server) cardCurrency(ctx context.Context) string {
+	cards, err := s.billing.Cards(ctx)
 	if err != nil {
 		return ""
 	}

@@ -12,6 +12,7 @@ type Store struct {
 	*PeriodStore
 	*ReportStore
 	*ExportStore
+	*BudgetStore
 }
 
 // New returns the stores on one pool.
@@ -24,6 +25,7 @@ func New(pool *pgxpool.Pool) *Store {
 		PeriodStore: periods,
 		ReportStore: &ReportStore{pool: pool},
 		ExportStore: &ExportStore{pool: pool, cards: cards, periods: periods},
+		BudgetStore: &BudgetStore{pool: pool, cards: cards, periods: periods},
 	}
 }
 

@@ -1,0 +1,299 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-hpc/tally/billing"
+)
+
+// BudgetStore keeps budgets and works out their balances.
+type BudgetStore struct {
+	pool    *pgxpool.Pool
+	cards   *CardStore
+	periods *PeriodStore
+}
+
+const budgetColumns = `id, account, username, unit, amount, currency, starts, ends, thresholds, runs_out_days, enforce, note, updated_by, updated_at`
+
+func scanBudget(row pgx.Row) (billing.Budget, error) {
+	var b billing.Budget
+	var unit string
+	var thresholds []int32
+	err := row.Scan(&b.ID, &b.Account, &b.User, &unit, &b.Amount, &b.Currency, &b.Starts, &b.Ends, &thresholds,
+		&b.RunsOutDays, &b.Enforce, &b.Note, &b.UpdatedBy, &b.UpdatedAt)
+	b.Unit = billing.BudgetUnit(unit)
+	for _, t := range thresholds {
+		b.Thresholds = append(b.Thresholds, int(t))
+	}
+	b.Starts, b.Ends, b.UpdatedAt = b.Starts.UTC(), b.Ends.UTC(), b.UpdatedAt.UTC()
+	return b, err
+}
+
+// SetBudget stores a new budget (ID 0) or changes one, and returns it with
+// what it replaced (nil for a new one), for the audit log. A money budget
+// takes the currency of the rate cards when none is given; one in another
+// currency is refused, as sums never mix currencies.
+func (s *BudgetStore) SetBudget(ctx context.Context, b billing.Budget) (_ billing.Budget, old *billing.Budget, err error) {
+	defer annotate(&err, "saving the budget of %s", b.Account)
+	if len(b.Thresholds) == 0 {
+		b.Thresholds = billing.DefaultThresholds()
+	}
+	if b.Unit == billing.UnitMoney {
+		cards, err := s.cards.Cards(ctx)
+		if err != nil {
+			return b, nil, err
+		}
+		currencies := map[string]bool{}
+		for _, c := range cards {
+			currencies[c.Currency] = true
+		}
+		if b.Currency == "" && len(currencies) == 1 {
+			for c := range currencies {
+				b.Currency = c
+			}
+		}
+		if len(currencies) > 0 && !currencies[b.Currency] {
+			return b, nil, billing.Invalidf("budget for %s: currency %q is not the rate cards' (%v)", b.Account, b.Currency, keys(currencies))
+		}
+	} else {
+		b.Currency = ""
+	}
+	if err := b.Validate(); err != nil {
+		return b, nil, err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if b.ID != 0 {
+			prev, err := scanBudget(tx.QueryRow(ctx, `SELECT `+budgetColumns+` FROM budgets WHERE id = $1 FOR UPDATE`, b.ID))
+			if errors.Is(err, pgx.ErrNoRows) {
+				return billing.NotFoundf("no budget %d", b.ID)
+			}
+			if err != nil {
+				return err
+			}
+			old = &prev
+			var err2 error
+			b, err2 = scanBudget(tx.QueryRow(ctx, `UPDATE budgets SET account = $2, username = $3, unit = $4, amount = $5, currency = $6,
+					starts = $7, ends = $8, thresholds = $9, runs_out_days = $10, enforce = $11, note = $12, updated_by = $13, updated_at = now()
+				WHERE id = $1 RETURNING `+budgetColumns, b.ID, b.Account, b.User, string(b.Unit), b.Amount, b.Currency, b.Starts, b.Ends,
+				b.Thresholds, b.RunsOutDays, b.Enforce, b.Note, b.UpdatedBy))
+			return err2
+		}
+		var err error
+		b, err = scanBudget(tx.QueryRow(ctx, `INSERT INTO budgets (account, username, unit, amount, currency, starts, ends, thresholds,
+				runs_out_days, enforce, note, updated_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING `+budgetColumns,
+			b.Account, b.User, string(b.Unit), b.Amount, b.Currency, b.Starts, b.Ends, b.Thresholds, b.RunsOutDays, b.Enforce, b.Note, b.UpdatedBy))
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23P01" {
+		return b, nil, billing.Conflictf("%s already has a %s budget overlapping %s to %s: change that one instead",
+			budgetOwner(b), b.Unit, b.Starts.Format("2006-01-02"), b.Ends.Format("2006-01-02"))
+	}
+	return b, old, err
+}
+
+func budgetOwner(b billing.Budget) string {
+	if b.User != "" {
+		return b.User + " in " + b.Account
+	}
+	return b.Account
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// DeleteBudget removes a budget and returns what it was.
+func (s *BudgetStore) DeleteBudget(ctx context.Context, id int64) (_ billing.Budget, err error) {
+	defer annotate(&err, "deleting budget %d", id)
+	b, err := scanBudget(s.pool.QueryRow(ctx, `DELETE FROM budgets WHERE id = $1 RETURNING `+budgetColumns, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, billing.NotFoundf("no budget %d", id)
+	}
+	return b, err
+}
+
+// Budget reads one budget.
+func (s *BudgetStore) Budget(ctx context.Context, id int64) (_ billing.Budget, err error) {
+	defer annotate(&err, "reading budget %d", id)
+	b, err := scanBudget(s.pool.QueryRow(ctx, `SELECT `+budgetColumns+` FROM budgets WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, billing.NotFoundf("no budget %d", id)
+	}
+	return b, err
+}
+
+// Budgets lists the budgets of accounts (nil: every account), newest
+// range first.
+func (s *BudgetStore) Budgets(ctx context.Context, accounts []string) (_ []billing.Budget, err error) {
+	defer annotate(&err, "listing budgets")
+	rows, err := s.pool.Query(ctx, `SELECT `+budgetColumns+` FROM budgets
+		WHERE $1::text[] IS NULL OR account = ANY($1) ORDER BY account, username, starts DESC, unit`, accounts)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Budget, error) { return scanBudget(r) })
+}
+
+// Balances works out where each budget stands at now. Charged money is
+// the sum of the statements of the periods inside the range, each as its
+// statement shows it (issued when closed, previewed when open; a cap sums
+// the person's statements), so a budget and the statements never
+// disagree. Use is the unit-seconds of the charged jobs in those periods.
+// Accruing is what the running jobs have cost so far at today's card
+// (CostSoFar, rounded once by the policy), counted only while the range
+// runs. running are the jobs Slurm runs now, read by the caller.
+func (s *BudgetStore) Balances(ctx context.Context, budgets []billing.Budget, running []billing.RunningJob, now time.Time, rule billing.Rounding) (_ []billing.Balance, err error) {
+	defer annotate(&err, "working out budget balances")
+	if len(budgets) == 0 {
+		return nil, nil
+	}
+	periods, err := s.periods.Periods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cards, err := s.cards.Cards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pol := billing.NewPolicy(rule, cards)
+	rater := billing.Rater{Cards: cards, Rounding: rule}
+	out := make([]billing.Balance, 0, len(budgets))
+	for _, b := range budgets {
+		var inside []Period
+		var ids []int64
+		for _, p := range periods {
+			if !p.Starts.Before(b.Starts) && !p.Ends.After(b.Ends) {
+				inside = append(inside, p)
+				ids = append(ids, p.ID)
+			}
+		}
+		var charged, recent, accruing int64
+		if b.Unit == billing.UnitMoney {
+			if charged, err = s.statementTotal(ctx, pol, b, inside); err != nil {
+				return nil, err
+			}
+		} else if charged, err = s.used(ctx, b, ids); err != nil {
+			return nil, err
+		}
+		if b.Covers(now) {
+			if recent, err = s.recent(ctx, b, now); err != nil {
+				return nil, err
+			}
+			var exact billing.Micros
+			for _, j := range running {
+				if j.Account != b.Account || (b.User != "" && j.User != b.User) || j.State != "RUNNING" {
+					continue
+				}
+				if b.Unit != billing.UnitMoney {
+					accruing += j.UseSoFar(now).In(b.Unit)
+					continue
+				}
+				ch, err := rater.CostSoFar(j, now)
+				if err != nil {
+					// A job no card prices accrues nothing (it would be
+					// charged nothing either); the anomaly list names it.
+					continue
+				}
+				if ch.Currency == b.Currency {
+					exact += ch.Total
+				}
+			}
+			if b.Unit == billing.UnitMoney {
+				accruing = int64(pol.Round(exact, b.Currency))
+			}
+		}
+		out = append(out, billing.NewBalance(b, now, charged, accruing, recent))
+	}
+	return out, nil
+}
+
+// statementTotal sums the statements of the periods for a money budget:
+// the account's, or for a cap the person's within the account.
+func (s *BudgetStore) statementTotal(ctx context.Context, pol billing.Policy, b billing.Budget, ps []Period) (int64, error) {
+	if len(ps) == 0 {
+		return 0, nil
+	}
+	cs := ChargeScope{Accounts: []string{b.Account}}
+	var sts map[int64][]Statement
+	var err error
+	if b.User == "" {
+		sts, err = s.periods.periodStatements(ctx, s.pool, pol, ps, cs)
+	} else {
+		cs.User = b.User
+		sts, err = s.periods.personStatements(ctx, s.pool, pol, ps, cs)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var total billing.Micros
+	for _, list := range sts {
+		for _, st := range list {
+			if st.Account != b.Account {
+				continue
+			}
+			if st.Currency != "" && st.Currency != b.Currency {
+				return 0, billing.Invalidf("budget of %s is in %s but its statements are in %s", budgetOwner(b), b.Currency, st.Currency)
+			}
+			total += st.Total
+		}
+	}
+	return int64(total), nil
+}
+
+// useSeconds is a charged job's use of one unit over its charge's portion.
+const useSeconds = `extract(epoch FROM (c.portion_end - c.portion_start))::bigint`
+
+func useColumn(unit billing.BudgetUnit) string {
+	switch unit {
+	case billing.UnitGPUHours:
+		return "j.alloc_gpu"
+	case billing.UnitBilling:
+		return "j.alloc_billing"
+	}
+	return "j.alloc_cpu"
+}
+
+// used is the unit-seconds of the jobs charged in the periods.
+func (s *BudgetStore) used(ctx context.Context, b billing.Budget, periods []int64) (int64, error) {
+	if len(periods) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(`+useColumn(b.Unit)+` * `+useSeconds+`), 0)::bigint
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row
+		WHERE c.period_id = ANY($1) AND c.account = $2 AND ($3 = '' OR c.username = $3) AND c.not_charged = ''`,
+		periods, b.Account, b.User).Scan(&n)
+	return n, err
+}
+
+// recent is what the budget's account (or person) was charged for jobs
+// that ended in the forecast window before now: exact money, or use.
+func (s *BudgetStore) recent(ctx context.Context, b billing.Budget, now time.Time) (int64, error) {
+	expr := "c.total_micros"
+	if b.Unit != billing.UnitMoney {
+		expr = useColumn(b.Unit) + " * " + useSeconds
+	}
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(`+expr+`), 0)::bigint
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row
+		WHERE c.portion_end > $1 AND c.portion_end <= $2 AND c.account = $3 AND ($4 = '' OR c.username = $4)
+		  AND c.not_charged = '' AND ($5 = '' OR c.currency = $5)`,
+		now.Add(-billing.ForecastWindow), now, b.Account, b.User, b.Currency).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("recent spending: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,122 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/internal/pgtest"
+)
+
+// A money budget's charged amount is the sum of its periods' statements,
+// as they show it; accruing is the running jobs' cost so far; overlapping
+// budgets and off-period ranges are refused.
+func TestBudgetBalanceAgreesWithStatements(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := context.Background()
+	importStandard(t, s)
+	addJobs(t, pool,
+		mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"), // 0.40
+		mk(2, "bob", "physics", "cpu", "normal", 1, 1024, "2026-10-10T10:45:00Z", "2026-10-10T12:00:00Z"),     // 0.028125
+		mk(3, "alice", "physics", "cpu", "normal", 1, 1024, "2026-11-02T10:00:00Z", "2026-11-02T12:00:00Z"),   // 0.07
+		mk(4, "carol", "chem", "cpu", "normal", 8, 1024, "2026-11-02T10:00:00Z", "2026-11-02T12:00:00Z"),
+	)
+	pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ('2026-10', '2026-10-01', '2026-11-01'), ('2026-11', '2026-11-01', '2026-12-01'), ('2026-12', '2026-12-01', '2027-01-01')`)
+	if _, err := s.RateOpen(ctx, RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	year := func(unit billing.BudgetUnit, amount int64, user string) billing.Budget {
+		return billing.Budget{Account: "physics", User: user, Unit: unit, Amount: amount, Starts: at("2026-10-01T00:00:00Z"), Ends: at("2027-01-01T00:00:00Z"), UpdatedBy: "test"}
+	}
+	money, _, err := s.SetBudget(ctx, year(billing.UnitMoney, 1_000_000, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if money.Currency != "USD" || len(money.Thresholds) != 3 {
+		t.Fatalf("defaults not applied: %+v", money)
+	}
+	cores, _, err := s.SetBudget(ctx, year(billing.UnitCoreHours, 100*3600, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped, _, err := s.SetBudget(ctx, year(billing.UnitMoney, 100_000, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The statements of October and November for physics, as shown.
+	var want billing.Micros
+	for _, name := range []string{"2026-10", "2026-11"} {
+		ps, err := s.Statements(ctx, name, []string{"physics"}, billing.HalfUp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range ps.Statements {
+			want += st.Total
+		}
+	}
+	now := at("2026-11-20T12:00:00Z")
+	running := []billing.RunningJob{
+		{Cluster: "testbed", JobID: 9, User: "alice", Account: "physics", Partition: "cpu", QOS: "normal", State: "RUNNING",
+			Start: now.Add(-2 * time.Hour), CPUs: 1, MemMiB: 1024, Nodes: 1},
+		{Cluster: "testbed", JobID: 10, User: "bob", Account: "physics", Partition: "cpu", QOS: "normal", State: "PENDING", CPUs: 64},
+	}
+	bals, err := s.Balances(ctx, []billing.Budget{money, cores, capped}, running, now, billing.HalfUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := billing.Micros(bals[0].Charged); got != want || want == 0 {
+		t.Errorf("money budget charged %s, statements total %s", got, want)
+	}
+	if bals[0].Accruing != 70000 { // 2 h of 1 CPU and 1 GiB: as job 3 cost
+		t.Errorf("accruing %d, want 70000 (the running job; the pending one accrues nothing)", bals[0].Accruing)
+	}
+	if rem := bals[0].Remaining(); rem != 1_000_000-int64(want)-70000 {
+		t.Errorf("remaining %d", rem)
+	}
+	// Core-seconds: 4 CPUs × 2.5 h + 1 × 1.25 h + 1 × 2 h, and 1 × 2 h running.
+	if bals[1].Charged != 4*9000+4500+7200 || bals[1].Accruing != 7200 {
+		t.Errorf("core-hours budget: charged %d accruing %d", bals[1].Charged, bals[1].Accruing)
+	}
+	// Alice's cap: her person statements only.
+	var alice billing.Micros
+	for _, name := range []string{"2026-10", "2026-11"} {
+		us, err := s.UserStatement(ctx, name, "alice", []string{"physics"}, billing.HalfUp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alice += us.Total
+	}
+	if billing.Micros(bals[2].Charged) != alice {
+		t.Errorf("alice's cap charged %d, her statements %s", bals[2].Charged, alice)
+	}
+
+	// Refusals.
+	if _, _, err := s.SetBudget(ctx, year(billing.UnitMoney, 5, "")); !isKind(err, billing.KindConflict) {
+		t.Errorf("an overlapping money budget: %v", err)
+	}
+	bad := year(billing.UnitMoney, 5, "")
+	bad.Starts = at("2027-01-15T00:00:00Z")
+	bad.Ends = at("2027-03-01T00:00:00Z")
+	if _, _, err := s.SetBudget(ctx, bad); !isKind(err, billing.KindInvalid) {
+		t.Errorf("a range starting mid-month: %v", err)
+	}
+	eur := year(billing.UnitMoney, 5, "bob")
+	eur.Currency = "EUR"
+	if _, _, err := s.SetBudget(ctx, eur); !isKind(err, billing.KindInvalid) {
+		t.Errorf("a budget in another currency: %v", err)
+	}
+	// Changing a budget returns what it was.
+	money.Amount = 2_000_000
+	if _, old, err := s.SetBudget(ctx, money); err != nil || old == nil || old.Amount != 1_000_000 {
+		t.Errorf("change: old %+v, %v", old, err)
+	}
+}
+
+func isKind(err error, kind string) bool {
+	var be *billing.Error
+	return errors.As(err, &be) && be.Kind == kind
+}

@@ -1,0 +1,56 @@
+package billing
+
+import "time"
+
+// RunningJob is a job that has started and not ended, as far as pricing
+// it so far needs: from the stored records (a receipt) or from Slurm's
+// live job list (a budget's accruing cost).
+type RunningJob struct {
+	Cluster   string
+	JobID     int64
+	User      string
+	Account   string
+	Partition string
+	QOS       string
+	State     string
+	Submit    time.Time
+	Start     time.Time
+	TimeLimit time.Duration // 0: none known
+	CPUs      int64
+	MemMiB    int64
+	Nodes     int64
+	GPUs      map[string]int64 // type -> count; "" for untyped
+	Billing   int64
+	CPUTime   time.Duration // used so far, when known
+}
+
+// Elapsed is how long it has run at now (0 before it starts).
+func (j RunningJob) Elapsed(now time.Time) time.Duration {
+	if j.Start.IsZero() || !j.Start.Before(now) {
+		return 0
+	}
+	return now.Sub(j.Start).Truncate(time.Second)
+}
+
+// CostSoFar prices a running job as if it stopped at now, at the card in
+// force now. Receipts show it and budgets count it as accruing; it is
+// never charged (rating waits for the job to end). This is the one rule
+// for both.
+func (rt Rater) CostSoFar(j RunningJob, now time.Time) (Charge, error) {
+	el := j.Elapsed(now)
+	if el <= 0 {
+		return Charge{}, nil
+	}
+	return rt.Estimate(EstimateInput{Cluster: j.Cluster, Partition: j.Partition, Account: j.Account, QOS: j.QOS,
+		CPUs: j.CPUs, MemMiB: j.MemMiB, Nodes: j.Nodes, GPUs: j.GPUs, Duration: el, CPUTime: j.CPUTime, End: now})
+}
+
+// UseSoFar is a running job's use at now, in unit-seconds.
+func (j RunningJob) UseSoFar(now time.Time) Use {
+	secs := int64(j.Elapsed(now) / time.Second)
+	var gpus int64
+	for _, n := range j.GPUs {
+		gpus += n
+	}
+	return Use{CoreSeconds: j.CPUs * secs, GPUSeconds: gpus * secs, BillingSeconds: j.Billing * secs}
+}
