@@ -141,6 +141,15 @@ type Balance struct {
 	// RunsOut is when the forecast says the remainder is gone (nil: it
 	// lasts the range, nothing is being spent, or it is already gone).
 	RunsOut *time.Time
+	// ByPeriod is Charged period by period, oldest first (the burn chart).
+	ByPeriod []PeriodAmount
+}
+
+// PeriodAmount is a budget's charge in one billing period.
+type PeriodAmount struct {
+	Period string
+	Starts time.Time
+	Amount int64
 }
 
 // ForecastWindow is how far back the forecast looks for a spending rate.

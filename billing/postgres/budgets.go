@@ -181,12 +181,19 @@ func (s *BudgetStore) Balances(ctx context.Context, budgets []billing.Budget, ru
 			}
 		}
 		var charged, recent, accruing int64
+		var byPeriod map[int64]int64
 		if b.Unit == billing.UnitMoney {
-			if charged, err = s.statementTotal(ctx, pol, b, inside); err != nil {
-				return nil, err
-			}
-		} else if charged, err = s.used(ctx, b, ids); err != nil {
+			byPeriod, err = s.statementTotals(ctx, pol, b, inside)
+		} else {
+			byPeriod, err = s.used(ctx, b, ids)
+		}
+		if err != nil {
 			return nil, err
+		}
+		amounts := make([]billing.PeriodAmount, 0, len(inside))
+		for _, p := range inside {
+			charged += byPeriod[p.ID]
+			amounts = append(amounts, billing.PeriodAmount{Period: p.Name, Starts: p.Starts, Amount: byPeriod[p.ID]})
 		}
 		if b.Covers(now) {
 			if recent, err = s.recent(ctx, b, now); err != nil {
@@ -215,16 +222,19 @@ func (s *BudgetStore) Balances(ctx context.Context, budgets []billing.Budget, ru
 				accruing = int64(pol.Round(exact, b.Currency))
 			}
 		}
-		out = append(out, billing.NewBalance(b, now, charged, accruing, recent))
+		bal := billing.NewBalance(b, now, charged, accruing, recent)
+		bal.ByPeriod = amounts
+		out = append(out, bal)
 	}
 	return out, nil
 }
 
-// statementTotal sums the statements of the periods for a money budget:
+// statementTotals gives each period's statement total for a money budget:
 // the account's, or for a cap the person's within the account.
-func (s *BudgetStore) statementTotal(ctx context.Context, pol billing.Policy, b billing.Budget, ps []Period) (int64, error) {
+func (s *BudgetStore) statementTotals(ctx context.Context, pol billing.Policy, b billing.Budget, ps []Period) (map[int64]int64, error) {
+	out := map[int64]int64{}
 	if len(ps) == 0 {
-		return 0, nil
+		return out, nil
 	}
 	cs := ChargeScope{Accounts: []string{b.Account}}
 	var sts map[int64][]Statement
@@ -236,21 +246,20 @@ func (s *BudgetStore) statementTotal(ctx context.Context, pol billing.Policy, b 
 		sts, err = s.periods.personStatements(ctx, s.pool, pol, ps, cs)
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var total billing.Micros
-	for _, list := range sts {
+	for id, list := range sts {
 		for _, st := range list {
 			if st.Account != b.Account {
 				continue
 			}
 			if st.Currency != "" && st.Currency != b.Currency {
-				return 0, billing.Invalidf("budget of %s is in %s but its statements are in %s", budgetOwner(b), b.Currency, st.Currency)
+				return nil, billing.Invalidf("budget of %s is in %s but its statements are in %s", budgetOwner(b), b.Currency, st.Currency)
 			}
-			total += st.Total
+			out[id] += int64(st.Total)
 		}
 	}
-	return int64(total), nil
+	return out, nil
 }
 
 // useSeconds is a charged job's use of one unit over its charge's portion.
@@ -266,17 +275,28 @@ func useColumn(unit billing.BudgetUnit) string {
 	return "j.alloc_cpu"
 }
 
-// used is the unit-seconds of the jobs charged in the periods.
-func (s *BudgetStore) used(ctx context.Context, b billing.Budget, periods []int64) (int64, error) {
+// used is the unit-seconds of the jobs charged in each of the periods.
+func (s *BudgetStore) used(ctx context.Context, b billing.Budget, periods []int64) (map[int64]int64, error) {
+	out := map[int64]int64{}
 	if len(periods) == 0 {
-		return 0, nil
+		return out, nil
 	}
-	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(`+useColumn(b.Unit)+` * `+useSeconds+`), 0)::bigint
+	rows, err := s.pool.Query(ctx, `SELECT c.period_id, coalesce(sum(`+useColumn(b.Unit)+` * `+useSeconds+`), 0)::bigint
 		FROM job_charges c JOIN jobs j ON j.id = c.job_row
-		WHERE c.period_id = ANY($1) AND c.account = $2 AND ($3 = '' OR c.username = $3) AND c.not_charged = ''`,
-		periods, b.Account, b.User).Scan(&n)
-	return n, err
+		WHERE c.period_id = ANY($1) AND c.account = $2 AND ($3 = '' OR c.username = $3) AND c.not_charged = ''
+		GROUP BY c.period_id`, periods, b.Account, b.User)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
 }
 
 // recent is what the budget's account (or person) was charged for jobs
@@ -296,4 +316,25 @@ func (s *BudgetStore) recent(ctx context.Context, b billing.Budget, now time.Tim
 		return 0, fmt.Errorf("recent spending: %w", err)
 	}
 	return n, nil
+}
+
+// VisibleBudgets lists the budgets a viewer may see, of one account (""
+// for all): everyone's for admins and finance; every budget of the
+// accounts a coordinator coordinates; for anyone else the account-wide
+// budgets of the accounts they belong to (a Slurm association or a job
+// of theirs) and their own caps. This is the one rule pages, exports and
+// the API use.
+func (s *BudgetStore) VisibleBudgets(ctx context.Context, sc Scope, account string) (_ []billing.Budget, err error) {
+	defer annotate(&err, "listing budgets")
+	rows, err := s.pool.Query(ctx, `SELECT `+budgetColumns+` FROM budgets b
+		WHERE ($4 = '' OR b.account = $4)
+		  AND ($1 OR b.account = ANY($3)
+		       OR ((b.username = '' OR b.username = $2)
+		           AND (EXISTS (SELECT 1 FROM slurm_associations a WHERE a.account = b.account AND a.username = $2)
+		                OR EXISTS (SELECT 1 FROM jobs j WHERE j.account = b.account AND j.username = $2))))
+		ORDER BY b.account, b.username, b.starts DESC, b.unit`, sc.All, sc.User, sc.Accounts, account)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Budget, error) { return scanBudget(r) })
 }

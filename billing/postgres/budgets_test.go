@@ -94,6 +94,23 @@ func TestBudgetBalanceAgreesWithStatements(t *testing.T) {
 		t.Errorf("alice's cap charged %d, her statements %s", bals[2].Charged, alice)
 	}
 
+	// Who sees which: members see the account's budgets and their own cap.
+	for _, c := range []struct {
+		sc   Scope
+		want int
+	}{
+		{Scope{All: true}, 3},
+		{Scope{User: "alice"}, 3},
+		{Scope{User: "bob"}, 2},
+		{Scope{User: "carol"}, 0},
+		{Scope{User: "dave", Accounts: []string{"physics"}}, 3},
+	} {
+		got, err := s.VisibleBudgets(ctx, c.sc, "")
+		if err != nil || len(got) != c.want {
+			t.Errorf("%+v sees %d budgets (%v), want %d", c.sc, len(got), err, c.want)
+		}
+	}
+
 	// Refusals.
 	if _, _, err := s.SetBudget(ctx, year(billing.UnitMoney, 5, "")); !isKind(err, billing.KindConflict) {
 		t.Errorf("an overlapping money budget: %v", err)
