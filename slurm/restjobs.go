@@ -49,30 +49,39 @@ func (e *transientError) Unwrap() error { return e.err }
 // DiscoverVersion finds the newest slurmdb version both slurmrestd and
 // Tally know, from the paths of /openapi/v3.
 func (c *Client) DiscoverVersion(ctx context.Context, creds CredentialSource) (string, error) {
-	cred, err := creds.Credential(ctx)
+	paths, err := c.openAPIPaths(ctx, creds)
 	if err != nil {
 		return "", err
 	}
+	return PickVersion(paths)
+}
+
+// openAPIPaths lists the paths of slurmrestd's /openapi/v3 document.
+func (c *Client) openAPIPaths(ctx context.Context, creds CredentialSource) ([]string, error) {
+	cred, err := creds.Credential(ctx)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := c.get(ctx, cred, "/openapi/v3", nil)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return "", classifyOrError(resp.StatusCode, b)
+		return nil, classifyOrError(resp.StatusCode, b)
 	}
 	var doc struct {
 		Paths map[string]json.RawMessage `json:"paths"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		return "", fmt.Errorf("openapi document: %w", truncated(err))
+		return nil, fmt.Errorf("openapi document: %w", truncated(err))
 	}
 	paths := make([]string, 0, len(doc.Paths))
 	for p := range doc.Paths {
 		paths = append(paths, p)
 	}
-	return PickVersion(paths)
+	return paths, nil
 }
 
 // PickVersion picks, from the paths of slurmrestd's OpenAPI document, the
@@ -81,19 +90,25 @@ func (c *Client) DiscoverVersion(ctx context.Context, creds CredentialSource) (s
 // or without (22.05, and 24.05's v0.0.39); both count. When none fits, the
 // error lists the slurmdb paths that were seen.
 func PickVersion(paths []string) (string, error) {
+	return pickVersion(paths, "slurmdb", SupportedVersions())
+}
+
+// pickVersion picks the newest of supported (newest first) for which the
+// paths offer /<api>/<version>/jobs, with or without a trailing slash.
+func pickVersion(paths []string, api string, supported []string) (string, error) {
 	offered := map[string]bool{}
 	var seen []string
 	for _, p := range paths {
-		if !strings.HasPrefix(p, "/slurmdb/") {
+		if !strings.HasPrefix(p, "/"+api+"/") {
 			continue
 		}
 		seen = append(seen, p)
-		parts := strings.Split(strings.Trim(p, "/"), "/") // slurmdb, vX, jobs
+		parts := strings.Split(strings.Trim(p, "/"), "/") // api, vX, jobs
 		if len(parts) == 3 && parts[2] == "jobs" {
 			offered[parts[1]] = true
 		}
 	}
-	for _, v := range SupportedVersions() {
+	for _, v := range supported {
 		if offered[v] {
 			return v, nil
 		}
@@ -105,8 +120,8 @@ func PickVersion(paths []string) (string, error) {
 	if len(seen) == 0 {
 		seen = []string{"none"}
 	}
-	return "", fmt.Errorf("slurmrestd offers no slurmdb jobs endpoint Tally reads (%s to %s); slurmdb paths seen: %s",
-		SupportedVersions()[len(SupportedVersions())-1], SupportedVersions()[0], strings.Join(seen, ", "))
+	return "", fmt.Errorf("slurmrestd offers no %s jobs endpoint Tally reads (%s to %s); %s paths seen: %s",
+		api, supported[len(supported)-1], supported[0], api, strings.Join(seen, ", "))
 }
 
 func classifyOrError(status int, body []byte) error {
