@@ -32,8 +32,9 @@ type Ingester struct {
 	sacct  *slurm.Sacct           // nil without sacct
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	version string
+	mu          sync.Mutex
+	version     string
+	liveVersion string // of /slurm/vX/jobs, apart from slurmdb's
 }
 
 // New returns an Ingester. client and sacct may be nil when a site has only

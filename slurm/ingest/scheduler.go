@@ -160,6 +160,15 @@ func (s *Scheduler) once(ctx context.Context, trigger string, stop <-chan struct
 	} else {
 		s.log.Info("associations synced", "associations", na, "coordinators", nc)
 	}
+	// What runs now, for budgets' accruing cost; before After, which works
+	// out budgets. A failure keeps the last known list and fails nothing.
+	if s.in.client != nil && s.in.creds != nil {
+		if ls, err := s.in.RefreshLive(ctx, s.Now().UTC()); err != nil {
+			s.log.Warn("live job list refresh failed; budgets count the last known running jobs", "err", err)
+		} else {
+			s.log.Info("live job list refreshed", "jobs", ls.Jobs, "ended", ls.Ended, "rejected", len(ls.Rejects))
+		}
+	}
 	if s.After != nil {
 		s.After(ctx)
 	}
