@@ -47,7 +47,9 @@ CREATE TRIGGER budgets_no_overlap BEFORE INSERT OR UPDATE ON budgets
 -- An alert is recorded once per budget, kind, threshold and budget amount
 -- (a top-up re-arms its thresholds) in the transaction that sees it
 -- crossed; sending comes after and is retried until it succeeds, so a
--- restart between the two loses nothing and sends nothing twice.
+-- restart between the two loses nothing and sends nothing twice. Its text,
+-- recipients and webhook payload are fixed at crossing: what was true
+-- then is what is sent, however late.
 CREATE TABLE budget_alerts (
     id              bigserial   PRIMARY KEY,
     budget_id       bigint      NOT NULL REFERENCES budgets (id) ON DELETE CASCADE,
@@ -57,7 +59,13 @@ CREATE TABLE budget_alerts (
     account         text        NOT NULL,
     subject         text        NOT NULL,
     body            text        NOT NULL,
+    -- Email goes to these ('{}': no email); the webhook when webhook.
     recipients      text[]      NOT NULL DEFAULT '{}',
+    webhook         boolean     NOT NULL DEFAULT false,
+    payload         jsonb       NOT NULL DEFAULT '{}',
+    -- Why the alert is recorded but not sent (a higher threshold was
+    -- reached in the same check and says it all); '' when it is sent.
+    skipped         text        NOT NULL DEFAULT '',
     crossed_at      timestamptz NOT NULL DEFAULT now(),
     email_sent_at   timestamptz,
     webhook_sent_at timestamptz,
@@ -67,7 +75,7 @@ CREATE TABLE budget_alerts (
     UNIQUE (budget_id, kind, threshold, budget_amount)
 );
 CREATE INDEX budget_alerts_pending_idx ON budget_alerts (next_attempt_at)
-    WHERE email_sent_at IS NULL OR webhook_sent_at IS NULL;
+    WHERE skipped = '' AND ((email_sent_at IS NULL AND cardinality(recipients) > 0) OR (webhook AND webhook_sent_at IS NULL));
 
 -- What Slurm runs now (slurmctld's live list, read with the service token
 -- on the ingest schedule): the accruing cost of budgets. Replaced whole
@@ -101,7 +109,9 @@ CREATE TABLE live_jobs_refresh (
 );
 
 -- Holds Tally placed on accounts in Slurm when their budget ran out, so
--- that it lifts only its own holds.
+-- that it lifts only its own holds, restoring the limit it replaced
+-- (previous: GrpSubmitJobs before the hold, '' for none). A dry run
+-- records what it would have done and changes nothing in Slurm.
 CREATE TABLE budget_holds (
     id         bigserial   PRIMARY KEY,
     budget_id  bigint      REFERENCES budgets (id) ON DELETE SET NULL,
@@ -110,9 +120,13 @@ CREATE TABLE budget_holds (
     held_at    timestamptz NOT NULL DEFAULT now(),
     lifted_at  timestamptz,
     how        text        NOT NULL,
-    dry_run    boolean     NOT NULL DEFAULT false
+    previous   text        NOT NULL DEFAULT '',
+    reason     text        NOT NULL DEFAULT '',
+    dry_run    boolean     NOT NULL DEFAULT false,
+    CHECK (lifted_at IS NULL OR lifted_at >= held_at)
 );
-CREATE UNIQUE INDEX budget_holds_active_idx ON budget_holds (cluster, account) WHERE lifted_at IS NULL AND NOT dry_run;
+CREATE UNIQUE INDEX budget_holds_active_idx ON budget_holds (cluster, account, dry_run) WHERE lifted_at IS NULL;
+CREATE INDEX budget_holds_account_idx ON budget_holds (account, held_at);
 
 -- +goose Down
 DROP TABLE budget_holds;

@@ -13,6 +13,8 @@ type Store struct {
 	*ReportStore
 	*ExportStore
 	*BudgetStore
+	*AlertStore
+	*HoldStore
 }
 
 // New returns the stores on one pool.
@@ -26,6 +28,8 @@ func New(pool *pgxpool.Pool) *Store {
 		ReportStore: &ReportStore{pool: pool},
 		ExportStore: &ExportStore{pool: pool, cards: cards, periods: periods},
 		BudgetStore: &BudgetStore{pool: pool, cards: cards, periods: periods},
+		AlertStore:  &AlertStore{pool: pool},
+		HoldStore:   &HoldStore{pool: pool},
 	}
 }
 
