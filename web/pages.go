@@ -13,7 +13,20 @@ import (
 // me shows who the viewer is, their roles, and whether Slurm accepts the
 // token Tally holds for them (a live call to slurmrestd).
 func (s *Server) me(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	s.renderMe(w, r, v, http.StatusOK, templates.APITokenForm{ExpiresDays: "90"}, "", "")
+}
+
+// renderMe draws Your account, with the API token form as given and a
+// token just made (newToken, shown this once) when there is one.
+func (s *Server) renderMe(w http.ResponseWriter, r *http.Request, v *Viewer, status int, form templates.APITokenForm, newToken, newName string) {
 	d := templates.MeData{User: v.User, SlurmUser: v.SlurmUser, Roles: v.Roles, Accounts: v.Accounts}
+	tokens, err := s.tokensView(r, v, form)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	tokens.NewToken, tokens.NewTokenName = newToken, newName
+	d.APITokens = tokens
 	cred, ok := s.slurmCredential(r)
 	switch {
 	case !ok || s.slurm == nil:
@@ -34,7 +47,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, v *Viewer) {
 			s.log.Error("slurm access check failed", "user", v.SlurmUser, "err", err)
 		}
 	}
-	s.render(w, r, http.StatusOK, templates.Me(s.page(r, "Your account"), d))
+	s.render(w, r, status, templates.Me(s.page(r, "Your account"), d))
 }
 
 // finance is the finance team's start page: the periods with their exports.

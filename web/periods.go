@@ -60,6 +60,20 @@ func statementAccounts(v *Viewer) []string {
 	return v.Accounts
 }
 
+// periodScope is the accounts of a period the viewer may see
+// (statementAccounts), narrowed to account when one is asked for;
+// errNotYours for an account that is not theirs.
+func periodScope(v *Viewer, account string) ([]string, error) {
+	scope := statementAccounts(v)
+	if account == "" {
+		return scope, nil
+	}
+	if scope != nil && !contains(scope, account) {
+		return nil, errNotYours
+	}
+	return []string{account}, nil
+}
+
 func (s *Server) periods(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	ps, err := s.billing.PeriodSummaries(r.Context(), statementAccounts(v), s.rounding)
 	if err != nil {
@@ -77,14 +91,11 @@ func (s *Server) periodPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer, status int, form templates.AdjustmentForm) {
 	ctx := r.Context()
 	name := r.PathValue("name")
-	scope := statementAccounts(v)
 	// ?account=X narrows the page to one account's statement and usage.
-	if a := r.URL.Query().Get("account"); a != "" {
-		if scope != nil && !contains(scope, a) {
-			s.notFound(w, r)
-			return
-		}
-		scope = []string{a}
+	scope, err := periodScope(v, r.URL.Query().Get("account"))
+	if err != nil {
+		s.notFound(w, r)
+		return
 	}
 	ps, err := s.billing.Statements(ctx, name, scope, s.rounding)
 	if err != nil {

@@ -90,6 +90,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	if isAPIPath(r.URL.Path) { // programs get the API's JSON error, never a page
+		s.apiError(w, r, status, codeForStatus(status), message)
+		return
+	}
 	s.render(w, r, status, templates.ErrorPage(s.plainPage(r, heading), status, heading, message))
 }
 

@@ -41,6 +41,8 @@ type Config struct {
 	ExportTimeout time.Duration
 	// Metrics says who may scrape /metrics (loopback only when empty).
 	Metrics MetricsAccess
+	// API is the JSON API's rate limit and allowed browser origins.
+	API APIConfig
 }
 
 // Deps are the collaborators the server is built from.
@@ -88,6 +90,8 @@ type Server struct {
 	patterns []string // every route handle registered, for the authorisation matrix test
 	store    *sessionStore
 	handler  http.Handler
+	tokens   tokenStore // personal API tokens
+	api      *apiState  // the API's per-token limits and resolved owners
 }
 
 // billingStore is everything the pages ask of billing's storage, one
@@ -117,6 +121,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		mux:     http.NewServeMux(),
 	}
 	s.events = audit.New(d.Pool)
+	s.tokens = pgTokenStore{pool: d.Pool}
+	s.api = newAPIState(cfg.API)
 	s.billing = billingpg.New(d.Pool)
 	if d.Billing != nil {
 		s.billing = d.Billing
@@ -165,6 +171,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	h = sessionLoaded(h)
 	h = s.sessions.LoadAndSave(h)
 	h = s.secureCookies(h)
+	// /api takes bearer tokens, never the session cookie (apiEntry).
+	h = splitAPI(s.apiEntry(s.mux), h)
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
 	h = s.deadline(h)

@@ -244,14 +244,7 @@ func jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 // row more than a page was asked for, and its presence says there is more
 // in the direction of travel.
 func jobsPager(r *http.Request, f billingpg.JobFilter, rows []billingpg.JobRow) ([]billingpg.JobRow, templates.Pager) {
-	more := len(rows) > jobsPageSize
-	if more {
-		if f.Before != nil {
-			rows = rows[1:]
-		} else {
-			rows = rows[:jobsPageSize]
-		}
-	}
+	rows, next, prev := keysetPage(f, rows, jobsPageSize)
 	link := func(key string, c billingpg.Cursor) string {
 		q := r.URL.Query()
 		q.Del("after")
@@ -260,22 +253,44 @@ func jobsPager(r *http.Request, f billingpg.JobFilter, rows []billingpg.JobRow) 
 		return "/jobs?" + q.Encode()
 	}
 	var pg templates.Pager
-	if len(rows) == 0 {
-		return rows, pg
+	if next != nil {
+		pg.NextHref = link("after", *next)
 	}
-	hasNext := (f.Before == nil && more) || f.Before != nil
-	hasPrev := (f.Before != nil && more) || f.After != nil
-	if hasNext {
-		pg.NextHref = link("after", rows[len(rows)-1].CursorFor(f.Sort))
-	}
-	if hasPrev {
-		pg.PrevHref = link("before", rows[0].CursorFor(f.Sort))
+	if prev != nil {
+		pg.PrevHref = link("before", *prev)
 		q := r.URL.Query()
 		q.Del("after")
 		q.Del("before")
 		pg.FirstHref = strings.TrimSuffix("/jobs?"+q.Encode(), "?")
 	}
 	return rows, pg
+}
+
+// keysetPage trims a keyset query's answer (size+1 rows asked for: the
+// extra one says there is more in the direction of travel) to a page and
+// gives the cursors of the pages after and before it, nil where there is
+// none. The jobs page and the API page alike.
+func keysetPage(f billingpg.JobFilter, rows []billingpg.JobRow, size int) (page []billingpg.JobRow, next, prev *billingpg.Cursor) {
+	more := len(rows) > size
+	if more {
+		if f.Before != nil {
+			rows = rows[1:]
+		} else {
+			rows = rows[:size]
+		}
+	}
+	if len(rows) == 0 {
+		return rows, nil, nil
+	}
+	if (f.Before == nil && more) || f.Before != nil {
+		c := rows[len(rows)-1].CursorFor(f.Sort)
+		next = &c
+	}
+	if (f.Before != nil && more) || f.After != nil {
+		c := rows[0].CursorFor(f.Sort)
+		prev = &c
+	}
+	return rows, next, prev
 }
 
 func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
