@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -277,4 +278,24 @@ func ParseBudgetAmount(unit BudgetUnit, s string) (int64, error) {
 		return 0, Invalidf("amount %q is too large", s)
 	}
 	return secs.Int64(), nil
+}
+
+// ParseThresholds reads "50, 80, 100" (empty: the defaults).
+func ParseThresholds(s string) ([]int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return DefaultThresholds(), nil
+	}
+	var out []int
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '%' }) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, Invalidf("thresholds: %q is not a percentage from 1 to 1000", f)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

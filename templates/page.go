@@ -55,3 +55,16 @@ func (p Page) fullTitle() string {
 	}
 	return p.Title + " · Tally"
 }
+
+// IsAdmin says whether the viewer is an admin (who may change budgets).
+func (p Page) IsAdmin() bool {
+	if p.Viewer == nil {
+		return false
+	}
+	for _, r := range p.Viewer.Roles {
+		if r == "admin" {
+			return true
+		}
+	}
+	return false
+}

@@ -102,6 +102,7 @@ type billingStore interface {
 	periodStore
 	reportStore
 	exportStore
+	budgetStore
 }
 
 // New builds the server and its routes.
@@ -244,7 +245,12 @@ func (s *Server) routes() {
 	s.handle("GET /finance", s.anyRole(s.finance, RoleFinance, RoleAdmin))
 	s.handle("GET /admin/audit", s.anyRole(s.audit, RoleAdmin))
 	s.handle("GET /admin/users", s.anyRole(s.users, RoleAdmin))
+	s.handle("GET /admin/budgets", s.anyRole(s.budgetsAdmin, RoleAdmin))
+	s.handle("POST /admin/budgets", s.anyRole(s.saveBudget, RoleAdmin))
+	s.handle("POST /admin/budgets/{id}/delete", s.anyRole(s.deleteBudget, RoleAdmin))
+	s.handle("GET /finance/budgets.csv", s.anyRole(s.budgetsCSV, RoleAdmin, RoleFinance))
 	s.handle("GET /admin/ingest", s.anyRole(s.ingestPage, RoleAdmin))
 	s.handle("POST /admin/ingest", s.anyRole(s.ingestNow, RoleAdmin))
+	s.registerAPI() // /api/v1 (api_routes.go) and the token pages
 	s.handle("/", s.notFound)
 }

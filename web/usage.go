@@ -149,6 +149,18 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	d.Freshness = s.freshness(r)
 	_, hasToken := s.slurmCredential(r)
 	d.CanRefresh = hasToken && s.ingest != nil && s.slurm != nil
+	budgets, err := s.budgetPanel(ctx, v, "", pol)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	for _, b := range budgets {
+		// Admins and finance see every budget on the budgets page; their
+		// start page shows only those that need attention.
+		if !sc.All || b.State != "ok" {
+			d.Budgets = append(d.Budgets, b)
+		}
+	}
 	s.render(w, r, http.StatusOK, templates.Dashboard(s.pageWith(r, "", pol), d))
 }
 
@@ -747,7 +759,13 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	for _, t := range a.Trend {
 		links = append(links, templates.PeriodLink{Name: t.Period, Closed: t.Status == billing.PeriodClosed})
 	}
+	budgets, err := s.budgetPanel(ctx, v, account, pol)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	s.render(w, r, http.StatusOK, templates.AccountDetail(s.pageWith(r, "Account "+account, pol), templates.AccountView{
+		Budgets: budgets,
 		Account: account, Month: "period " + a.Period.Name, Summary: f.summary(a.Summary), Users: f.breakdown(a.Users, currency),
 		Partitions: f.totals(a.Partitions, currency),
 		Chart:      dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, currency),

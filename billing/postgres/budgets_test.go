@@ -20,8 +20,8 @@ func TestBudgetBalanceAgreesWithStatements(t *testing.T) {
 	importStandard(t, s)
 	addJobs(t, pool,
 		mk(1, "alice", "physics", "cpu", "normal", 4, 16*1024, "2026-10-10T09:30:00Z", "2026-10-10T12:00:00Z"), // 0.40
-		mk(2, "bob", "physics", "cpu", "normal", 1, 1024, "2026-10-10T10:45:00Z", "2026-10-10T12:00:00Z"),     // 0.028125
-		mk(3, "alice", "physics", "cpu", "normal", 1, 1024, "2026-11-02T10:00:00Z", "2026-11-02T12:00:00Z"),   // 0.07
+		mk(2, "bob", "physics", "cpu", "normal", 1, 1024, "2026-10-10T10:45:00Z", "2026-10-10T12:00:00Z"),      // 0.028125
+		mk(3, "alice", "physics", "cpu", "normal", 1, 1024, "2026-11-02T10:00:00Z", "2026-11-02T12:00:00Z"),    // 0.07
 		mk(4, "carol", "chem", "cpu", "normal", 8, 1024, "2026-11-02T10:00:00Z", "2026-11-02T12:00:00Z"),
 	)
 	pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ('2026-10', '2026-10-01', '2026-11-01'), ('2026-11', '2026-11-01', '2026-12-01'), ('2026-12', '2026-12-01', '2027-01-01')`)

@@ -1,0 +1,305 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/slurm/jobstore"
+	"github.com/tally-hpc/tally/templates"
+)
+
+// budgetStore is what the budget pages ask of storage.
+type budgetStore interface {
+	VisibleBudgets(ctx context.Context, sc billingpg.Scope, account string) ([]billing.Budget, error)
+	Budget(ctx context.Context, id int64) (billing.Budget, error)
+	SetBudget(ctx context.Context, b billing.Budget) (billing.Budget, *billing.Budget, error)
+	DeleteBudget(ctx context.Context, id int64) (billing.Budget, error)
+	Balances(ctx context.Context, budgets []billing.Budget, running []billing.RunningJob, now time.Time, rule billing.Rounding) ([]billing.Balance, error)
+}
+
+// balances works out the balances of the budgets v may see (of one
+// account, or all when account is ""), with the running jobs Slurm
+// reported at its last live refresh.
+func (s *Server) balances(ctx context.Context, v *Viewer, account string, now time.Time) ([]billing.Balance, error) {
+	budgets, err := s.billing.VisibleBudgets(ctx, scope(v), account)
+	if err != nil || len(budgets) == 0 {
+		return nil, err
+	}
+	var accounts []string
+	for _, b := range budgets {
+		if !slices.Contains(accounts, b.Account) {
+			accounts = append(accounts, b.Account)
+		}
+	}
+	running, err := jobstore.LiveJobs(ctx, s.pool, "", accounts, "")
+	if err != nil {
+		return nil, err
+	}
+	return s.billing.Balances(ctx, budgets, running, now, s.rounding)
+}
+
+// budgetViews prints balances.
+func budgetViews(pol billing.Policy, bals []billing.Balance, alerts map[int64][]templates.AlertRow, holds map[string]string) []templates.BudgetView {
+	out := make([]templates.BudgetView, 0, len(bals))
+	for _, bal := range bals {
+		b := bal.Budget
+		owner := b.Account
+		if b.User != "" {
+			owner = b.User + " in " + b.Account
+		}
+		amount := func(v int64) string { return pol.FormatBudgetAmount(b, v) }
+		view := templates.BudgetView{ID: b.ID, Account: b.Account, Owner: owner, Unit: string(b.Unit),
+			Range:  b.Starts.Format("2006-01") + " to " + b.Ends.AddDate(0, -1, 0).Format("2006-01"),
+			Amount: amount(b.Amount), Charged: amount(bal.Charged), Accruing: amount(bal.Accruing), Remaining: amount(bal.Remaining()),
+			UsedPercent: bal.UsedPercent(), Enforce: b.Enforce, Current: b.Covers(bal.At), State: "ok",
+			Alerts: alerts[b.ID], Held: holds[b.Account]}
+		var crossed []string
+		for _, t := range bal.Crossed() {
+			crossed = append(crossed, fmt.Sprintf("%d %%", t))
+		}
+		view.Crossed = strings.Join(crossed, ", ")
+		switch {
+		case bal.Exhausted():
+			view.State = "exhausted"
+		case len(crossed) > 0 && bal.UsedPercent() >= 80, bal.RunsOutSoon():
+			view.State = "warning"
+		}
+		switch {
+		case !view.Current && bal.At.Before(b.Starts):
+			view.Forecast = "Starts " + b.Starts.Format("2 January 2006") + "."
+		case !view.Current:
+			view.Forecast = "Ended " + b.Ends.Format("2 January 2006") + "."
+		case bal.Exhausted():
+			view.Forecast = "Spent: nothing is left of this budget."
+		case bal.RunsOut != nil:
+			view.Forecast = fmt.Sprintf("At the last 14 days' rate (%s), this budget runs out around %s.",
+				amount(bal.Recent), bal.RunsOut.Format("2 January 2006"))
+		case bal.Recent > 0:
+			view.Forecast = fmt.Sprintf("At the last 14 days' rate (%s), this budget lasts to the end of its range.", amount(bal.Recent))
+		default:
+			view.Forecast = "Nothing was charged in the last 14 days."
+		}
+		view.Burn = burnChart(b, bal, amount)
+		out = append(out, view)
+	}
+	return out
+}
+
+// burnChart draws what a budget has spent by the end of each period of
+// its range that has begun, against the budget.
+func burnChart(b billing.Budget, bal billing.Balance, amount func(int64) string) templates.BurnChart {
+	c := templates.BurnChart{Title: "Spent by the end of each period, against the budget", Width: 600, Height: 140, Budget: amount(b.Amount)}
+	var points []billing.PeriodAmount
+	for _, p := range bal.ByPeriod {
+		if !p.Starts.After(bal.At) {
+			points = append(points, p)
+		}
+	}
+	if len(points) == 0 {
+		return c
+	}
+	top := b.Amount
+	var cum int64
+	cums := make([]int64, len(points))
+	for i, p := range points {
+		cum += p.Amount
+		if i == len(points)-1 && b.Covers(bal.At) {
+			cum += bal.Accruing
+		}
+		cums[i] = cum
+		top = max(top, cum)
+	}
+	scale := func(v int64) int {
+		if v <= 0 || top <= 0 {
+			return 0
+		}
+		return int(v * int64(c.Height-10) / top)
+	}
+	c.LineY = c.Height - scale(b.Amount)
+	bw := c.Width / len(points)
+	for i, p := range points {
+		h := scale(cums[i])
+		c.Bars = append(c.Bars, templates.Bar{X: i*bw + 2, Y: c.Height - h, W: bw - 4, H: h, Label: p.Period, Value: amount(cums[i]),
+			Title: fmt.Sprintf("%s: %s spent by its end", p.Period, amount(cums[i]))})
+	}
+	c.Summary = fmt.Sprintf("%s of a budget of %s spent so far, over %d periods", amount(cums[len(cums)-1]), amount(b.Amount), len(points))
+	return c
+}
+
+// budgetPanel is the budgets block of the dashboard and account pages.
+func (s *Server) budgetPanel(ctx context.Context, v *Viewer, account string, pol billing.Policy) ([]templates.BudgetView, error) {
+	bals, err := s.balances(ctx, v, account, time.Now())
+	if err != nil || len(bals) == 0 {
+		return nil, err
+	}
+	return budgetViews(pol, bals, nil, nil), nil
+}
+
+func (s *Server) budgetsAdmin(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	form := templates.BudgetForm{Unit: string(billing.UnitMoney), Thresholds: "50, 80, 100", RunsOutDays: "0"}
+	now := time.Now().UTC()
+	form.Starts = now.Format("2006-01")
+	form.Ends = now.AddDate(0, 11, 0).Format("2006-01")
+	if id := r.URL.Query().Get("edit"); id != "" {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			s.badInput(w, r, &inputError{"The budget to change must be given by its number."})
+			return
+		}
+		b, err := s.billing.Budget(r.Context(), n)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		form = budgetForm(s.policy(r.Context()), b)
+	}
+	s.renderBudgetsAdmin(w, r, v, http.StatusOK, form)
+}
+
+// budgetForm fills the form from a stored budget.
+func budgetForm(pol billing.Policy, b billing.Budget) templates.BudgetForm {
+	f := templates.BudgetForm{ID: b.ID, Account: b.Account, User: b.User, Unit: string(b.Unit), Starts: b.Starts.Format("2006-01"),
+		Ends: b.Ends.AddDate(0, -1, 0).Format("2006-01"), RunsOutDays: strconv.Itoa(b.RunsOutDays), Enforce: b.Enforce, Note: b.Note}
+	if b.Unit == billing.UnitMoney {
+		f.Amount = billing.Micros(b.Amount).String()
+	} else {
+		f.Amount = billing.FormatHours(b.Amount)
+	}
+	var ts []string
+	for _, t := range b.Thresholds {
+		ts = append(ts, strconv.Itoa(t))
+	}
+	f.Thresholds = strings.Join(ts, ", ")
+	return f
+}
+
+func (s *Server) renderBudgetsAdmin(w http.ResponseWriter, r *http.Request, v *Viewer, status int, form templates.BudgetForm) {
+	ctx := r.Context()
+	bals, err := s.balances(ctx, v, "", time.Now())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	details, err := s.billing.AccountDetailsAll(ctx)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	for _, d := range details {
+		form.Accounts = append(form.Accounts, d.Account)
+	}
+	pol := s.policy(ctx)
+	s.render(w, r, status, templates.BudgetsAdmin(s.pageWith(r, "Budgets", pol), templates.BudgetsAdminData{
+		Budgets: budgetViews(pol, bals, nil, nil), Form: form}))
+}
+
+// parseBudgetForm reads the admin's form into a budget.
+func parseBudgetForm(r *http.Request, by string) (billing.Budget, templates.BudgetForm, error) {
+	f := templates.BudgetForm{Account: strings.TrimSpace(r.PostForm.Get("account")), User: strings.TrimSpace(r.PostForm.Get("user")),
+		Unit: r.PostForm.Get("unit"), Amount: strings.TrimSpace(r.PostForm.Get("amount")), Starts: r.PostForm.Get("starts"),
+		Ends: r.PostForm.Get("ends"), Thresholds: r.PostForm.Get("thresholds"), RunsOutDays: strings.TrimSpace(r.PostForm.Get("runs_out_days")),
+		Enforce: r.PostForm.Get("enforce") != "", Note: strings.TrimSpace(r.PostForm.Get("note"))}
+	b := billing.Budget{Account: f.Account, User: f.User, Unit: billing.BudgetUnit(f.Unit), Enforce: f.Enforce, Note: f.Note, UpdatedBy: by}
+	if id := r.PostForm.Get("id"); id != "" {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return b, f, billing.Invalidf("the budget's number %q is not a number", id)
+		}
+		b.ID, f.ID = n, n
+	}
+	var err error
+	if b.Amount, err = billing.ParseBudgetAmount(b.Unit, f.Amount); err != nil {
+		return b, f, err
+	}
+	month := func(name, v string) (time.Time, error) {
+		t, err := time.Parse("2006-01", strings.TrimSpace(v))
+		if err != nil {
+			return t, billing.Invalidf("%s: give a month such as 2027-01", name)
+		}
+		return t, nil
+	}
+	if b.Starts, err = month("first month", f.Starts); err != nil {
+		return b, f, err
+	}
+	last, err := month("last month", f.Ends)
+	if err != nil {
+		return b, f, err
+	}
+	b.Ends = last.AddDate(0, 1, 0)
+	if b.Thresholds, err = billing.ParseThresholds(f.Thresholds); err != nil {
+		return b, f, err
+	}
+	if f.RunsOutDays != "" {
+		if b.RunsOutDays, err = strconv.Atoi(f.RunsOutDays); err != nil {
+			return b, f, billing.Invalidf("runs-out warning: give a whole number of days")
+		}
+	}
+	return b, f, nil
+}
+
+func (s *Server) saveBudget(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	b, form, err := parseBudgetForm(r, v.User)
+	if err == nil {
+		var old *billing.Budget
+		b, old, err = s.billing.SetBudget(r.Context(), b)
+		if err == nil {
+			s.recordAdmin(r, v, "budget_set", budgetChange(s.policy(r.Context()), b, old))
+			s.flash(r, "success", fmt.Sprintf("Saved the %s budget of %s for %s to %s.", b.Unit, budgetOwnerName(b),
+				b.Starts.Format("2006-01"), b.Ends.AddDate(0, -1, 0).Format("2006-01")))
+			http.Redirect(w, r, "/admin/budgets", http.StatusSeeOther)
+			return
+		}
+	}
+	var be *billing.Error
+	if errors.As(err, &be) {
+		form.Error = be.SafeMessage()
+		s.renderBudgetsAdmin(w, r, v, http.StatusUnprocessableEntity, form)
+		return
+	}
+	s.serverError(w, r, err)
+}
+
+func (s *Server) deleteBudget(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	b, err := s.billing.DeleteBudget(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.recordAdmin(r, v, "budget_deleted", budgetChange(s.policy(r.Context()), b, nil))
+	s.flash(r, "success", fmt.Sprintf("Deleted the %s budget of %s.", b.Unit, budgetOwnerName(b)))
+	http.Redirect(w, r, "/admin/budgets", http.StatusSeeOther)
+}
+
+func budgetOwnerName(b billing.Budget) string {
+	if b.User != "" {
+		return b.User + " in " + b.Account
+	}
+	return b.Account
+}
+
+// budgetChange says in the audit log what a budget is now and was.
+func budgetChange(pol billing.Policy, b billing.Budget, old *billing.Budget) string {
+	desc := func(b billing.Budget) string {
+		return fmt.Sprintf("%s %s %s %s..%s thresholds %v runs-out %dd enforce %v", budgetOwnerName(b), b.Unit,
+			pol.FormatBudgetAmount(b, b.Amount), b.Starts.Format("2006-01"), b.Ends.AddDate(0, -1, 0).Format("2006-01"),
+			b.Thresholds, b.RunsOutDays, b.Enforce)
+	}
+	s := fmt.Sprintf("budget %d: %s", b.ID, desc(b))
+	if old != nil {
+		s += " (was " + desc(*old) + ")"
+	}
+	return s
+}
