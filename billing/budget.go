@@ -299,3 +299,29 @@ func ParseThresholds(s string) ([]int, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// Owner names whose budget it is: "physics", or "alice in physics".
+func (b Budget) Owner() string {
+	if b.User != "" {
+		return b.User + " in " + b.Account
+	}
+	return b.Account
+}
+
+// LastMonth is the last month the range includes ("2027-12").
+func (b Budget) LastMonth() string { return b.Ends.AddDate(0, -1, 0).Format("2006-01") }
+
+// Describe says what a budget is, in one line (the audit log, the CLI).
+func (p Policy) Describe(b Budget) string {
+	return fmt.Sprintf("%s %s %s %s..%s thresholds %v runs-out %dd enforce %v", b.Owner(), b.Unit,
+		p.FormatBudgetAmount(b, b.Amount), b.Starts.Format("2006-01"), b.LastMonth(), b.Thresholds, b.RunsOutDays, b.Enforce)
+}
+
+// DescribeChange is the audit log's line for a budget set (old nil: new).
+func (p Policy) DescribeChange(b Budget, old *Budget) string {
+	s := fmt.Sprintf("budget %d: %s", b.ID, p.Describe(b))
+	if old != nil {
+		s += " (was " + p.Describe(*old) + ")"
+	}
+	return s
+}

@@ -51,10 +51,7 @@ func budgetViews(pol billing.Policy, bals []billing.Balance, alerts map[int64][]
 	out := make([]templates.BudgetView, 0, len(bals))
 	for _, bal := range bals {
 		b := bal.Budget
-		owner := b.Account
-		if b.User != "" {
-			owner = b.User + " in " + b.Account
-		}
+		owner := b.Owner()
 		amount := func(v int64) string { return pol.FormatBudgetAmount(b, v) }
 		view := templates.BudgetView{ID: b.ID, Account: b.Account, Owner: owner, Unit: string(b.Unit),
 			Range:  b.Starts.Format("2006-01") + " to " + b.Ends.AddDate(0, -1, 0).Format("2006-01"),
@@ -251,8 +248,8 @@ func (s *Server) saveBudget(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		var old *billing.Budget
 		b, old, err = s.billing.SetBudget(r.Context(), b)
 		if err == nil {
-			s.recordAdmin(r, v, "budget_set", budgetChange(s.policy(r.Context()), b, old))
-			s.flash(r, "success", fmt.Sprintf("Saved the %s budget of %s for %s to %s.", b.Unit, budgetOwnerName(b),
+			s.recordAdmin(r, v, "budget_set", s.policy(r.Context()).DescribeChange(b, old))
+			s.flash(r, "success", fmt.Sprintf("Saved the %s budget of %s for %s to %s.", b.Unit, b.Owner(),
 				b.Starts.Format("2006-01"), b.Ends.AddDate(0, -1, 0).Format("2006-01")))
 			http.Redirect(w, r, "/admin/budgets", http.StatusSeeOther)
 			return
@@ -278,28 +275,8 @@ func (s *Server) deleteBudget(w http.ResponseWriter, r *http.Request, v *Viewer)
 		s.fail(w, r, err)
 		return
 	}
-	s.recordAdmin(r, v, "budget_deleted", budgetChange(s.policy(r.Context()), b, nil))
-	s.flash(r, "success", fmt.Sprintf("Deleted the %s budget of %s.", b.Unit, budgetOwnerName(b)))
+	s.recordAdmin(r, v, "budget_deleted", s.policy(r.Context()).DescribeChange(b, nil))
+	s.flash(r, "success", fmt.Sprintf("Deleted the %s budget of %s.", b.Unit, b.Owner()))
 	http.Redirect(w, r, "/admin/budgets", http.StatusSeeOther)
 }
 
-func budgetOwnerName(b billing.Budget) string {
-	if b.User != "" {
-		return b.User + " in " + b.Account
-	}
-	return b.Account
-}
-
-// budgetChange says in the audit log what a budget is now and was.
-func budgetChange(pol billing.Policy, b billing.Budget, old *billing.Budget) string {
-	desc := func(b billing.Budget) string {
-		return fmt.Sprintf("%s %s %s %s..%s thresholds %v runs-out %dd enforce %v", budgetOwnerName(b), b.Unit,
-			pol.FormatBudgetAmount(b, b.Amount), b.Starts.Format("2006-01"), b.Ends.AddDate(0, -1, 0).Format("2006-01"),
-			b.Thresholds, b.RunsOutDays, b.Enforce)
-	}
-	s := fmt.Sprintf("budget %d: %s", b.ID, desc(b))
-	if old != nil {
-		s += " (was " + desc(*old) + ")"
-	}
-	return s
-}

@@ -54,6 +54,7 @@ func commands() []command {
 		{"rates", "import, list and show rate cards", runRates},
 		{"rate", "rate every ended job in open periods", runRate},
 		{"estimate", "what a job would cost, with the breakdown", runEstimate},
+		{"budget", "budgets: list, show, set, delete (with balances)", runBudget},
 		{"jwks", "print the JWKS that Slurm needs for Tally's RS256 key", runJWKS},
 		{"keygen", "write a new key for TALLY_SESSION_KEY_FILE", runKeygen},
 		{"version", "print the version", runVersion},
