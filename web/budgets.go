@@ -279,4 +279,3 @@ func (s *Server) deleteBudget(w http.ResponseWriter, r *http.Request, v *Viewer)
 	s.flash(r, "success", fmt.Sprintf("Deleted the %s budget of %s.", b.Unit, b.Owner()))
 	http.Redirect(w, r, "/admin/budgets", http.StatusSeeOther)
 }
-
