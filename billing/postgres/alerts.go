@@ -92,8 +92,8 @@ type Recipients func(coordinators []string, pi, capped string) []string
 // ones are recorded as skipped. The budget's row is locked and its amount
 // compared, so an alert is never recorded against an amount that a top-up
 // replaced meanwhile (the next check sees the new one). It returns the
-// alerts newly recorded.
-func (s *AlertStore) RecordAlerts(ctx context.Context, b billing.Budget, drafts []AlertDraft, to Recipients, webhook bool) (_ []Alert, err error) {
+// alerts newly recorded, crossed (and due to be sent) at at.
+func (s *AlertStore) RecordAlerts(ctx context.Context, b billing.Budget, at time.Time, drafts []AlertDraft, to Recipients, webhook bool) (_ []Alert, err error) {
 	defer annotate(&err, "recording the alerts of budget %d", b.ID)
 	if len(drafts) == 0 {
 		return nil, nil
@@ -140,10 +140,10 @@ func (s *AlertStore) RecordAlerts(ctx context.Context, b billing.Budget, drafts 
 				payload = []byte("{}")
 			}
 			a, err := scanAlert(tx.QueryRow(ctx, `INSERT INTO budget_alerts (budget_id, kind, threshold, budget_amount, account,
-					subject, body, recipients, webhook, payload, skipped)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+					subject, body, recipients, webhook, payload, skipped, crossed_at, next_attempt_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
 				ON CONFLICT (budget_id, kind, threshold, budget_amount) DO NOTHING
-				RETURNING `+alertColumns, b.ID, d.Kind, d.Threshold, b.Amount, b.Account, d.Subject, d.Body, recipients, webhook, payload, skipped))
+				RETURNING `+alertColumns, b.ID, d.Kind, d.Threshold, b.Amount, b.Account, d.Subject, d.Body, recipients, webhook, payload, skipped, at))
 			if errors.Is(err, pgx.ErrNoRows) {
 				continue // recorded before
 			}
