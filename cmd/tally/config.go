@@ -70,6 +70,17 @@ type Config struct {
 
 	Rounding    string
 	Attribution string
+
+	SMTPAddr            string
+	SMTPFrom            string
+	SMTPUsername        string
+	SMTPPasswordFile    string
+	MailDomain          string
+	BaseURL             string
+	WebhookURL          string
+	WebhookSecretFile   string
+	BudgetEnforce       string
+	BudgetCheckInterval time.Duration
 }
 
 // option describes one setting: its flag, variable, default and help. The
@@ -134,6 +145,16 @@ func (c *Config) options() []option {
 		{"billing", "rounding", "TALLY_ROUNDING", "half-up", "how statement lines round to the currency's minor unit: half-up or half-even", strOpt(&c.Rounding)},
 		{"billing", "attribution", "TALLY_ATTRIBUTION", "end", "which period a job is charged in: end (where it ended) or split (by wall-clock overlap)", strOpt(&c.Attribution)},
 		{"ingest", "ingest-overlap", "TALLY_INGEST_OVERLAP", "1h", "how far back each scheduled ingest re-reads, to catch jobs that ended", durOpt(&c.IngestOverlap)},
+		{"budgets", "smtp-addr", "TALLY_SMTP_ADDR", "", "SMTP server (host:port) that budget alerts are emailed through; empty: no email (alerts are still recorded and shown)", strOpt(&c.SMTPAddr)},
+		{"budgets", "smtp-from", "TALLY_SMTP_FROM", "", "sender of budget alerts (Tally <tally@example.org>); needed with --smtp-addr", strOpt(&c.SMTPFrom)},
+		{"budgets", "smtp-username", "TALLY_SMTP_USERNAME", "", "SMTP user name (AUTH PLAIN, only over STARTTLS or to this machine); empty: no authentication", strOpt(&c.SMTPUsername)},
+		{"budgets", "smtp-password-file", "TALLY_SMTP_PASSWORD_FILE", "", "file holding the SMTP password (mode 0600)", strOpt(&c.SMTPPasswordFile)},
+		{"budgets", "mail-domain", "TALLY_MAIL_DOMAIN", "", "alerts go to <user>@this domain for coordinators (and a PI field holding a user name); a PI field holding an address is used as is", strOpt(&c.MailDomain)},
+		{"budgets", "base-url", "TALLY_BASE_URL", "", "the portal's public URL (https://tally.example.org), for links in alerts", strOpt(&c.BaseURL)},
+		{"budgets", "alert-webhook-url", "TALLY_ALERT_WEBHOOK_URL", "", "URL that budget alerts are POSTed to as JSON; empty: no webhook", strOpt(&c.WebhookURL)},
+		{"budgets", "alert-webhook-secret-file", "TALLY_ALERT_WEBHOOK_SECRET_FILE", "", "file holding the secret that signs webhook posts (X-Tally-Signature: sha256=HMAC; mode 0600)", strOpt(&c.WebhookSecretFile)},
+		{"budgets", "budget-enforce", "TALLY_BUDGET_ENFORCE", "off", "hold accounts whose enforced budget is spent (sacctmgr GrpSubmitJobs=0; needs --cluster): off, dry-run (log and audit only) or on", strOpt(&c.BudgetEnforce)},
+		{"budgets", "budget-check-interval", "TALLY_BUDGET_CHECK_INTERVAL", "10m", "how often serve checks budgets for alerts and holds, besides after each scheduled ingest (0: only then)", durOpt(&c.BudgetCheckInterval)},
 	}
 }
 
@@ -265,6 +286,9 @@ func (c *Config) validate() error {
 	}
 	if c.MinUID < 0 {
 		return fmt.Errorf("--min-uid must be 0 or more")
+	}
+	if err := c.validateBudgets(); err != nil {
+		return err
 	}
 	if strings.TrimSpace(c.SessionKeyFile) != "" && len(splitList(c.SessionKeyFile)) == 0 {
 		return fmt.Errorf("invalid session-key-file %q: want a file, or a comma-separated list of files", c.SessionKeyFile)

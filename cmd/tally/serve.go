@@ -34,7 +34,7 @@ func newLogger(cfg *Config, env *cmdEnv) *slog.Logger {
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	var cfg Config
 	fs := newFlagSet(env, "serve", "serve [flags]\n\nServes the portal until interrupted (Ctrl-C or SIGTERM), then drains requests.")
-	if err := cfg.bind(fs, "database", "log", "http", "auth", "slurm", "ingest", "billing"); err != nil {
+	if err := cfg.bind(fs, "database", "log", "http", "auth", "slurm", "ingest", "billing", "budgets"); err != nil {
 		return usageErr("%v", err)
 	}
 	if err := parse(fs, args); err != nil {
@@ -80,6 +80,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if parts.minter == nil {
 		log.Warn("no TALLY_JWT_KEY_FILE: people can sign in, but Tally holds no Slurm token for them")
 	}
+	budgets, err := cfg.budgetRunner(pool, log)
+	if err != nil {
+		return fail("%v", err)
+	}
+	go budgets.Run(ctx)
 	var ingestControl web.IngestControl
 	var sched *ingest.Scheduler
 	if in, err := cfg.ingester(pool, parts, log); err != nil {
@@ -97,6 +102,8 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 			}
 			log.Info("rated open periods", "only_changed", sum.OnlyChanged, "jobs", sum.Jobs, "written", sum.Written,
 				"failed", sum.Failed, "first_failure", sum.FirstFail, "took", sum.Took)
+			// Budgets count what was just rated and what runs now.
+			budgets.Kick()
 		}
 		ingestControl = sched
 		if cfg.IngestInterval > 0 {
