@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tally-hpc/tally/internal/slurmtest"
 	"github.com/tally-hpc/tally/internal/testenv"
 	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/slurm/ingest"
@@ -79,6 +81,17 @@ func TestLiveSlurmSession(t *testing.T) {
 		e.srv.pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE username = 'alice'), count(*) FILTER (WHERE username <> 'alice') FROM jobs`).Scan(&mine, &others)
 		if mine == 0 || others != 0 {
 			t.Errorf("after refresh: %d of alice's jobs, %d of others", mine, others)
+		}
+		// What runs now, read live with her own token, priced so far.
+		importStandardCard(t, e.srv.pool)
+		id := slurmtest.Submit(t, tb, "alice", false, "-p", "cpu", "-A", "physics", "-c", "2", "-J", "tally-running-live", "--wrap", "sleep 300")
+		t.Cleanup(func() { slurmtest.Scancel(t, tb, id) })
+		slurmtest.WaitRunning(t, tb, id, time.Minute)
+		time.Sleep(2 * time.Second)
+		resp, body = b.get("/jobs/running")
+		row := between(body, `data-key="`+strconv.FormatInt(id, 10)+`"`, "</tr>")
+		if resp.StatusCode != 200 || !strings.Contains(row, "RUNNING") || !strings.Contains(row, "USD") {
+			t.Errorf("/jobs/running does not show job %d running with its cost so far: %d\n%.3000s", id, resp.StatusCode, body)
 		}
 	})
 	// The testbeds trust a JWKS too: the same with Tally minting RS256

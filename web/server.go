@@ -92,6 +92,8 @@ type Server struct {
 	handler  http.Handler
 	tokens   tokenStore // personal API tokens
 	api      *apiState  // the API's per-token limits and resolved owners
+	// liveVersion is the slurmctld API version of the running-jobs page.
+	liveVersion liveVersionCache
 }
 
 // billingStore is everything the pages ask of billing's storage, one
@@ -218,6 +220,7 @@ func (s *Server) routes() {
 	s.handle("POST /refresh", s.signedIn(s.refresh))
 	s.handle("GET /jobs", s.signedIn(s.jobs))
 	s.handle("GET /jobs.csv", s.signedIn(s.jobsCSV))
+	s.handle("GET /jobs/running", s.signedIn(s.runningJobs))
 	s.handle("GET /jobs/{id}", s.signedIn(s.receipt))
 	s.handle("GET /jobs/{id}/receipt.pdf", s.signedIn(s.receiptPDF))
 	s.handle("GET /estimate", s.signedIn(s.estimate))

@@ -1,0 +1,133 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/templates"
+)
+
+// viewerCredential lends the signed-in person's own Slurm token (kept in
+// the session, renewed there) to the slurmrestd client: this page is what
+// the stored token is for.
+type viewerCredential struct {
+	cred slurm.Credential
+}
+
+func (v viewerCredential) Credential(context.Context) (slurm.Credential, error) { return v.cred, nil }
+func (v viewerCredential) Invalidate()                                          {}
+
+// liveVersionCache remembers the slurmctld API version slurmrestd offers;
+// asking for its OpenAPI document on every page would cost more than the
+// page.
+type liveVersionCache struct {
+	mu      sync.Mutex
+	version string
+	at      time.Time
+}
+
+func (c *liveVersionCache) get(ctx context.Context, client *slurm.Client, creds slurm.CredentialSource) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != "" && time.Since(c.at) < time.Hour {
+		return c.version, nil
+	}
+	v, err := client.DiscoverLiveVersion(ctx, creds)
+	if err != nil {
+		return "", err
+	}
+	c.version, c.at = v, time.Now()
+	return v, nil
+}
+
+// runningJobs lists the person's jobs Slurm runs or queues now, read live
+// from slurmctld with their own token, each running one priced so far
+// (Rater.CostSoFar, the rule budgets count as accruing) and each pending
+// one at its time limit.
+func (s *Server) runningJobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	ctx := r.Context()
+	pol := s.policy(ctx)
+	d := templates.RunningData{}
+	cred, ok := s.slurmCredential(r)
+	if !ok || s.slurm == nil {
+		d.Message = "This Tally does not talk to slurmrestd with your token, so it cannot list what runs now. Your jobs appear here as soon as they end and are ingested."
+		s.render(w, r, http.StatusOK, templates.RunningJobs(s.pageWith(r, "Running now", pol), d))
+		return
+	}
+	creds := viewerCredential{cred}
+	version, err := s.liveVersion.get(ctx, s.slurm, creds)
+	var ans slurm.LiveJobsAnswer
+	if err == nil {
+		ans, err = s.slurm.LiveJobs(ctx, creds, version)
+	}
+	if err != nil {
+		s.log.Warn("live job list failed", "id", requestID(ctx), "user", v.SlurmUser, "err", err)
+		d.Message = "Slurm did not answer just now, so Tally cannot say what runs. Try again in a minute."
+		if errors.Is(err, slurm.ErrAuth) {
+			d.Message = "Slurm refused your session's token (Slurm session expired). Sign out and in again."
+		}
+		s.render(w, r, http.StatusOK, templates.RunningJobs(s.pageWith(r, "Running now", pol), d))
+		return
+	}
+	cards, err := s.billing.Cards(ctx)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	rater := billing.Rater{Cards: cards, Rounding: s.rounding}
+	now := time.Now()
+	var total billing.Micros
+	currency := ""
+	for _, j := range ans.Jobs {
+		if j.User != v.SlurmUser {
+			continue // slurmctld may show others' jobs; this page is the person's own
+		}
+		row := templates.RunningRow{JobID: strconv.FormatInt(j.JobID, 10), Account: j.Account, Partition: j.Partition, State: j.State,
+			CPUs: j.CPUs}
+		for _, n := range j.GPUs {
+			row.GPUs += n
+		}
+		if j.TimeLimit > 0 {
+			row.TimeLimit = humanDuration(j.TimeLimit)
+		}
+		switch {
+		case j.State == "RUNNING":
+			row.Elapsed = humanDuration(j.Elapsed(now))
+			if ch, err := rater.CostSoFar(j, now); err != nil {
+				row.Cost = "no price: " + safeBillingMessage(err)
+			} else {
+				row.Cost = pol.Money(ch.Total, ch.Currency)
+				total += ch.Total
+				currency = ch.Currency
+			}
+		case j.TimeLimit > 0:
+			at := j
+			at.Start = now.Add(-j.TimeLimit)
+			if ch, err := rater.CostSoFar(at, now); err == nil {
+				row.Cost = "up to " + pol.Money(ch.Total, ch.Currency) + " at its time limit"
+			}
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	sort.Slice(d.Rows, func(i, k int) bool { return d.Rows[i].JobID > d.Rows[k].JobID })
+	if currency != "" {
+		d.Total = pol.Money(pol.Round(total, currency), currency)
+	}
+	d.AsOf = now.UTC().Format("15:04:05 UTC")
+	s.render(w, r, http.StatusOK, templates.RunningJobs(s.pageWith(r, "Running now", pol), d))
+}
+
+func safeBillingMessage(err error) string {
+	var be *billing.Error
+	if errors.As(err, &be) {
+		return be.SafeMessage()
+	}
+	return "the rate cards could not price it"
+}
