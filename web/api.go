@@ -287,17 +287,18 @@ func splitAPI(api, pages http.Handler) http.Handler {
 	})
 }
 
-// apiMoney is an amount: the figure as Tally's pages show it (rounded to
-// the currency's minor unit by the one rounding policy; a job's charge
-// lines, which receipts show exact, exact), its currency, and the exact
-// micro-unit value it came from. Never a float.
+// apiMoney is an amount as Tally's pages show it: amount is the figure
+// shown (rounded to the currency's minor unit by the one rounding policy;
+// a job's charge lines and unit prices, which receipts show exact, to the
+// micro-unit), exact the same amount to six decimals (as the pages'
+// sortable tables carry it). Never a float.
 type apiMoney struct {
-	Amount   string `json:"amount" doc:"as the pages show it: rounded to the currency's minor unit (charge lines: exact)"`
+	Amount   string `json:"amount" doc:"the figure as the pages show it: rounded to the minor unit (charge lines: exact)"`
 	Currency string `json:"currency" doc:"ISO 4217 code, or the rate card's currency"`
-	Exact    string `json:"exact" doc:"the exact amount, to the micro-unit (six decimals)"`
+	Exact    string `json:"exact" doc:"the same amount to the micro-unit (six decimals)"`
 }
 
-// amount is a rounded figure, as pages show totals.
+// amount is a figure as pages show amounts (figures.money), for the API.
 func (f figures) amount(m billing.Micros, currency string) apiMoney {
 	return apiMoney{Amount: f.pol.Format(m, currency), Currency: currency, Exact: m.String()}
 }

@@ -372,32 +372,29 @@ type apiStatementLine struct {
 	Account   string   `json:"account"`
 	Component string   `json:"component" doc:"cpu, mem, gpu, ..., adjustments"`
 	Jobs      int      `json:"jobs"`
-	Amount    apiMoney `json:"amount" doc:"amount: what is billed; exact: the jobs' exact sum it was rounded from"`
+	ExactSum  string   `json:"exact_sum" doc:"the exact sum of the jobs' lines, to the micro-unit"`
+	Amount    apiMoney `json:"amount" doc:"that sum rounded once to the minor unit: what is billed"`
 }
 
 func (f figures) statementLines(ls []billing.StatementLine, currency string) []apiStatementLine {
 	out := make([]apiStatementLine, 0, len(ls))
 	for _, l := range ls {
-		out = append(out, apiStatementLine{Account: l.Account, Component: l.Component, Jobs: l.Jobs, Amount: f.rounded(l.Amount, l.Exact, currency)})
+		out = append(out, apiStatementLine{Account: l.Account, Component: l.Component, Jobs: l.Jobs, ExactSum: l.Exact.String(),
+			Amount: f.amount(l.Amount, currency)})
 	}
 	return out
 }
 
-// rounded is a figure Tally rounded (a statement line, a total of rounded
-// lines) with the exact sum it came from.
-func (f figures) rounded(m, exact billing.Micros, currency string) apiMoney {
-	return apiMoney{Amount: f.pol.Format(m, currency), Currency: currency, Exact: exact.String()}
-}
-
 type apiStatement struct {
-	Number  string             `json:"number" doc:"empty while the period is open"`
-	Status  string             `json:"status" doc:"preview (period open) or issued (closed: final)"`
-	Account string             `json:"account"`
-	Details apiAccountDetails  `json:"details" doc:"frozen into the statement at the close"`
-	Jobs    int                `json:"jobs"`
-	Lines   []apiStatementLine `json:"lines"`
-	Total   apiMoney           `json:"total" doc:"the sum of the rounded lines"`
-	SHA256  string             `json:"sha256" doc:"of the issued statement; empty in a preview"`
+	Number   string             `json:"number" doc:"empty while the period is open"`
+	Status   string             `json:"status" doc:"preview (period open) or issued (closed: final)"`
+	Account  string             `json:"account"`
+	Details  apiAccountDetails  `json:"details" doc:"frozen into the statement at the close"`
+	Jobs     int                `json:"jobs"`
+	Lines    []apiStatementLine `json:"lines"`
+	Total    apiMoney           `json:"total" doc:"the sum of the rounded lines"`
+	ExactSum string             `json:"exact_sum" doc:"the exact sum of the lines before rounding"`
+	SHA256   string             `json:"sha256" doc:"of the issued statement; empty in a preview"`
 }
 
 type apiAccountDetails struct {
@@ -411,6 +408,7 @@ type apiPeriodStatements struct {
 	Period     apiPeriod      `json:"period"`
 	Jobs       int            `json:"jobs"`
 	Total      apiMoney       `json:"total" doc:"the sum of the statements"`
+	ExactSum   string         `json:"exact_sum" doc:"the exact sum of every line before rounding"`
 	Statements []apiStatement `json:"statements"`
 }
 
@@ -428,7 +426,7 @@ func (s *Server) apiPeriodStatements(r *http.Request, v *Viewer) (any, error) {
 	if currency == "" {
 		currency = s.cardCurrency(r.Context())
 	}
-	out := apiPeriodStatements{Period: periodOf(ps.Period), Jobs: ps.Jobs, Total: f.rounded(ps.Total, ps.Exact(), currency),
+	out := apiPeriodStatements{Period: periodOf(ps.Period), Jobs: ps.Jobs, Total: f.amount(ps.Total, currency), ExactSum: ps.Exact().String(),
 		Statements: make([]apiStatement, 0, len(ps.Statements))}
 	for _, st := range ps.Statements {
 		status := "preview"
@@ -438,7 +436,8 @@ func (s *Server) apiPeriodStatements(r *http.Request, v *Viewer) (any, error) {
 		d := st.Details
 		out.Statements = append(out.Statements, apiStatement{Number: st.Number, Status: status, Account: st.Account,
 			Details: apiAccountDetails{DisplayName: d.DisplayName, PI: d.PI, CostCentre: d.CostCentre, PONumber: d.PONumber},
-			Jobs:    st.Jobs, Lines: f.statementLines(st.Lines, st.Currency), Total: f.rounded(st.Total, st.Exact(), st.Currency), SHA256: st.SHA256})
+			Jobs:    st.Jobs, Lines: f.statementLines(st.Lines, st.Currency), Total: f.amount(st.Total, st.Currency), ExactSum: st.Exact().String(),
+			SHA256: st.SHA256})
 	}
 	return out, nil
 }
@@ -451,6 +450,7 @@ type apiUserStatement struct {
 	GPUHours  string             `json:"gpu_hours"`
 	Lines     []apiStatementLine `json:"lines"`
 	Total     apiMoney           `json:"total"`
+	ExactSum  string             `json:"exact_sum" doc:"the exact sum of the lines before rounding"`
 }
 
 func (s *Server) apiUserStatement(r *http.Request, v *Viewer) (any, error) {
@@ -469,7 +469,7 @@ func (s *Server) apiUserStatement(r *http.Request, v *Viewer) (any, error) {
 		exact += l.Exact
 	}
 	return apiUserStatement{Period: periodOf(us.Period), User: us.User, Jobs: us.Jobs, CoreHours: us.CoreHours, GPUHours: us.GPUHours,
-		Lines: f.statementLines(us.Lines, us.Currency), Total: f.rounded(us.Total, exact, us.Currency)}, nil
+		Lines: f.statementLines(us.Lines, us.Currency), Total: f.amount(us.Total, us.Currency), ExactSum: exact.String()}, nil
 }
 
 // --- accounts
@@ -498,7 +498,7 @@ func (s *Server) apiAccounts(r *http.Request, v *Viewer) (any, error) {
 	f := figures{s.policy(ctx)}
 	out := apiAccountList{Period: periodOf(cur), Accounts: make([]apiAccountRow, 0, len(sts))}
 	for _, st := range sts {
-		out.Accounts = append(out.Accounts, apiAccountRow{Account: st.Account, Jobs: st.Jobs, Total: f.rounded(st.Total, st.Exact(), st.Currency)})
+		out.Accounts = append(out.Accounts, apiAccountRow{Account: st.Account, Jobs: st.Jobs, Total: f.amount(st.Total, st.Currency)})
 	}
 	return out, nil
 }
