@@ -229,5 +229,59 @@ func demoBilling(ctx context.Context, env *cmdEnv, pool *pgxpool.Pool, cfg *Conf
 		}
 		fmt.Fprintf(env.stderr, "demo: closed %s: %d statements, %d jobs, total %s\n", ps.Period.Name, len(ps.Statements), ps.Jobs, pol.Money(ps.Total, ps.Currency))
 	}
+	return demoBudgets(ctx, env, store, pol, cards[0].Currency, from, thisMonth, billing.Rounding(cfg.Rounding))
+}
+
+// demoBudgets gives every account a budget for the demo's months and the
+// next two, sized from what it has spent so far: most with room to
+// spare, the busiest account at about 85 % (so a first look shows a
+// warning and a forecast), and one a core-hours budget.
+func demoBudgets(ctx context.Context, env *cmdEnv, store *billingpg.Store, pol billing.Policy, currency string, from, thisMonth time.Time, rule billing.Rounding) error {
+	details, err := store.AccountDetailsAll(ctx)
+	if err != nil {
+		return fail("demo budgets: %v", err)
+	}
+	ends := thisMonth.AddDate(0, 3, 0)
+	var budgets []billing.Budget
+	for _, d := range details {
+		budgets = append(budgets, billing.Budget{Account: d.Account, Unit: billing.UnitMoney, Currency: currency, Amount: 1, Starts: from, Ends: ends, UpdatedBy: "demo"})
+	}
+	if len(budgets) == 0 {
+		return nil
+	}
+	// What each has spent so far decides its size.
+	bals, err := store.Balances(ctx, budgets, nil, time.Now(), rule)
+	if err != nil {
+		return fail("demo budgets: %v", err)
+	}
+	busiest := 0
+	for i, b := range bals {
+		if b.Charged > bals[busiest].Charged {
+			busiest = i
+		}
+	}
+	for i, bal := range bals {
+		b := bal.Budget
+		// Room for three times the spending so far; the busiest only 85 %.
+		b.Amount = max(bal.Charged*3, 1_000*billing.MicrosPerUnit)
+		if i == busiest {
+			b.Amount = max(bal.Charged*100/85, billing.MicrosPerUnit)
+			b.RunsOutDays = 30
+		}
+		saved, _, err := store.SetBudget(ctx, b)
+		if err != nil {
+			return fail("demo budget for %s: %v", b.Account, err)
+		}
+		if i == busiest {
+			fmt.Fprintf(env.stderr, "demo: budget %s (near its limit)\n", pol.Describe(saved))
+		}
+		if i == (busiest+1)%len(bals) {
+			cores := billing.Budget{Account: b.Account, Unit: billing.UnitCoreHours, Amount: 500_000 * 3600, Starts: from, Ends: ends, UpdatedBy: "demo"}
+			if _, _, err := store.SetBudget(ctx, cores); err != nil {
+				return fail("demo core-hours budget for %s: %v", b.Account, err)
+			}
+		}
+	}
+	fmt.Fprintf(env.stderr, "demo: %d accounts have budgets to %s\n", len(bals), ends.AddDate(0, -1, 0).Format("2006-01"))
 	return nil
 }

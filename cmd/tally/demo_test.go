@@ -47,6 +47,12 @@ func TestDemo(t *testing.T) {
 	if closed < 1 || charges < 1000 {
 		t.Errorf("closed periods %d, charges %d", closed, charges)
 	}
+	// A first look shows budgets, one of them near its limit.
+	var budgets int
+	pool.QueryRow(context.Background(), `SELECT count(*) FROM budgets`).Scan(&budgets)
+	if budgets < 3 || !strings.Contains(demo.stderr(), "(near its limit)") {
+		t.Errorf("demo budgets: %d\n%s", budgets, demo.stderr())
+	}
 	if code := demo.stop(); code != 0 {
 		t.Errorf("demo exit code %d after Ctrl-C", code)
 	}
