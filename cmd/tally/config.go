@@ -49,7 +49,10 @@ type Config struct {
 	ExportTimeout        time.Duration
 	MetricsTokenFile     string
 	MetricsNetworks      string
+	APIRateLimit         int
+	APICORSOrigins       string
 
+	ConfigFile            string
 	JWTKeyFile            string
 	JWTAlg                string
 	JWTLifetime           time.Duration
@@ -111,6 +114,8 @@ func (c *Config) options() []option {
 		{"http", "trust-proxy", "TALLY_TRUST_PROXY", "false", "trust X-Forwarded-Proto and X-Forwarded-For from a reverse proxy", boolOpt(&c.TrustProxy)},
 		{"http", "trusted-proxies", "TALLY_TRUSTED_PROXIES", "", "with --trust-proxy: further proxies (networks) whose X-Forwarded-For hops are skipped to find the client", strOpt(&c.TrustedProxies)},
 		{"http", "trusted-origins", "TALLY_TRUSTED_ORIGINS", "", "comma-separated extra origins allowed to POST (https://portal.example.org)", strOpt(&c.TrustedOrigins)},
+		{"http", "api-rate-limit", "TALLY_API_RATE_LIMIT", "120", "requests per minute one API token may make, counted by each replica (0: no limit)", intOpt(&c.APIRateLimit)},
+		{"http", "api-cors-origins", "TALLY_API_CORS_ORIGINS", "", "comma-separated origins whose pages may call /api/v1 from a browser with a token (https://ondemand.example.org); none by default", strOpt(&c.APICORSOrigins)},
 		{"http", "session-idle-timeout", "TALLY_SESSION_IDLE_TIMEOUT", "30m", "sign out after this long without a request", durOpt(&c.SessionIdleTimeout)},
 		{"http", "session-lifetime", "TALLY_SESSION_LIFETIME", "12h", "sign out this long after sign-in, whatever the activity", durOpt(&c.SessionLifetime)},
 		{"http", "session-key-file", "TALLY_SESSION_KEY_FILE", "", "file with the key that encrypts sessions at rest (AES-256-GCM): 64 hex characters, mode 0600, made by `tally keygen FILE`; a comma-separated list rotates keys (the first encrypts, all decrypt); unset: a key made at start-up, so a restart signs everyone out", strOpt(&c.SessionKeyFile)},
@@ -127,6 +132,7 @@ func (c *Config) options() []option {
 		{"auth", "login-max-failures-per-address", "TALLY_LOGIN_MAX_FAILURES_PER_ADDRESS", "20", "failed sign-ins per client address before a pause", intOpt(&c.LoginMaxFailuresAddr)},
 		{"auth", "login-failure-window", "TALLY_LOGIN_FAILURE_WINDOW", "15m", "how long failed sign-ins count", durOpt(&c.LoginFailureWindow)},
 		{"auth", "login-failure-floor", "TALLY_LOGIN_FAILURE_FLOOR", "1s", "least time a refused sign-in takes (hides whether the user exists)", durOpt(&c.LoginFailureFloor)},
+		{"slurm", "config", "TALLY_CONFIG", "", "YAML file listing several clusters (README: Several clusters); without it the settings below describe one cluster, and in it they are each cluster's defaults", strOpt(&c.ConfigFile)},
 		{"slurm", "jwt-key-file", "TALLY_JWT_KEY_FILE", "", "Slurm's jwt_key (HS256) or a PEM private key (RS256); mode 0600", strOpt(&c.JWTKeyFile)},
 		{"slurm", "jwt-alg", "TALLY_JWT_ALG", "HS256", "token signature: HS256 or RS256", strOpt(&c.JWTAlg)},
 		{"slurm", "jwt-lifetime", "TALLY_JWT_LIFETIME", "15m", "lifetime of the Slurm tokens Tally mints", durOpt(&c.JWTLifetime)},

@@ -57,6 +57,7 @@ func commands() []command {
 		{"budget", "budgets: list, show, set, delete (with balances)", runBudget},
 		{"jwks", "print the JWKS that Slurm needs for Tally's RS256 key", runJWKS},
 		{"keygen", "write a new key for TALLY_SESSION_KEY_FILE", runKeygen},
+		{"api", "read the JSON API with your personal token (TALLY_TOKEN)", runAPI},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -158,10 +159,37 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 func runConfig(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := newFlagSet(env, "config", "config\n\nPrints every setting as a Markdown table (the README's configuration section).")
+	if len(args) > 0 && args[0] == "check" {
+		return runConfigCheck(env, args[1:])
+	}
+	fs := newFlagSet(env, "config", `config | config check [flags]
+
+  config         prints every setting as a Markdown table (the README's configuration section)
+  config check   reads the settings and the clusters file (--config, TALLY_CONFIG) and says
+                 what Tally would read from each cluster, or each mistake on a line of its own`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	writeConfigTable(env.stdout)
+	return nil
+}
+
+func runConfigCheck(env *cmdEnv, args []string) error {
+	var cfg Config
+	fs := newFlagSet(env, "config check", "config check [flags]\n\nChecks the clusters file (or the one cluster of the TALLY_* settings).")
+	if err := cfg.bind(fs, "slurm", "ingest"); err != nil {
+		return usageErr("%v", err)
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	list, err := cfg.clusters()
+	if err != nil {
+		return fail("%v", err)
+	}
+	for _, cl := range list {
+		fmt.Fprintln(env.stdout, cl.describe())
+	}
+	fmt.Fprintf(env.stdout, "ok: %d cluster(s)\n", len(list))
 	return nil
 }
