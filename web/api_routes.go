@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -687,9 +686,13 @@ func readEstimateInput(r *http.Request) (apiEstimateInput, error) {
 	default:
 		return in, &apiErr{http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the inputs as application/json (or as a form)."}
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxFormBytes))
+	dec := json.NewDecoder(r.Body) // bounded by apiEntry (maxFormBytes)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return in, &apiErr{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("The body is larger than Tally accepts (%d bytes at most).", maxFormBytes)}
+		}
 		return in, &apiErr{http.StatusBadRequest, "bad_request", "The body is not the JSON object the estimate takes: " + clip(err.Error(), 200)}
 	}
 	vals := url.Values{}

@@ -306,6 +306,7 @@ func TestAPIErrorShapes(t *testing.T) {
 		{"POST", "/api/v1/estimate", token, `{"partition":`, nil, 400, "bad_request"},
 		{"POST", "/api/v1/estimate", token, `{"nodes":3}`, nil, 400, "bad_request"},
 		{"POST", "/api/v1/estimate", token, `x`, map[string]string{"Content-Type": "text/plain"}, 415, "unsupported_media_type"},
+		{"POST", "/api/v1/estimate", token, `{"partition":"` + strings.Repeat("x", 2<<20) + `"}`, nil, 413, "too_large"},
 	} {
 		resp, body := apiCall(t, e, c.method, c.path, c.token, c.body, c.header)
 		if resp.StatusCode != c.status {
@@ -402,5 +403,50 @@ func TestAPITokenNeverInLogs(t *testing.T) {
 		(SELECT string_agg(detail, ' ') FROM auth_events), (SELECT string_agg(row_to_json(t)::text, ' ') FROM api_tokens t))`).Scan(&rows)
 	if strings.Contains(rows, token[4:30]) {
 		t.Fatal("the token reached the database")
+	}
+}
+
+// No CORS headers unless an origin is configured; then that origin, and
+// only it, may call the API from a browser, with a token and never with
+// credentials (cookies).
+func TestAPICORS(t *testing.T) {
+	const ood = "https://ondemand.example.org"
+	for _, c := range []struct {
+		name    string
+		allowed []string
+		origin  string
+		want    string // Access-Control-Allow-Origin
+	}{
+		{"none configured", nil, ood, ""},
+		{"the configured origin", []string{ood}, ood, ood},
+		{"another origin", []string{ood}, "https://evil.example", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestServer(t, func(cfg *Config, d *Deps) { cfg.API.CORSOrigins = c.allowed })
+			pre, _ := apiCall(t, e, "OPTIONS", "/api/v1/jobs", "", "", map[string]string{"Origin": c.origin,
+				"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
+			get, body := apiCall(t, e, "GET", "/api/v1/me", "", "", map[string]string{"Origin": c.origin})
+			if got := get.Header.Get("Access-Control-Allow-Origin"); got != c.want {
+				t.Errorf("GET: Allow-Origin %q, want %q", got, c.want)
+			}
+			if get.StatusCode != 401 || errorCode(t, get, body) != "unauthenticated" {
+				t.Errorf("GET without a token: %d", get.StatusCode)
+			}
+			if c.want == "" {
+				if pre.Header.Get("Access-Control-Allow-Origin") != "" || pre.Header.Get("Access-Control-Allow-Headers") != "" {
+					t.Errorf("preflight answered with CORS headers: %v", pre.Header)
+				}
+				return
+			}
+			if pre.StatusCode != 204 || pre.Header.Get("Access-Control-Allow-Origin") != c.origin ||
+				!strings.Contains(pre.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+				t.Errorf("preflight: %d %v", pre.StatusCode, pre.Header)
+			}
+			for _, h := range []*http.Response{pre, get} {
+				if h.Header.Get("Access-Control-Allow-Credentials") != "" {
+					t.Error("credentials allowed")
+				}
+			}
+		})
 	}
 }

@@ -211,7 +211,12 @@ func (c *Config) webConfig() (web.Config, error) {
 	if err != nil {
 		return web.Config{}, err
 	}
+	api, err := c.apiConfig()
+	if err != nil {
+		return web.Config{}, err
+	}
 	return web.Config{
+		API:                api,
 		Metrics:            metrics,
 		TrustedProxies:     proxies,
 		Version:            version(),
