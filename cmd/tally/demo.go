@@ -171,9 +171,19 @@ passwords printed at start-up. Loopback addresses only.`)
 	if err != nil {
 		return err
 	}
+	// Budgets are watched as serve watches them, with mail, webhook and
+	// enforcement off (the budgets group is not bound): alerts are
+	// recorded and shown on the pages, never sent, and Slurm is untouched.
+	budgets, err := cfg.budgetRunner(pool, log)
+	if err != nil {
+		return err
+	}
+	budgets.Interval = 10 * time.Minute
+	go budgets.Run(ctx)
 	sched := ingest.NewScheduler(in, pool, 0, time.Hour, "", log)
 	sched.After = func(ctx context.Context) {
 		billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding), OnlyChanged: true})
+		budgets.Kick()
 	}
 	go sched.Run(ctx)
 	wcfg, err := cfg.webConfig()
