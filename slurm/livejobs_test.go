@@ -54,8 +54,8 @@ func viewLive(ans LiveJobsAnswer) any {
 // apart, pending ones without the scheduler's estimated start.
 func TestDecodeLiveJobsEveryFixture(t *testing.T) {
 	files, _ := filepath.Glob("testdata/upstream/*/*/slurm-jobs.json")
-	files = append(files, "testdata/testbed/slurm-v0.0.38-jobs.json")
-	if len(files) < 8 {
+	files = append(files, "testdata/testbed/slurm-v0.0.38-jobs.json", "testdata/testbed-24.11/slurm-v0.0.42-jobs.json")
+	if len(files) < 9 {
 		t.Fatalf("only %d live job fixtures found", len(files))
 	}
 	for _, f := range files {
@@ -111,6 +111,32 @@ func TestLiveJobsTestbedRecording(t *testing.T) {
 	}
 	if h := byID[6]; h.State != "PENDING" || h.CPUs != 2 || h.MemMiB != 2048 {
 		t.Errorf("the held job: %+v", h)
+	}
+}
+
+// The 24.11 testbed's recording (v0.0.42) has a running job on a typed
+// GPU: counted once, by its type, though Slurm lists it as gres/gpu and
+// gres/gpu:a100.
+func TestLiveJobsTestbed2411Recording(t *testing.T) {
+	r, err := os.Open("testdata/testbed-24.11/slurm-v0.0.42-jobs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ans, err := DecodeLiveJobs(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Cluster != "tb2411" || ans.Ended != 3 || len(ans.Jobs) != 2 {
+		t.Fatalf("cluster %q, %d live, %d ended; want tb2411, 2 and 3", ans.Cluster, len(ans.Jobs), ans.Ended)
+	}
+	g := ans.Jobs[0]
+	if g.JobID != 3 || g.State != "RUNNING" || !reflect.DeepEqual(g.GPUs, map[string]int64{"a100": 1}) || g.CPUs != 2 ||
+		g.MemMiB != 600 || g.Billing != 12 || g.Start.IsZero() {
+		t.Errorf("the typed GPU job: %+v", g)
+	}
+	if p := ans.Jobs[1]; p.JobID != 4 || p.State != "PENDING" || !p.Start.IsZero() {
+		t.Errorf("the pending job: %+v", p)
 	}
 }
 
