@@ -37,6 +37,8 @@ func apiMatrix(chemJob int64, period string) []apiMatrixRow {
 		{"GET /api/v1/accounts", "GET", "/api/v1/accounts", "", "/accounts"},
 		{"GET /api/v1/accounts/{account}", "GET", "/api/v1/accounts/chem", "", "/accounts/chem"},
 		{"GET /api/v1/rates", "GET", "/api/v1/rates", "", "/admin/rates"},
+		{"GET /api/v1/budgets", "GET", "/api/v1/budgets", "", "/"},
+		{"GET /api/v1/budgets", "GET", "/api/v1/budgets?account=chem", "", "/"},
 		{"POST /api/v1/estimate", "POST", "/api/v1/estimate", estimate, "/estimate?partition=cpu&cpus=4&mem=4G&time=1:00:00&account=chem"},
 		{"GET /api/v1/openapi.json", "GET", "/api/v1/openapi.json", "", ""},
 		{"/api/", "GET", "/api/v1/nowhere", "", ""},
@@ -66,6 +68,12 @@ func TestAPIMatrixAnswersAsThePages(t *testing.T) {
 	e := newAuthServer(t, "", nil)
 	rows, period := seedWithPeriod(t, e)
 	matrix := apiMatrix(rows[103], period)
+	// chem has a budget, which only finance and admins may see.
+	if _, err := e.srv.pool.Exec(t.Context(), `INSERT INTO budgets (account, unit, amount, currency, starts, ends, updated_by)
+		SELECT 'chem', 'money', 1000000000, 'USD', m, m + interval '1 month', 'test'
+		FROM (SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m) x`); err != nil {
+		t.Fatal(err)
+	}
 
 	// Every API route registered is in the matrix.
 	inMatrix := map[string]bool{}
