@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"strings"
@@ -120,7 +121,7 @@ func (s *Server) apiViewer(r *http.Request) (*Viewer, *apiToken, error) {
 		return nil, nil, &apiErr{http.StatusUnauthorized, "invalid_token", "That is not a Tally API token (they start with tly_)."}
 	}
 	t, err := s.tokens.TokenByHash(ctx, hash)
-	if err == errNoToken {
+	if errors.Is(err, errNoToken) {
 		return nil, nil, &apiErr{http.StatusUnauthorized, "invalid_token", "Tally knows no such token."}
 	}
 	if err != nil {

@@ -157,7 +157,7 @@ func (c *apiClient) get(ctx context.Context, path string, query url.Values, out 
 		return e
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("Tally's answer is not the JSON expected: %w", err)
+		return fmt.Errorf("the answer is not the JSON expected: %w", err)
 	}
 	return nil
 }
