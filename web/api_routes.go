@@ -51,6 +51,8 @@ func (s *Server) apiRoutes() []apiRoute {
 			summary: "One account's usage and charges in the current period, by person and partition, and its recent periods (as /accounts/{account})"},
 		{method: "GET", path: "/rates", roles: []string{RoleAdmin}, resp: apiRateCards{}, handle: s.apiRates,
 			summary: "Every rate card version, the one in force marked (as /admin/rates)"},
+		{method: "GET", path: "/budgets", params: []apiParam{queryParam("account", "only this account's budgets")}, resp: apiBudgetList{},
+			handle: s.apiBudgets, summary: "The budgets you may see with their balances now: charged, running so far, left, thresholds reached and the forecast (as the account page and dashboard)"},
 		{method: "POST", path: "/estimate", body: apiEstimateInput{}, resp: apiEstimate{}, handle: s.apiEstimate,
 			summary: "What a job would cost under the card in force: the estimate page's inputs, as JSON or a form"},
 	}
