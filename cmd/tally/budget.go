@@ -177,14 +177,17 @@ func balancesNow(ctx context.Context, pool *pgxpool.Pool, store *billingpg.Store
 	return store.Balances(ctx, budgets, running, time.Now(), rule)
 }
 
-// printBalances writes balances as a table, the way sbank balance does.
-func printBalances(w io.Writer, pol billing.Policy, bals []billing.Balance, withID bool) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	head := "ACCOUNT\tUNIT\tRANGE\tBUDGET\tCHARGED\tRUNNING\tLEFT\tUSED\tRUNS OUT"
-	if withID {
-		head = "ID\t" + head
-	}
-	fmt.Fprintln(tw, head)
+// balanceLine is one row of a balance table, however it was read.
+type balanceLine struct {
+	ID                                      int64
+	Owner, Unit, Range                      string
+	Budget, Charged, Running, Left, RunsOut string
+	Used                                    int64
+}
+
+// balanceLines prints balances read from the database as the pages do.
+func balanceLines(pol billing.Policy, bals []billing.Balance) []balanceLine {
+	out := make([]balanceLine, 0, len(bals))
 	for _, bal := range bals {
 		b := bal.Budget
 		f := func(v int64) string { return pol.FormatBudgetAmount(b, v) }
@@ -195,10 +198,28 @@ func printBalances(w io.Writer, pol billing.Policy, bals []billing.Balance, with
 		case bal.RunsOut != nil:
 			runsOut = bal.RunsOut.Format("2006-01-02")
 		}
-		row := fmt.Sprintf("%s\t%s\t%s..%s\t%s\t%s\t%s\t%s\t%d%%\t%s", b.Owner(), b.Unit, b.Starts.Format("2006-01"), b.LastMonth(),
-			f(b.Amount), f(bal.Charged), f(bal.Accruing), f(bal.Remaining()), bal.UsedPercent(), runsOut)
+		out = append(out, balanceLine{ID: b.ID, Owner: b.Owner(), Unit: string(b.Unit), Range: b.Starts.Format("2006-01") + ".." + b.LastMonth(),
+			Budget: f(b.Amount), Charged: f(bal.Charged), Running: f(bal.Accruing), Left: f(bal.Remaining()), Used: bal.UsedPercent(), RunsOut: runsOut})
+	}
+	return out
+}
+
+// printBalances writes balances as a table, the way sbank balance does.
+func printBalances(w io.Writer, pol billing.Policy, bals []billing.Balance, withID bool) {
+	printBalanceLines(w, balanceLines(pol, bals), withID)
+}
+
+func printBalanceLines(w io.Writer, lines []balanceLine, withID bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	head := "ACCOUNT\tUNIT\tRANGE\tBUDGET\tCHARGED\tRUNNING\tLEFT\tUSED\tRUNS OUT"
+	if withID {
+		head = "ID\t" + head
+	}
+	fmt.Fprintln(tw, head)
+	for _, l := range lines {
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d%%\t%s", l.Owner, l.Unit, l.Range, l.Budget, l.Charged, l.Running, l.Left, l.Used, l.RunsOut)
 		if withID {
-			row = strconv.FormatInt(b.ID, 10) + "\t" + row
+			row = strconv.FormatInt(l.ID, 10) + "\t" + row
 		}
 		fmt.Fprintln(tw, row)
 	}

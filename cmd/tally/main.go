@@ -55,6 +55,7 @@ func commands() []command {
 		{"rate", "rate every ended job in open periods", runRate},
 		{"estimate", "what a job would cost, with the breakdown", runEstimate},
 		{"budget", "budgets: list, show, set, delete (with balances)", runBudget},
+		{"balance", "what is left of your budgets (through the API with your token)", runBalance},
 		{"jwks", "print the JWKS that Slurm needs for Tally's RS256 key", runJWKS},
 		{"keygen", "write a new key for TALLY_SESSION_KEY_FILE", runKeygen},
 		{"api", "read the JSON API with your personal token (TALLY_TOKEN)", runAPI},
