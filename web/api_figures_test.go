@@ -154,3 +154,60 @@ func TestAPIFiguresMatchThePages(t *testing.T) {
 		})
 	}
 }
+
+// The job list's cursors walk every job once, forwards and back, and the
+// pages going back are the pages going forwards.
+func TestAPIJobsPageBothWays(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
+	addManyJobs(t, e, "tally-t-alice", "physics", 40_000, 25)
+	b := newBrowser(t, e)
+	b.login("tally-t-alice", pamUsers["tally-t-alice"], "/")
+	token, _ := makeToken(t, b, "pager")
+	page := func(q string) apiJobList {
+		t.Helper()
+		resp, body := apiGet(t, e, "/api/v1/jobs?q=sweep&limit=10"+q, token)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", q, resp.StatusCode, body)
+		}
+		var l apiJobList
+		decode(t, body, &l)
+		return l
+	}
+	ids := func(l apiJobList) string {
+		var out []string
+		for _, j := range l.Jobs {
+			out = append(out, fmt.Sprint(j.JobID))
+		}
+		return strings.Join(out, ",")
+	}
+	var forward []apiJobList
+	for l := page(""); ; l = page("&after=" + l.NextCursor) {
+		forward = append(forward, l)
+		if l.NextCursor == "" {
+			break
+		}
+	}
+	if len(forward) != 3 || len(forward[2].Jobs) != 5 || forward[0].PrevCursor != "" {
+		t.Fatalf("forwards: %d pages", len(forward))
+	}
+	seen := map[int64]bool{}
+	for _, l := range forward {
+		for _, j := range l.Jobs {
+			if seen[j.JobID] {
+				t.Fatalf("job %d twice", j.JobID)
+			}
+			seen[j.JobID] = true
+		}
+	}
+	if len(seen) != 25 {
+		t.Fatalf("%d jobs seen, want 25", len(seen))
+	}
+	back := page("&before=" + forward[2].PrevCursor)
+	if ids(back) != ids(forward[1]) {
+		t.Errorf("back from the last page: %s, want %s", ids(back), ids(forward[1]))
+	}
+	if first := page("&before=" + back.PrevCursor); ids(first) != ids(forward[0]) || first.PrevCursor != "" {
+		t.Errorf("back to the first page: %s (prev %q), want %s", ids(first), first.PrevCursor, ids(forward[0]))
+	}
+}
