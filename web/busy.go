@@ -73,6 +73,11 @@ func unreachable(err error) bool {
 			return true
 		}
 	}
+	// A pooled connection the server had already closed: nothing was sent
+	// ("conn closed"), which pgconn marks safe to retry.
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
 	// A connection that broke mid-statement: pgconn wraps the I/O error.
 	var netErr *net.OpError
 	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) ||
