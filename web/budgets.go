@@ -23,6 +23,8 @@ type budgetStore interface {
 	SetBudget(ctx context.Context, b billing.Budget) (billing.Budget, *billing.Budget, error)
 	DeleteBudget(ctx context.Context, id int64) (billing.Budget, error)
 	Balances(ctx context.Context, budgets []billing.Budget, running []billing.RunningJob, now time.Time, rule billing.Rounding) ([]billing.Balance, error)
+	AlertsFor(ctx context.Context, budgetIDs []int64) ([]billingpg.Alert, error)
+	Holds(ctx context.Context, accounts []string) ([]billingpg.Hold, error)
 }
 
 // balances works out the balances of the budgets v may see (of one
@@ -137,7 +139,79 @@ func (s *Server) budgetPanel(ctx context.Context, v *Viewer, account string, pol
 	if err != nil || len(bals) == 0 {
 		return nil, err
 	}
-	return budgetViews(pol, bals, nil, nil), nil
+	return s.budgetViewsWithAlerts(ctx, pol, bals)
+}
+
+// budgetViewsWithAlerts prints balances with the alerts each budget
+// raised and the holds Tally keeps on their accounts in Slurm.
+func (s *Server) budgetViewsWithAlerts(ctx context.Context, pol billing.Policy, bals []billing.Balance) ([]templates.BudgetView, error) {
+	if len(bals) == 0 {
+		return nil, nil
+	}
+	var ids []int64
+	var accounts []string
+	for _, b := range bals {
+		ids = append(ids, b.Budget.ID)
+		if !slices.Contains(accounts, b.Budget.Account) {
+			accounts = append(accounts, b.Budget.Account)
+		}
+	}
+	alerts, err := s.billing.AlertsFor(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	rows := map[int64][]templates.AlertRow{}
+	for _, a := range alerts {
+		rows[a.BudgetID] = append(rows[a.BudgetID], alertRow(a))
+	}
+	holds, err := s.billing.Holds(ctx, accounts)
+	if err != nil {
+		return nil, err
+	}
+	held := map[string]string{}
+	for _, h := range holds {
+		if h.LiftedAt == nil && !h.DryRun {
+			held[h.Account] = fmt.Sprintf("%s on %s since %s", h.How, h.Cluster, h.HeldAt.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+	}
+	return budgetViews(pol, bals, rows, held), nil
+}
+
+// alertRow says what an alert was and what became of it.
+func alertRow(a billingpg.Alert) templates.AlertRow {
+	what := fmt.Sprintf("%d %% reached", a.Threshold)
+	if a.Kind == billingpg.AlertRunsOut {
+		what = fmt.Sprintf("runs out within %d days", a.Threshold)
+	}
+	row := templates.AlertRow{When: a.CrossedAt.UTC().Format("2006-01-02 15:04 UTC"), What: what, To: strings.Join(a.Recipients, ", ")}
+	var status []string
+	switch {
+	case a.Skipped != "":
+		status = append(status, "not sent: "+a.Skipped)
+	default:
+		if len(a.Recipients) > 0 {
+			if a.EmailSentAt != nil {
+				status = append(status, "emailed "+a.EmailSentAt.UTC().Format("15:04 UTC"))
+			} else {
+				status = append(status, "email pending")
+			}
+		}
+		if a.Webhook {
+			if a.WebhookSentAt != nil {
+				status = append(status, "webhook posted")
+			} else {
+				status = append(status, "webhook pending")
+			}
+		}
+		if len(status) == 0 {
+			status = append(status, "recorded (no email or webhook configured)")
+		}
+		if a.LastError != "" && (a.EmailDue() || a.WebhookDue()) {
+			status = append(status, fmt.Sprintf("%d attempts, last: %s", a.Attempts, a.LastError))
+		}
+	}
+	row.Status = strings.Join(status, "; ")
+	return row
 }
 
 func (s *Server) budgetsAdmin(w http.ResponseWriter, r *http.Request, v *Viewer) {
@@ -194,8 +268,12 @@ func (s *Server) renderBudgetsAdmin(w http.ResponseWriter, r *http.Request, v *V
 		form.Accounts = append(form.Accounts, d.Account)
 	}
 	pol := s.policy(ctx)
-	s.render(w, r, status, templates.BudgetsAdmin(s.pageWith(r, "Budgets", pol), templates.BudgetsAdminData{
-		Budgets: budgetViews(pol, bals, nil, nil), Form: form}))
+	views, err := s.budgetViewsWithAlerts(ctx, pol, bals)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, status, templates.BudgetsAdmin(s.pageWith(r, "Budgets", pol), templates.BudgetsAdminData{Budgets: views, Form: form}))
 }
 
 // parseBudgetForm reads the admin's form into a budget.

@@ -56,7 +56,16 @@ func TestBudgetsPages(t *testing.T) {
 	if statementTotal == "" {
 		t.Fatalf("no statement total on the period page")
 	}
+	// An alert it raised and a hold Tally keeps show with it.
+	if _, err := e.srv.pool.Exec(ctx, `INSERT INTO budget_alerts (budget_id, kind, threshold, budget_amount, account, subject, body, recipients)
+			SELECT id, 'threshold', 80, amount, account, 's', 'b', '{coord@example.org}' FROM budgets;
+		INSERT INTO budget_holds (budget_id, cluster, account, how) SELECT id, 'testbed', account, 'GrpSubmitJobs=0' FROM budgets`); err != nil {
+		t.Fatal(err)
+	}
 	_, body = admin.get("/accounts/physics")
+	if !strings.Contains(body, "80 % reached") || !strings.Contains(body, "email pending") || !strings.Contains(body, "Held in Slurm: GrpSubmitJobs=0 on testbed") {
+		t.Errorf("the account page lacks the budget's alert or hold")
+	}
 	charged := between(body, `data-testid="budget-charged">`, "<")
 	if charged != statementTotal {
 		t.Errorf("budget charged %q, statement total %q", charged, statementTotal)
