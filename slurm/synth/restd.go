@@ -12,23 +12,31 @@ import (
 	"github.com/tally-hpc/tally/slurm"
 )
 
-// Restd imitates slurmrestd 22.05's accounting endpoints over a set of
-// generated jobs, for the demo: the real ingest path (REST client, decoder,
-// job store) loads it. It checks that both auth headers are present, as
-// slurmrestd does, but verifies no signature: it is never a security
-// boundary and serves only on loopback.
+// Restd imitates slurmrestd 22.05 over a set of generated jobs, for the
+// demo: its accounting endpoints (slurmdbd's records) and slurmctld's live
+// job list, so the real ingest path (REST client, decoders, job store)
+// loads it. Like a real slurmrestd it serves one cluster. It checks that
+// both auth headers are present, as slurmrestd does, but verifies no
+// signature: it is never a security boundary and serves only on loopback.
 type Restd struct {
-	mu     sync.RWMutex
-	jobs   []slurm.Job // sorted by submit time
-	users  []User
-	coords map[string][]string // account -> coordinators
+	mu      sync.RWMutex
+	cluster string
+	jobs    []slurm.Job // sorted by submit time
+	users   []User
+	coords  map[string][]string // account -> coordinators
 }
 
 // NewRestd serves jobs, the users' associations and the accounts'
-// coordinators.
+// coordinators, as the cluster "demo".
 func NewRestd(jobs []slurm.Job, users []User, coordinators map[string][]string) *Restd {
+	return NewClusterRestd("demo", jobs, users, coordinators)
+}
+
+// NewClusterRestd is NewRestd for the named cluster: the one its
+// associations and live jobs name (the jobs name their own).
+func NewClusterRestd(cluster string, jobs []slurm.Job, users []User, coordinators map[string][]string) *Restd {
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].Submit.Before(jobs[j].Submit) })
-	return &Restd{jobs: jobs, users: users, coords: coordinators}
+	return &Restd{cluster: cluster, jobs: jobs, users: users, coords: coordinators}
 }
 
 // Add records more jobs, as a cluster that keeps running does.
@@ -49,9 +57,14 @@ func (d *Restd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch r.URL.Path {
 	case "/openapi/v3":
-		fmt.Fprint(w, `{"openapi":"3.0.3","info":{"title":"Slurm REST API (Tally demo)"},"paths":{"/slurmdb/v0.0.38/jobs":{},"/slurmdb/v0.0.38/associations":{},"/slurmdb/v0.0.38/accounts":{}}}`)
+		fmt.Fprint(w, `{"openapi":"3.0.3","info":{"title":"Slurm REST API (Tally demo)"},"paths":{"/slurm/v0.0.38/jobs":{},"/slurmdb/v0.0.38/jobs":{},"/slurmdb/v0.0.38/associations":{},"/slurmdb/v0.0.38/accounts":{}}}`)
 	case "/slurmdb/v0.0.38/jobs":
 		d.serveJobs(w, r)
+	case "/slurm/v0.0.38/jobs":
+		// slurmctld lists every job it holds whatever the query.
+		d.mu.RLock()
+		defer d.mu.RUnlock()
+		writeLiveJobs(w, d.cluster, d.jobs, d.users)
 	case "/slurmdb/v0.0.38/associations":
 		var parts []string
 		for _, u := range d.users {
@@ -60,7 +73,7 @@ func (d *Restd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				if i == 0 {
 					def = 1
 				}
-				parts = append(parts, fmt.Sprintf(`{"account":%q,"cluster":"demo","user":%q,"is_default":%d}`, a, u.Name, def))
+				parts = append(parts, fmt.Sprintf(`{"account":%q,"cluster":%q,"user":%q,"is_default":%d}`, a, d.cluster, u.Name, def))
 			}
 		}
 		fmt.Fprintf(w, `{"meta":{},"errors":[],"associations":[%s]}`, strings.Join(parts, ","))

@@ -26,6 +26,9 @@ type Config struct {
 	// the first QOS is the common one.
 	Partitions []string
 	QOS        []string
+	// GPUTypes are the GPU types of the *gpu* partitions, drawn evenly;
+	// default a100 (twice as often) and v100.
+	GPUTypes []string
 	// FirstJobID numbers the jobs (default 1000); a run continuing an
 	// earlier one starts after its last id.
 	FirstJobID int64
@@ -99,10 +102,15 @@ type partition struct {
 	gpu     bool
 	memPer  int64 // MiB per CPU, typical
 	maxCPUs int64
+	// gpuTypes of a gpu partition, drawn evenly; default defaultGPUTypes.
+	gpuTypes []string
 }
 
+func defaultGPUTypes() []string { return []string{"a100", "a100", "v100"} }
+
 func defaultPartitions() []partition {
-	return []partition{{"cpu", 64, false, 2048, 64}, {"gpu", 16, true, 8192, 32}, {"bigmem", 6, false, 32768, 32}, {"short", 14, false, 1024, 8}}
+	return []partition{{name: "cpu", weight: 64, memPer: 2048, maxCPUs: 64}, {name: "gpu", weight: 16, gpu: true, memPer: 8192, maxCPUs: 32},
+		{name: "bigmem", weight: 6, memPer: 32768, maxCPUs: 32}, {name: "short", weight: 14, memPer: 1024, maxCPUs: 8}}
 }
 
 // partitionsFor shapes named partitions like the default ones.
@@ -148,6 +156,11 @@ func Generate(cfg Config, fn func(slurm.Job) error) error {
 	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	parts := partitionsFor(cfg.Partitions)
+	if len(cfg.GPUTypes) > 0 {
+		for i := range parts {
+			parts[i].gpuTypes = cfg.GPUTypes
+		}
+	}
 	emit := fn
 	fn = func(j slurm.Job) error { return emit(asOf(j, cfg.To)) }
 	qos := cfg.QOS
@@ -217,9 +230,6 @@ func generateDay(cfg Config, rng *rand.Rand, parts []partition, qos []string, us
 		shape(rng, &j, p, false)
 		if j.State == "REQUEUED" {
 			// The first attempt is requeued; the rerun is its own record.
-			if err := fn(j); err != nil {
-				return err
-			}
 			again := base
 			again.JobID = j.JobID
 			again.Submit = j.End
@@ -227,7 +237,16 @@ func generateDay(cfg Config, rng *rand.Rand, parts []partition, qos []string, us
 			if again.State == "REQUEUED" {
 				again.State = "COMPLETED"
 			}
-			j = again
+			// Unless the requeue is still to come: then the first
+			// attempt is all there is (running), and no rerun is
+			// submitted in the future under the same id. (The rerun is
+			// drawn all the same, so the jobs after it stay as they were.)
+			if cfg.To.IsZero() || !j.End.After(cfg.To) {
+				if err := fn(j); err != nil {
+					return err
+				}
+				j = again
+			}
 		}
 		if err := fn(j); err != nil {
 			return err
@@ -278,7 +297,11 @@ func shape(rng *rand.Rand, j *slurm.Job, p partition, small bool) {
 	j.Requested = slurm.TRES{CPU: cpus, MemMiB: mem, Nodes: 1, Billing: cpus}
 	if p.gpu {
 		n := int64(1 + rng.Intn(4))
-		typ := []string{"a100", "a100", "v100"}[rng.Intn(3)]
+		types := p.gpuTypes
+		if len(types) == 0 {
+			types = defaultGPUTypes()
+		}
+		typ := types[rng.Intn(len(types))]
 		j.Requested.GPU = n
 		j.Requested.GPUByType = map[string]int64{typ: n}
 		j.Requested.Billing = cpus + 10*n
