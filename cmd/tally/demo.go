@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,9 +58,10 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 	var cfg Config
 	fs := newFlagSet(env, "demo", `demo [flags]
 
-Starts Tally on a synthetic mid-size cluster: generates a few months of
-jobs, serves them through an in-process imitation of slurmrestd so the real
-ingest path loads them, applies the sample rate card, closes the earlier
+Starts Tally on two synthetic clusters, hpc (CPU partitions) and gpu
+(GPU-heavy): generates a few months of jobs, serves each cluster through its
+own in-process imitation of slurmrestd so the real ingest path loads them,
+applies the sample rate card and the gpu cluster's own, closes the earlier
 months as billing periods, and serves the portal. Demo users sign in with the
 passwords printed at start-up. Loopback addresses only.`)
 	if err := cfg.bind(fs, "database", "log", "http", "auth", "billing"); err != nil {
@@ -67,7 +69,7 @@ passwords printed at start-up. Loopback addresses only.`)
 	}
 	reset := fs.Bool("reset", false, "empty the database and start over")
 	months := fs.Int("months", 3, "months of history to generate")
-	perDay := fs.Int("jobs-per-day", 400, "jobs submitted per day")
+	perDay := fs.Int("jobs-per-day", 400, "jobs submitted per day, over both clusters")
 	seed := fs.Int64("seed", 7, "random seed (the same seed gives the same cluster)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -115,46 +117,55 @@ passwords printed at start-up. Loopback addresses only.`)
 	thisMonth := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	from := thisMonth.AddDate(0, -(*months - 1), 0)
 	users := synth.DefaultUsers()
-	var jobs []slurm.Job
-	if err := synth.Generate(synth.Config{Seed: *seed, From: from, To: now, JobsPerDay: *perDay, Cluster: "demo", Users: users,
-		Partitions: []string{"cpu", "gpu", "bigmem", "short", "usage"}},
-		func(j slurm.Job) error { jobs = append(jobs, j); return nil }); err != nil {
-		return err
-	}
-	restd := &http.Server{Handler: synth.NewRestd(jobs, users, map[string][]string{"physics": {"carol"}}), ReadHeaderTimeout: 10 * time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fail("demo slurmrestd: %v", err)
-	}
-	go restd.Serve(ln)
-	defer restd.Close()
-	restURL := "http://" + ln.Addr().String()
-	client, _ := slurm.NewClient(restURL, nil)
 	creds := ingest.StaticCredential{Cred: slurm.Credential{User: "tally", Token: slurm.Token{Value: "demo-token", Expires: now.Add(24 * time.Hour)}}}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	in, err := ingest.New(ingest.Config{Cluster: "demo", Source: "rest", Window: 24 * time.Hour, APIVersion: "auto"},
-		jobstore.New(pool), client, creds, nil, quiet)
-	if err != nil {
-		return err
+	var clusters []demoRunning
+	for i, dc := range demoClusters() {
+		var jobs []slurm.Job
+		perDay := max(*perDay*dc.share/100, 1)
+		if err := synth.Generate(synth.Config{Seed: *seed + int64(i), From: from, To: now, JobsPerDay: perDay, Cluster: dc.name, Users: users,
+			Partitions: dc.partitions, GPUTypes: dc.gpuTypes},
+			func(j slurm.Job) error { jobs = append(jobs, j); return nil }); err != nil {
+			return err
+		}
+		// One slurmrestd per cluster, each on its own port, as a site runs them.
+		restd := &http.Server{Handler: synth.NewClusterRestd(dc.name, jobs, users, map[string][]string{"physics": {"carol"}}), ReadHeaderTimeout: 10 * time.Second}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fail("demo slurmrestd for %s: %v", dc.name, err)
+		}
+		go restd.Serve(ln)
+		defer restd.Close()
+		restURL := "http://" + ln.Addr().String()
+		client, _ := slurm.NewClient(restURL, nil)
+		in, err := ingest.New(ingest.Config{Cluster: dc.name, Source: "rest", Window: 24 * time.Hour, APIVersion: "auto"},
+			jobstore.New(pool), client, creds, nil, quiet)
+		if err != nil {
+			return err
+		}
+		clusters = append(clusters, demoRunning{demoCluster: dc, jobs: len(jobs), url: restURL, in: in})
 	}
 
 	var have int
 	pool.QueryRow(ctx, `SELECT count(*) FROM jobs`).Scan(&have)
 	if have == 0 {
-		fmt.Fprintf(env.stderr, "demo: %d synthetic jobs since %s, ingested through the demo slurmrestd at %s\n", len(jobs), from.Format("2006-01-02"), restURL)
-		began := time.Now()
-		done := 0
-		_, err := in.Run(ctx, from, now.Add(time.Minute), ingest.Options{Trigger: "cli", Progress: func(r ingest.Report) {
-			done += r.Counts.Total()
-			if r.Index%10 == 0 || r.Index == r.Total {
-				fmt.Fprintf(env.stderr, "demo: ingest window %d/%d · %d records · %.0f records/s\n", r.Index, r.Total, done, float64(done)/time.Since(began).Seconds())
+		for _, c := range clusters {
+			fmt.Fprintf(env.stderr, "demo: cluster %s (%s): %d synthetic jobs since %s, ingested through its demo slurmrestd at %s\n",
+				c.name, strings.Join(c.partitions, ", "), c.jobs, from.Format("2006-01-02"), c.url)
+			began := time.Now()
+			done := 0
+			_, err := c.in.Run(ctx, from, now.Add(time.Minute), ingest.Options{Trigger: "cli", Progress: func(r ingest.Report) {
+				done += r.Counts.Total()
+				if r.Index%10 == 0 || r.Index == r.Total {
+					fmt.Fprintf(env.stderr, "demo: %s ingest window %d/%d · %d records · %.0f records/s\n", c.name, r.Index, r.Total, done, float64(done)/time.Since(began).Seconds())
+				}
+			}})
+			if err != nil {
+				return fail("demo ingest of %s: %v", c.name, err)
 			}
-		}})
-		if err != nil {
-			return fail("demo ingest: %v", err)
-		}
-		if _, _, err := in.SyncAssociations(ctx, ""); err != nil {
-			return fail("demo associations: %v", err)
+			if _, _, err := c.in.SyncAssociations(ctx, ""); err != nil {
+				return fail("demo associations of %s: %v", c.name, err)
+			}
 		}
 		if err := demoBilling(ctx, env, pool, &cfg, from, thisMonth); err != nil {
 			return err
@@ -180,21 +191,28 @@ passwords printed at start-up. Loopback addresses only.`)
 	}
 	budgets.Interval = 10 * time.Minute
 	go budgets.Run(ctx)
-	sched := ingest.NewScheduler(in, pool, 0, time.Hour, "", log)
-	sched.After = func(ctx context.Context) {
-		billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding), OnlyChanged: true})
-		budgets.Kick()
+	// Each cluster on its own schedule, as serve runs them: each run reads
+	// the cluster's live job list too, for budgets' running costs.
+	var scheds demoSchedulers
+	for _, c := range clusters {
+		sched := ingest.NewScheduler(c.in, pool, 0, time.Hour, "", log)
+		sched.After = func(ctx context.Context) {
+			billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution, Rounding: billing.Rounding(cfg.Rounding), OnlyChanged: true})
+			budgets.Kick()
+		}
+		go sched.Run(ctx)
+		scheds = append(scheds, sched)
 	}
-	go sched.Run(ctx)
 	wcfg, err := cfg.webConfig()
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	wcfg.Version += " (demo)"
-	// The demo's people, on the demo's cluster; every protection as configured for serve.
-	wcfg.Auth.AdminUsers, wcfg.Auth.FinanceUsers, wcfg.Auth.Cluster = []string{"admin"}, []string{"finance"}, "demo"
+	// The demo's people, on the demo's clusters (the first is the one
+	// single-cluster pages name); every protection as configured for serve.
+	wcfg.Auth.AdminUsers, wcfg.Auth.FinanceUsers, wcfg.Auth.Cluster = []string{"admin"}, []string{"finance"}, clusters[0].name
 	wcfg.Auth.MinUID = 0 // the demo's people are not Unix accounts
-	srv, err := web.New(wcfg, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Ingest: sched,
+	srv, err := web.New(wcfg, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Ingest: scheds,
 		SessionKeys: sessionKeys})
 	if err != nil {
 		return err
@@ -209,16 +227,88 @@ passwords printed at start-up. Loopback addresses only.`)
 	return listenAndServe(ctx, &cfg, log, srv)
 }
 
-// demoBilling applies the sample card, makes monthly periods, rates every
-// job and closes the months before this one.
+// demoCluster is one of the demo's synthetic clusters.
+type demoCluster struct {
+	name       string
+	partitions []string
+	gpuTypes   []string // of its gpu partitions; "" the generator's
+	share      int      // percent of the jobs submitted per day
+}
+
+// demoClusters are a CPU cluster and a GPU-heavy one, so that a first look
+// shows jobs, receipts and rate cards of more than one cluster.
+func demoClusters() []demoCluster {
+	return []demoCluster{
+		{name: "hpc", partitions: []string{"cpu", "bigmem", "short", "usage"}, share: 75},
+		{name: "gpu", partitions: []string{"gpu", "gpu-short"}, gpuTypes: []string{"h100", "a100", "a100"}, share: 25},
+	}
+}
+
+// demoRunning is a demo cluster served and ready to ingest.
+type demoRunning struct {
+	demoCluster
+	jobs int
+	url  string
+	in   *ingest.Ingester
+}
+
+// demoSchedulers are the clusters' ingest, controlled as one: the admin's
+// "ingest now" runs every cluster's.
+type demoSchedulers []*ingest.Scheduler
+
+func (ss demoSchedulers) Trigger(why string) bool {
+	queued := false
+	for _, s := range ss {
+		queued = s.Trigger(why) || queued
+	}
+	return queued
+}
+
+func (ss demoSchedulers) RefreshUser(ctx context.Context, cred slurm.Credential, days int) error {
+	var errs []error
+	for _, s := range ss {
+		errs = append(errs, s.RefreshUser(ctx, cred, days))
+	}
+	return errors.Join(errs...)
+}
+
+// demoGPUCard is the GPU cluster's own rate card: the standard card prices
+// every cluster, this one (preferred where it applies) the gpu cluster's
+// partitions, GPUs by type.
+const demoGPUCard = `name: gpu-cluster
+currency: USD
+minor_digits: 2
+cluster: gpu
+versions:
+  - version: 1
+    effective_from: 2026-01-01T00:00:00Z
+    basis: requested
+    charged_states: [COMPLETED, FAILED, TIMEOUT, OUT_OF_MEMORY, PREEMPTED, CANCELLED]
+    qos:
+      normal: "1.0"
+      standby: "0.5"
+      debug: "0"
+    partitions:
+      gpu:       {combine: sum, cpu: "0.01", mem: "0.002", gpu: "1.20", gpu_types: {a100: "2.20", h100: "3.60"}}
+      gpu-short: {combine: sum, cpu: "0.01", mem: "0.002", gpu: "1.20", gpu_types: {a100: "2.20", h100: "3.60"}, min_charge: "0.10"}
+`
+
+// demoBilling applies the sample card and the GPU cluster's, makes monthly
+// periods, rates every job and closes the months before this one.
 func demoBilling(ctx context.Context, env *cmdEnv, pool *pgxpool.Pool, cfg *Config, from, thisMonth time.Time) error {
 	store := billingpg.New(pool)
 	cards, err := billing.StandardCards()
 	if err != nil {
 		return err
 	}
-	if _, err := store.Import(ctx, cards, "demo"); err != nil {
-		return fail("demo rate card: %v", err)
+	gpuCard, err := billing.ParseRateFile(strings.NewReader(demoGPUCard), nil)
+	if err != nil {
+		return err
+	}
+	for _, cs := range []billing.Cards{cards, gpuCard} {
+		if _, err := store.Import(ctx, cs, "demo"); err != nil {
+			return fail("demo rate card: %v", err)
+		}
 	}
 	if err := store.EnsureMonths(ctx, from, thisMonth.AddDate(0, 1, 0)); err != nil {
 		return fail("demo periods: %v", err)
