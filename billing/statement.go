@@ -30,10 +30,14 @@ const (
 // Closed says whether the period's statements are issued.
 func (p Period) Closed() bool { return p.Status == PeriodClosed }
 
-// StatementLine is one account's charges for one component in a period:
-// the exact sum of its jobs' lines, and that sum rounded once.
+// StatementLine is one account's charges for one component on one
+// cluster in a period: the exact sum of its jobs' lines, and that sum
+// rounded once. Cluster is "" on the adjustments line, which is the
+// account's and no cluster's, and on every line of a statement issued
+// before lines were per cluster (hash versions 1 and 2).
 type StatementLine struct {
 	Account   string
+	Cluster   string
 	Component string
 	Jobs      int    // jobs with a line of this component (adjustments: how many)
 	Exact     Micros // sum of the jobs' micro-unit amounts
@@ -103,6 +107,7 @@ const AdjustmentsComponent = "adjustments"
 type ChargeSum struct {
 	Account   string
 	User      string
+	Cluster   string // "" for adjustments
 	Currency  string
 	Component string
 	Jobs      int
@@ -110,13 +115,15 @@ type ChargeSum struct {
 }
 
 // BuildStatements makes one statement per account from exact sums: sums
-// of the same account and component are added exactly (a job has one
-// account and one person, so job counts add too), then each line is
-// rounded once by the policy and the total is the sum of the lines. This
-// is the only place statement figures are computed; previews, closes,
-// person statements, pages and exports all come through it.
+// of the same account, cluster and component are added exactly (a job has
+// one account, one person and one cluster, so job counts add too), then
+// each line is rounded once by the policy and the total is the sum of the
+// lines. A cluster's charges are rounded on their own line so that what
+// each cluster costs an account is on the statement and adds up to it.
+// This is the only place statement figures are computed; previews,
+// closes, person statements, pages and exports all come through it.
 func (p Policy) BuildStatements(sums []ChargeSum) []Statement {
-	type key struct{ account, component string }
+	type key struct{ account, cluster, component string }
 	byAccount := map[string]*Statement{}
 	lines := map[key]*StatementLine{}
 	for _, s := range sums {
@@ -132,10 +139,11 @@ func (p Policy) BuildStatements(sums []ChargeSum) []Statement {
 			st.Jobs += s.Jobs
 			continue
 		}
-		l := lines[key{s.Account, s.Component}]
+		k := key{s.Account, s.Cluster, s.Component}
+		l := lines[k]
 		if l == nil {
-			l = &StatementLine{Account: s.Account, Component: s.Component}
-			lines[key{s.Account, s.Component}] = l
+			l = &StatementLine{Account: s.Account, Cluster: s.Cluster, Component: s.Component}
+			lines[k] = l
 		}
 		l.Jobs += s.Jobs
 		l.Exact += s.Exact
@@ -196,15 +204,20 @@ func Sum(sts []Statement) (total Micros, jobs int, currency string, err error) {
 	return total, jobs, currency, nil
 }
 
+// HashVersion is the canonical text statements are issued with now.
+const HashVersion = 3
+
 // Hash is SHA-256 over the statement's canonical text, so anyone can check
 // a printed statement against its lines. Version 1 (statements issued
 // before account details were frozen) covers the lines; version 2 also
-// the account details printed on it.
+// the account details printed on it; version 3 (lines per cluster) also
+// each line's cluster. A statement keeps the version it was issued with,
+// so an old one still verifies against its own text.
 func (st Statement) Hash(p Period) string {
 	var b strings.Builder
 	version := st.HashVersion
 	if version == 0 {
-		version = 2
+		version = HashVersion
 	}
 	fmt.Fprintf(&b, "tally-statement-v%d\nperiod %s %s %s\naccount %s\ncurrency %s\n", version, p.Name,
 		p.Starts.UTC().Format(time.RFC3339), p.Ends.UTC().Format(time.RFC3339), st.Account, st.Currency)
@@ -213,6 +226,10 @@ func (st Statement) Hash(p Period) string {
 		fmt.Fprintf(&b, "display_name %q\npi %q\ncost_centre %q\npo_number %q\njobs %d\n", d.DisplayName, d.PI, d.CostCentre, d.PONumber, st.Jobs)
 	}
 	for _, l := range st.Lines {
+		if version >= 3 {
+			fmt.Fprintf(&b, "line %q %s jobs=%d exact=%s amount=%s\n", l.Cluster, l.Component, l.Jobs, l.Exact, l.Amount)
+			continue
+		}
 		fmt.Fprintf(&b, "line %s jobs=%d exact=%s amount=%s\n", l.Component, l.Jobs, l.Exact, l.Amount)
 	}
 	fmt.Fprintf(&b, "total %s\n", st.Total)
@@ -229,11 +246,43 @@ func componentOrder(c string) int {
 	return 99
 }
 
-// SortLines puts lines in the order statements print them.
+// SortLines puts lines in the order statements print them: by cluster,
+// each cluster's components in a fixed order, adjustments last. Lines
+// without a cluster (statements issued before lines were per cluster)
+// keep the component order they were hashed in.
 func SortLines(lines []StatementLine) {
 	sort.SliceStable(lines, func(a, b int) bool {
-		return componentOrder(lines[a].Component) < componentOrder(lines[b].Component)
+		la, lb := lines[a], lines[b]
+		if adjA, adjB := la.Component == AdjustmentsComponent, lb.Component == AdjustmentsComponent; adjA != adjB {
+			return adjB
+		}
+		if la.Cluster != lb.Cluster {
+			return la.Cluster < lb.Cluster
+		}
+		if oa, ob := componentOrder(la.Component), componentOrder(lb.Component); oa != ob {
+			return oa < ob
+		}
+		return la.Component < lb.Component
 	})
+}
+
+// Clusters are the clusters a statement's lines charge for, in order.
+// Pages print a cluster column only when there is more than one.
+func (st Statement) Clusters() []string { return LineClusters(st.Lines) }
+
+// LineClusters are the distinct clusters of lines (adjustments, which
+// belong to no cluster, leave none), sorted.
+func LineClusters(lines []StatementLine) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if l.Cluster != "" && !seen[l.Cluster] {
+			seen[l.Cluster] = true
+			out = append(out, l.Cluster)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // PeriodStatements is every account statement of a period in a scope,

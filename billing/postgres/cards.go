@@ -146,15 +146,15 @@ func (s *CardStore) Import(ctx context.Context, cards billing.Cards, by string) 
 			case !errors.Is(err, pgx.ErrNoRows):
 				return err
 			}
-			// One currency per sum: statements, rollups and totals add
-			// charges of a cluster together, so every card that can rate
-			// its jobs bills in one currency.
+			// One currency per sum: an account's statement adds the
+			// charges of every cluster its jobs ran on, and period totals
+			// add every account, so every card, whatever its cluster,
+			// bills in one currency.
 			var other string
-			err = tx.QueryRow(ctx, `SELECT currency FROM rate_cards WHERE currency <> $1 AND (cluster = $2 OR cluster = '' OR $2 = '') LIMIT 1`,
-				c.Currency, c.Cluster).Scan(&other)
+			err = tx.QueryRow(ctx, `SELECT currency FROM rate_cards WHERE currency <> $1 LIMIT 1`, c.Currency).Scan(&other)
 			switch {
 			case err == nil:
-				return billing.Conflictf("%s bills in %s, but cards already in force for this cluster bill in %s: Tally never adds amounts of two currencies", label, c.Currency, other)
+				return billing.Conflictf("%s bills in %s, but stored cards bill in %s: Tally never adds amounts of two currencies", label, c.Currency, other)
 			case !errors.Is(err, pgx.ErrNoRows):
 				return err
 			}

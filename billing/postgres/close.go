@@ -69,19 +69,19 @@ func (s *PeriodStore) ClosePeriod(ctx context.Context, name, by string, rule bil
 		for i := range issue {
 			st := &issue[i]
 			st.Number = fmt.Sprintf("%s-%04d", p.Name, i+1)
-			st.HashVersion = 2
+			st.HashVersion = billing.HashVersion
 			st.SHA256 = st.Hash(p)
 			d := st.Details
 			var id int64
 			if err := tx.QueryRow(ctx, `INSERT INTO statements (period_id, number, account, currency, jobs, total_micros, sha256, hash_version,
 					display_name, pi, cost_centre, po_number)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, 2, $8, $9, $10, $11) RETURNING id`, p.ID, st.Number, st.Account, st.Currency, st.Jobs,
-				int64(st.Total), st.SHA256, d.DisplayName, d.PI, d.CostCentre, d.PONumber).Scan(&id); err != nil {
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`, p.ID, st.Number, st.Account, st.Currency, st.Jobs,
+				int64(st.Total), st.SHA256, st.HashVersion, d.DisplayName, d.PI, d.CostCentre, d.PONumber).Scan(&id); err != nil {
 				return fmt.Errorf("statement %s: %w", st.Number, err)
 			}
 			for _, l := range st.Lines {
-				if _, err := tx.Exec(ctx, `INSERT INTO statement_lines (statement_id, component, jobs, exact_micros, amount_micros) VALUES ($1, $2, $3, $4, $5)`,
-					id, l.Component, l.Jobs, int64(l.Exact), int64(l.Amount)); err != nil {
+				if _, err := tx.Exec(ctx, `INSERT INTO statement_lines (statement_id, cluster, component, jobs, exact_micros, amount_micros) VALUES ($1, $2, $3, $4, $5, $6)`,
+					id, l.Cluster, l.Component, l.Jobs, int64(l.Exact), int64(l.Amount)); err != nil {
 					return fmt.Errorf("statement %s: %w", st.Number, err)
 				}
 			}

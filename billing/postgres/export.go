@@ -52,10 +52,12 @@ func CSVSafe(s string) string {
 }
 
 // AccountSummaryColumns are the columns of the account summary export
-// (docs/csv.md, version 1).
+// (docs/csv.md, version 4). One row stays one statement (one invoice), so
+// the clusters it charges for are a column of their own, added last so
+// that importers reading columns by position keep working.
 func AccountSummaryColumns() []string {
 	return []string{"period", "statement_number", "account", "display_name", "pi", "cost_centre", "po_number",
-		"jobs", "core_hours", "gpu_hours", "charges", "adjustments", "total", "currency", "sha256", "status"}
+		"jobs", "core_hours", "gpu_hours", "charges", "adjustments", "total", "currency", "sha256", "status", "clusters"}
 }
 
 // WriteAccountSummary writes one row per account statement of the
@@ -99,7 +101,8 @@ func (s *ExportStore) WriteAccountSummary(ctx context.Context, w io.Writer, name
 		}
 		cw.Write([]string{CSVSafe(ps.Period.Name), CSVSafe(st.Number), CSVSafe(st.Account), CSVSafe(d.DisplayName), CSVSafe(d.PI), CSVSafe(d.CostCentre),
 			CSVSafe(d.PONumber), strconv.Itoa(st.Jobs), u[0], u[1], pol.Format(st.Charges(), st.Currency), pol.Format(st.Adjustments(), st.Currency),
-			pol.Format(st.Total, st.Currency), CSVSafe(st.Currency), CSVSafe(st.SHA256), CSVSafe(ps.Period.Status)})
+			pol.Format(st.Total, st.Currency), CSVSafe(st.Currency), CSVSafe(st.SHA256), CSVSafe(ps.Period.Status),
+			CSVSafe(strings.Join(st.Clusters(), " "))})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -143,19 +143,19 @@ func TestChargeSumsFollowCharges(t *testing.T) {
 	ctx := context.Background()
 	rateOctober(t, s, pool)
 	direct := `WITH live AS (SELECT * FROM job_charges WHERE period_id IS NOT NULL AND not_charged = ''),
-		per AS (SELECT period_id, account, username, currency, l->>0 AS component, job_row, portion_start, sum((l->>7)::bigint) AS exact
-			FROM live, json_array_elements(live.lines) l GROUP BY 1, 2, 3, 4, 5, 6, 7)
-		SELECT period_id, account, username, component, currency, count(*), sum(exact)::bigint FROM per GROUP BY 1, 2, 3, 4, 5
-		UNION ALL SELECT period_id, account, username, '', currency, count(*), 0 FROM live GROUP BY 1, 2, 3, 5
-		ORDER BY 1, 2, 3, 4`
+		per AS (SELECT period_id, account, username, cluster, currency, l->>0 AS component, job_row, portion_start, sum((l->>7)::bigint) AS exact
+			FROM live, json_array_elements(live.lines) l GROUP BY 1, 2, 3, 4, 5, 6, 7, 8)
+		SELECT period_id, account, username, cluster, component, currency, count(*), sum(exact)::bigint FROM per GROUP BY 1, 2, 3, 4, 5, 6
+		UNION ALL SELECT period_id, account, username, cluster, '', currency, count(*), 0 FROM live GROUP BY 1, 2, 3, 4, 6
+		ORDER BY 1, 2, 3, 4, 5`
 	same := func(step string) {
 		t.Helper()
 		var want, got string
 		if err := pool.QueryRow(ctx, `SELECT coalesce(string_agg(r::text, ';'), '') FROM (`+direct+`) r`).Scan(&want); err != nil {
 			t.Fatal(err)
 		}
-		pool.QueryRow(ctx, `SELECT coalesce(string_agg(r::text, ';'), '') FROM (SELECT period_id, account, username, component, currency, jobs, exact_micros
-			FROM charge_sums ORDER BY 1, 2, 3, 4) r`).Scan(&got)
+		pool.QueryRow(ctx, `SELECT coalesce(string_agg(r::text, ';'), '') FROM (SELECT period_id, account, username, cluster, component, currency, jobs, exact_micros
+			FROM charge_sums ORDER BY 1, 2, 3, 4, 5) r`).Scan(&got)
 		if got != want {
 			t.Fatalf("%s: charge_sums\n %s\ncharges\n %s", step, got, want)
 		}

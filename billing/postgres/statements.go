@@ -62,21 +62,30 @@ func (cs ChargeScope) where(alias string, args *[]any) string {
 }
 
 // chargeSums reads, for each of the periods, the exact sum of every
-// component of each account's and person's job lines in scope, their
-// count of distinct charged jobs (component ""), and their adjustments, in
-// one query (one snapshot). A job counts when its charge in the period is not marked
-// "not charged"; a split job has one charge per period, so it counts once
-// in each.
+// component of each account's and person's job lines per cluster in
+// scope, their count of distinct charged jobs (component ""), and their
+// adjustments, in one query (one snapshot). A job counts when its charge
+// in the period is not marked "not charged"; a split job has one charge
+// per period, so it counts once in each.
+//
+// A period closed before statements had lines per cluster (its statements
+// have hash version 1 or 2) reads its sums without their cluster: its
+// statements were issued per component across clusters, and everything
+// built from its charges (person statements, rechecks) still adds up the
+// way they were.
 func chargeSums(ctx context.Context, q querier, periods []int64, cs ChargeScope) (map[int64][]billing.ChargeSum, error) {
 	args := []any{periods}
 	charges := cs.where("c", &args)
 	adjustments := cs.where("a", &args)
 	// charge_sums is kept by triggers in the transaction of every write
-	// to job_charges (migration 00014): the same sums, a few rows each.
-	rows, err := q.Query(ctx, `SELECT period_id, account, username, currency, component, jobs, exact_micros
+	// to job_charges (migrations 00014 and 00018): the same sums, a few
+	// rows each.
+	rows, err := q.Query(ctx, `WITH merged AS (SELECT DISTINCT period_id FROM statements WHERE period_id = ANY($1) AND hash_version < 3)
+		SELECT period_id, account, username, CASE WHEN period_id IN (SELECT period_id FROM merged) THEN '' ELSE cluster END,
+				currency, component, jobs, exact_micros
 			FROM charge_sums c WHERE c.period_id = ANY($1) AND `+charges+`
 		UNION ALL
-		SELECT a.period_id, a.account, a.username, '', $`+fmt.Sprint(len(args)+1)+`, count(*)::bigint, sum(a.amount_micros)::bigint
+		SELECT a.period_id, a.account, a.username, '', '', $`+fmt.Sprint(len(args)+1)+`, count(*)::bigint, sum(a.amount_micros)::bigint
 			FROM adjustments a WHERE a.period_id = ANY($1) AND `+adjustments+` GROUP BY 1, 2, 3`,
 		append(args, billing.AdjustmentsComponent)...)
 	if err != nil {
@@ -87,7 +96,7 @@ func chargeSums(ctx context.Context, q querier, periods []int64, cs ChargeScope)
 	for rows.Next() {
 		var period, jobs, exact int64
 		var s billing.ChargeSum
-		if err := rows.Scan(&period, &s.Account, &s.User, &s.Currency, &s.Component, &jobs, &exact); err != nil {
+		if err := rows.Scan(&period, &s.Account, &s.User, &s.Cluster, &s.Currency, &s.Component, &jobs, &exact); err != nil {
 			return nil, fmt.Errorf("reading charges: %w", err)
 		}
 		s.Jobs, s.Exact = int(jobs), billing.Micros(exact)
@@ -159,7 +168,7 @@ func (s *PeriodStore) periodStatements(ctx context.Context, q querier, pol billi
 			sts := pol.BuildStatements(sums[id])
 			for i := range sts {
 				sts[i].Details = details[sts[i].Account]
-				sts[i].HashVersion = 2
+				sts[i].HashVersion = billing.HashVersion
 				sts[i].SHA256 = sts[i].Hash(byID[id])
 			}
 			out[id] = sts
@@ -206,7 +215,7 @@ func issued(ctx context.Context, q querier, ps []Period, accounts []string, into
 		cond = " AND s.account = ANY($2)"
 	}
 	rows, err := q.Query(ctx, `SELECT s.period_id, s.number, s.account, s.currency, s.jobs, s.total_micros, s.sha256, s.hash_version,
-			s.display_name, s.pi, s.cost_centre, s.po_number, l.component, l.jobs, l.exact_micros, l.amount_micros
+			s.display_name, s.pi, s.cost_centre, s.po_number, l.cluster, l.component, l.jobs, l.exact_micros, l.amount_micros
 		FROM statements s JOIN statement_lines l ON l.statement_id = s.id
 		WHERE s.period_id = ANY($1)`+cond+` ORDER BY s.period_id, s.account`, args...)
 	if err != nil {
@@ -220,7 +229,7 @@ func issued(ctx context.Context, q querier, ps []Period, accounts []string, into
 		var total, exact, amount int64
 		d := &st.Details
 		if err := rows.Scan(&period, &st.Number, &st.Account, &st.Currency, &st.Jobs, &total, &st.SHA256, &st.HashVersion,
-			&d.DisplayName, &d.PI, &d.CostCentre, &d.PONumber, &l.Component, &l.Jobs, &exact, &amount); err != nil {
+			&d.DisplayName, &d.PI, &d.CostCentre, &d.PONumber, &l.Cluster, &l.Component, &l.Jobs, &exact, &amount); err != nil {
 			return fmt.Errorf("reading statements: %w", err)
 		}
 		l.Account, l.Exact, l.Amount = st.Account, billing.Micros(exact), billing.Micros(amount)
