@@ -42,12 +42,15 @@ type StatementView struct {
 	Total    Figure
 	Rounding string // how rounding moved the total from the exact sum, "" when it did not
 	SHA256   string
+	// ByCluster: the lines charge for more than one cluster, so the
+	// table says which cluster each line is (one cluster: no column).
+	ByCluster bool
 }
 
 // LineView is one statement line.
 type LineView struct {
-	Account, Component, Jobs, Exact string
-	Amount                          Figure
+	Account, Cluster, Component, Jobs, Exact string
+	Amount                                   Figure
 }
 
 // BreakdownRow is one row of a by-user, by-partition or by-QOS table.
@@ -121,4 +124,5 @@ type UserStatementView struct {
 	Jobs, CoreHours, GPUHours      string
 	Lines                          []LineView
 	Total                          Figure
+	ByCluster                      bool // lines from more than one cluster: a cluster column
 }

@@ -22,3 +22,12 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// totalSpan is how many columns a statement's "Total" cell spans: the
+// label columns, one more when the table has a cluster column.
+func totalSpan(cols int, byCluster bool) string {
+	if byCluster {
+		cols++
+	}
+	return strconv.Itoa(cols)
+}

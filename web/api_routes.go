@@ -371,6 +371,7 @@ func (s *Server) apiMyStatements(r *http.Request, v *Viewer) (any, error) {
 // rounded once.
 type apiStatementLine struct {
 	Account   string   `json:"account"`
+	Cluster   string   `json:"cluster" doc:"the cluster the line's jobs ran on; empty for adjustments and for statements issued before lines were per cluster"`
 	Component string   `json:"component" doc:"cpu, mem, gpu, ..., adjustments"`
 	Jobs      int      `json:"jobs"`
 	ExactSum  string   `json:"exact_sum" doc:"the exact sum of the jobs' lines, to the micro-unit"`
@@ -380,7 +381,7 @@ type apiStatementLine struct {
 func (f figures) statementLines(ls []billing.StatementLine, currency string) []apiStatementLine {
 	out := make([]apiStatementLine, 0, len(ls))
 	for _, l := range ls {
-		out = append(out, apiStatementLine{Account: l.Account, Component: l.Component, Jobs: l.Jobs, ExactSum: l.Exact.String(),
+		out = append(out, apiStatementLine{Account: l.Account, Cluster: l.Cluster, Component: l.Component, Jobs: l.Jobs, ExactSum: l.Exact.String(),
 			Amount: f.amount(l.Amount, currency)})
 	}
 	return out

@@ -48,7 +48,7 @@ func (f figures) statements(sts []billing.Statement) []templates.StatementView {
 	out := make([]templates.StatementView, 0, len(sts))
 	for _, st := range sts {
 		v := templates.StatementView{Number: st.Number, Account: st.Account, Details: st.Details, Jobs: count(st.Jobs),
-			Lines: f.lines(st.Lines, st.Currency), Total: f.money(st.Total, st.Currency), SHA256: st.SHA256}
+			Lines: f.lines(st.Lines, st.Currency), Total: f.money(st.Total, st.Currency), SHA256: st.SHA256, ByCluster: len(st.Clusters()) > 1}
 		if exact := st.Exact(); exact != st.Total {
 			v.Rounding = "The exact sum of the lines is " + exact.String() + ", so rounding moved this statement by " + (st.Total - exact).String() + "."
 		}
@@ -60,7 +60,7 @@ func (f figures) statements(sts []billing.Statement) []templates.StatementView {
 func (f figures) lines(ls []billing.StatementLine, currency string) []templates.LineView {
 	out := make([]templates.LineView, 0, len(ls))
 	for _, l := range ls {
-		out = append(out, templates.LineView{Account: l.Account, Component: l.Component, Jobs: count(l.Jobs), Exact: l.Exact.String(),
+		out = append(out, templates.LineView{Account: l.Account, Cluster: l.Cluster, Component: l.Component, Jobs: count(l.Jobs), Exact: l.Exact.String(),
 			Amount: f.money(l.Amount, currency)})
 	}
 	return out
@@ -148,5 +148,5 @@ func (f figures) jobTotals(t billingpg.JobTotals) templates.JobTotalsView {
 func (f figures) userStatement(us billingpg.UserStatement) templates.UserStatementView {
 	return templates.UserStatementView{Period: us.Period.Name, From: templates.When(&us.Period.Starts), To: templates.When(&us.Period.Ends),
 		Status: us.Period.Status, User: us.User, Jobs: count(us.Jobs), CoreHours: us.CoreHours, GPUHours: us.GPUHours,
-		Lines: f.lines(us.Lines, us.Currency), Total: f.money(us.Total, us.Currency)}
+		Lines: f.lines(us.Lines, us.Currency), Total: f.money(us.Total, us.Currency), ByCluster: len(billing.LineClusters(us.Lines)) > 1}
 }

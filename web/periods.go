@@ -338,9 +338,20 @@ func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer)
 			lines = append(lines, pdfdoc.Line{Text: x.k + ": " + x.v})
 		}
 	}
-	lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %8s %18s %14s", "Component", "Jobs", "Exact", "Amount"), Bold: true, Gap: true})
+	// A cluster column only when the lines come from more than one
+	// cluster, as on the page.
+	byCluster := len(st.Clusters()) > 1
+	head := fmt.Sprintf("%-14s %8s %18s %14s", "Component", "Jobs", "Exact", "Amount")
+	if byCluster {
+		head = fmt.Sprintf("%-12s ", "Cluster") + head
+	}
+	lines = append(lines, pdfdoc.Line{Text: head, Bold: true, Gap: true})
 	for _, l := range st.Lines {
-		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %8d %18s %14s", l.Component, l.Jobs, l.Exact, pol.Format(l.Amount, st.Currency))})
+		row := fmt.Sprintf("%-14s %8d %18s %14s", l.Component, l.Jobs, l.Exact, pol.Format(l.Amount, st.Currency))
+		if byCluster {
+			row = fmt.Sprintf("%-12s ", l.Cluster) + row
+		}
+		lines = append(lines, pdfdoc.Line{Text: row})
 	}
 	lines = append(lines,
 		pdfdoc.Line{Text: "Total " + pol.Money(st.Total, st.Currency), Bold: true, Size: 12, Gap: true},
@@ -409,11 +420,20 @@ func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer
 		{Text: "Statement for " + us.User + ", period " + us.Period.Name, Bold: true, Size: 16},
 		{Text: fmt.Sprintf("%s to %s (UTC), %s; %d jobs, %s core-hours, %s GPU-hours", us.Period.Starts.UTC().Format("2006-01-02"),
 			us.Period.Ends.UTC().Format("2006-01-02"), us.Period.Status, us.Jobs, us.CoreHours, us.GPUHours)},
-		{Text: fmt.Sprintf("%-14s %-12s %6s %16s %12s", "Account", "Component", "Jobs", "Exact", "Amount"), Bold: true, Gap: true},
 	}
+	byCluster := len(billing.LineClusters(us.Lines)) > 1
+	head := fmt.Sprintf("%-12s %6s %16s %12s", "Component", "Jobs", "Exact", "Amount")
+	if byCluster {
+		head = fmt.Sprintf("%-12s ", "Cluster") + head
+	}
+	lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s ", "Account") + head, Bold: true, Gap: true})
 	pol := s.policy(r.Context())
 	for _, l := range us.Lines {
-		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s %-12s %6d %16s %12s", l.Account, l.Component, l.Jobs, l.Exact, pol.Format(l.Amount, us.Currency))})
+		row := fmt.Sprintf("%-12s %6d %16s %12s", l.Component, l.Jobs, l.Exact, pol.Format(l.Amount, us.Currency))
+		if byCluster {
+			row = fmt.Sprintf("%-12s ", l.Cluster) + row
+		}
+		lines = append(lines, pdfdoc.Line{Text: fmt.Sprintf("%-14s ", l.Account) + row})
 	}
 	lines = append(lines, pdfdoc.Line{Text: "Total " + pol.Money(us.Total, us.Currency), Bold: true, Size: 12, Gap: true})
 	download(w, "application/pdf", "tally-"+us.Period.Name+"-"+user+".pdf")
