@@ -66,6 +66,13 @@ func (m *Migrator) Up(ctx context.Context) ([]Result, error) {
 	return results(rs), err
 }
 
+// UpTo applies pending migrations up to and including version: a
+// database as an older release left it, for upgrade tests.
+func (m *Migrator) UpTo(ctx context.Context, version int64) ([]Result, error) {
+	rs, err := m.provider.UpTo(ctx, version)
+	return results(rs), err
+}
+
 // DownTo reverts migrations down to (not including) version; 0 empties the schema.
 func (m *Migrator) DownTo(ctx context.Context, version int64) ([]Result, error) {
 	rs, err := m.provider.DownTo(ctx, version)
