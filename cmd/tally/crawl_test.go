@@ -334,8 +334,8 @@ func TestOneTruth(t *testing.T) {
 		})
 
 		// Exports: the account summary, and the job lines and adjustments
-		// a finance office adds up by hand (each component summed exactly
-		// and rounded once, as docs/money.md says).
+		// a finance office adds up by hand (each cluster's component
+		// summed exactly and rounded once, as docs/money.md says).
 		for who, d := range map[string]*demoSession{"admin": admin, "finance": fin} {
 			var total billing.Micros
 			var jobs int64
@@ -351,7 +351,7 @@ func TestOneTruth(t *testing.T) {
 			f.count(p, who+" accounts.csv (sum)", strconv.FormatInt(jobs, 10))
 		}
 		components := []string{"cpu", "mem", "gpu", "node", "billing", "cpu_time", "fee", "minimum"}
-		exact := map[string]map[string]billing.Micros{} // account -> component -> exact sum
+		exact := map[string]map[string]billing.Micros{} // account -> cluster/component -> exact sum
 		jobsOf := map[string]map[string]bool{}
 		for _, row := range fin.csv("/periods/" + p + "/jobs.csv") {
 			a := row["account"]
@@ -365,7 +365,7 @@ func TestOneTruth(t *testing.T) {
 					if err != nil {
 						t.Fatalf("jobs.csv %s: %v", c, err)
 					}
-					exact[a][c] += m
+					exact[a][row["cluster"]+"/"+c] += m
 				}
 			}
 		}
