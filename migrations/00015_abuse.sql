@@ -15,6 +15,13 @@ CREATE INDEX ingest_runs_failed_idx ON ingest_runs (started_at)
     WHERE source = 'none' AND trigger <> 'login';
 CREATE INDEX ingest_runs_rejected_idx ON ingest_runs (jobs_rejected)
     WHERE jobs_rejected > 0;
+-- The same figures for one cluster of several.
+CREATE INDEX ingest_runs_cluster_finished_idx ON ingest_runs (cluster, finished_at)
+    WHERE source <> 'none' AND NOT dry_run AND trigger <> 'login';
+CREATE INDEX ingest_runs_cluster_until_idx ON ingest_runs (cluster, window_end)
+    WHERE source <> 'none' AND NOT dry_run AND trigger <> 'login';
+CREATE INDEX ingest_runs_cluster_failed_idx ON ingest_runs (cluster, started_at)
+    WHERE source = 'none' AND trigger <> 'login';
 
 -- A sign-in attempt is recorded before PAM is asked, under a lock per user
 -- name and per address, so that parallel attempts cannot all pass the
@@ -33,6 +40,9 @@ DROP INDEX auth_events_attempt_user_idx;
 ALTER TABLE auth_events DROP CONSTRAINT auth_events_action_check;
 ALTER TABLE auth_events ADD CONSTRAINT auth_events_action_check
     CHECK (action IN ('login', 'login_failed', 'login_throttled', 'logout'));
+DROP INDEX ingest_runs_cluster_failed_idx;
+DROP INDEX ingest_runs_cluster_until_idx;
+DROP INDEX ingest_runs_cluster_finished_idx;
 DROP INDEX ingest_runs_rejected_idx;
 DROP INDEX ingest_runs_failed_idx;
 DROP INDEX ingest_runs_good_fallback_idx;

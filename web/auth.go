@@ -270,24 +270,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.sessions.Put(ctx, keySlurmUser, slurmUser)
 	s.putRoles(ctx, roles, accounts)
 	s.sessions.Put(ctx, keySignedInAt, time.Now().Unix())
-	if s.minter != nil {
-		if t, err := s.mintInto(ctx, slurmUser); err != nil {
-			s.log.Error("minting Slurm token failed", "user", slurmUser, "err", err)
-		} else if s.ingest != nil {
-			// Refresh their own recent records with their own token, in
-			// the background: sign-in does not wait for slurmrestd.
-			cred := slurm.Credential{User: slurmUser, Token: t}
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				var limited *ingest.RefreshLimitError
-				if err := s.ingest.RefreshUser(ctx, cred, 7); errors.As(err, &limited) {
-					s.log.Debug("no refresh after sign-in", "user", slurmUser, "why", err)
-				} else if err != nil {
-					s.log.Warn("refreshing records after sign-in failed", "user", slurmUser, "err", err)
-				}
-			}()
+	// Each cluster's own records of the last days, with the person's own
+	// token of that cluster, in the background: sign-in does not wait for
+	// slurmrestd.
+	for i, c := range s.clusters {
+		if c.Minter == nil {
+			continue
 		}
+		t, err := s.mintFor(ctx, i, slurmUser)
+		if err != nil {
+			s.log.Error("minting Slurm token failed", "cluster", c.Name, "user", slurmUser, "err", err)
+			continue
+		}
+		if c.Ingest == nil {
+			continue
+		}
+		cred, ing := slurm.Credential{User: slurmUser, Token: t}, c.Ingest
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var limited *ingest.RefreshLimitError
+			if err := ing.RefreshUser(ctx, cred, 7); errors.As(err, &limited) {
+				s.log.Debug("no refresh after sign-in", "cluster", c.Name, "user", slurmUser, "why", err)
+			} else if err != nil {
+				s.log.Warn("refreshing records after sign-in failed", "cluster", c.Name, "user", slurmUser, "err", err)
+			}
+		}()
 	}
 	detail := strings.Join(roles, ",")
 	if settled != user {
@@ -317,38 +325,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// mintInto signs a fresh Slurm token for the session's user and stores it
-// in the session, server-side.
-func (s *Server) mintInto(ctx context.Context, slurmUser string) (slurm.Token, error) {
-	t, err := s.minter.Mint(slurmUser, time.Now())
-	if err != nil {
-		return slurm.Token{}, err
-	}
-	s.sessions.Put(ctx, keyToken, t.Value)
-	s.sessions.Put(ctx, keyTokenExp, t.Expires.Unix())
-	return t, nil
-}
-
-// slurmCredential returns the viewer's Slurm credential, renewing the
-// token when a third of its lifetime or less remains. ok is false when no
-// token can be had (no key configured, or not signed in).
+// slurmCredential is the viewer's credential on the first cluster (see
+// clusterCredential).
 func (s *Server) slurmCredential(r *http.Request) (slurm.Credential, bool) {
-	v := s.viewer(r)
-	if v == nil || s.minter == nil {
-		return slurm.Credential{}, false
-	}
-	ctx := r.Context()
-	t := slurm.Token{
-		Value:   s.sessions.GetString(ctx, keyToken),
-		Expires: time.Unix(s.sessions.GetInt64(ctx, keyTokenExp), 0),
-	}
-	if t.ExpiresWithin(time.Now(), s.minter.Lifetime()/3) {
-		nt, err := s.mintInto(ctx, v.SlurmUser)
-		if err != nil {
-			s.log.Error("renewing Slurm token failed", "user", v.SlurmUser, "err", err)
-			return slurm.Credential{}, false
-		}
-		t = nt
-	}
-	return slurm.Credential{User: v.SlurmUser, Token: t}, true
+	return s.clusterCredential(r, 0)
 }

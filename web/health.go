@@ -68,34 +68,67 @@ func poolGauges(pool *pgxpool.Pool) GaugeFunc {
 // ingestGauges reports how fresh the ingested records are, read from the
 // database so every replica says the same: alert when the last good window
 // is old or failures pile up (Slurm down, a token refused, sacct failing).
-func ingestGauges(pool *pgxpool.Pool) GaugeFunc {
+// ingestGauges writes the ingest freshness figures: unlabelled for an
+// installation of one cluster, with a cluster label for each of several.
+func ingestGauges(pool *pgxpool.Pool, clusters []string) GaugeFunc {
 	return func(w io.Writer) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		f, err := jobstore.ReadFreshness(ctx, pool)
+		type reading struct {
+			label string
+			f     jobstore.Freshness
+		}
+		var rs []reading
+		up := 1
+		names := clusters
+		if len(names) < 2 {
+			names = []string{""}
+		}
+		for _, c := range names {
+			f, err := jobstore.ReadFreshness(ctx, pool, c)
+			if err != nil {
+				up = 0
+				break
+			}
+			label := ""
+			if c != "" {
+				label = "{cluster=" + quote(c) + "}"
+			}
+			rs = append(rs, reading{label, f})
+		}
 		fmt.Fprintln(w, "# HELP tally_ingest_up Whether the ingest figures below could be read.")
 		fmt.Fprintln(w, "# TYPE tally_ingest_up gauge")
-		if err != nil {
-			fmt.Fprintln(w, "tally_ingest_up 0")
+		fmt.Fprintf(w, "tally_ingest_up %d\n", up)
+		if up == 0 {
 			return
 		}
-		fmt.Fprintln(w, "tally_ingest_up 1")
-		if f.LastSuccess != nil && f.RecordsUntil != nil {
-			fmt.Fprintln(w, "# HELP tally_ingest_last_success_timestamp_seconds When the last ingest window was committed.")
-			fmt.Fprintln(w, "# TYPE tally_ingest_last_success_timestamp_seconds gauge")
-			fmt.Fprintf(w, "tally_ingest_last_success_timestamp_seconds %d\n", f.LastSuccess.Unix())
-			fmt.Fprintln(w, "# HELP tally_ingest_records_until_timestamp_seconds End of the latest committed ingest window: records are complete up to here.")
-			fmt.Fprintln(w, "# TYPE tally_ingest_records_until_timestamp_seconds gauge")
-			fmt.Fprintf(w, "tally_ingest_records_until_timestamp_seconds %d\n", f.RecordsUntil.Unix())
+		series := func(name, typ, help string, value func(jobstore.Freshness) (int64, bool)) {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+			for _, r := range rs {
+				if v, ok := value(r.f); ok {
+					fmt.Fprintf(w, "%s%s %d\n", name, r.label, v)
+				}
+			}
 		}
-		fmt.Fprintln(w, "# HELP tally_ingest_failed_windows_since_success Ingest windows no source could serve since the last one committed.")
-		fmt.Fprintln(w, "# TYPE tally_ingest_failed_windows_since_success gauge")
-		fmt.Fprintf(w, "tally_ingest_failed_windows_since_success %d\n", f.FailedSince)
-		fmt.Fprintln(w, "# HELP tally_ingest_fallback_windows_since_rest Ingest windows read with sacct because slurmrestd failed, since slurmrestd last served one.")
-		fmt.Fprintln(w, "# TYPE tally_ingest_fallback_windows_since_rest gauge")
-		fmt.Fprintf(w, "tally_ingest_fallback_windows_since_rest %d\n", f.FallbackSince)
-		fmt.Fprintln(w, "# HELP tally_ingest_rejected_records_total Records held back as ingest rejects.")
-		fmt.Fprintln(w, "# TYPE tally_ingest_rejected_records_total counter")
-		fmt.Fprintf(w, "tally_ingest_rejected_records_total %d\n", f.Rejected)
+		series("tally_ingest_last_success_timestamp_seconds", "gauge", "When the last ingest window was committed.",
+			func(f jobstore.Freshness) (int64, bool) {
+				if f.LastSuccess == nil || f.RecordsUntil == nil {
+					return 0, false
+				}
+				return f.LastSuccess.Unix(), true
+			})
+		series("tally_ingest_records_until_timestamp_seconds", "gauge", "End of the latest committed ingest window: records are complete up to here.",
+			func(f jobstore.Freshness) (int64, bool) {
+				if f.LastSuccess == nil || f.RecordsUntil == nil {
+					return 0, false
+				}
+				return f.RecordsUntil.Unix(), true
+			})
+		series("tally_ingest_failed_windows_since_success", "gauge", "Ingest windows no source could serve since the last one committed.",
+			func(f jobstore.Freshness) (int64, bool) { return int64(f.FailedSince), true })
+		series("tally_ingest_fallback_windows_since_rest", "gauge", "Ingest windows read with sacct because slurmrestd failed, since slurmrestd last served one.",
+			func(f jobstore.Freshness) (int64, bool) { return int64(f.FallbackSince), true })
+		series("tally_ingest_rejected_records_total", "counter", "Records held back as ingest rejects.",
+			func(f jobstore.Freshness) (int64, bool) { return int64(f.Rejected), true })
 	}
 }

@@ -31,27 +31,24 @@ func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return
 	}
 	st := templates.IngestStatus{Enabled: s.ingest != nil, Pager: templates.Pager{Page: page, HasPrev: page > 1, Base: "/admin/ingest"}}
-
-	lastGood, err := jobstore.LastGoodWindow(ctx, s.pool)
+	// The installation as a whole (every cluster: records are complete up
+	// to the earliest), then, with several, each cluster.
+	whole, err := s.clusterIngest(ctx, "")
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	if lastGood != nil {
-		st.LastGood = lastGood.UTC().Format("2006-01-02 15:04 UTC")
-		st.Lag = humanDuration(time.Since(*lastGood))
-	}
-	if f, err := jobstore.ReadFreshness(ctx, s.pool); err != nil {
-		s.serverError(w, r, err)
-		return
-	} else if f.FallbackSince > 0 {
-		st.Fallback = fmt.Sprintf("slurmrestd is not being used: the last %d ingest windows were read with sacct instead (%s).", f.FallbackSince, f.LastFallback)
-	}
-	if at, msg, ok, err := jobstore.LastError(ctx, s.pool); err != nil {
-		s.serverError(w, r, err)
-		return
-	} else if ok {
-		st.LastError, st.LastErrorAt = msg, at.UTC().Format("2006-01-02 15:04 UTC")
+	st.LastGood, st.Lag, st.Fallback, st.LastError, st.LastErrorAt = whole.LastGood, whole.Lag, whole.Fallback, whole.LastError, whole.LastErrorAt
+	if len(s.clusters) > 1 {
+		for _, c := range s.clusters {
+			ci, err := s.clusterIngest(ctx, c.Name)
+			if err != nil {
+				s.serverError(w, r, err)
+				return
+			}
+			ci.Enabled = c.Ingest != nil
+			st.Clusters = append(st.Clusters, ci)
+		}
 	}
 	runs, err := jobstore.RecentRuns(ctx, s.pool, ingestPageSize+1, (page-1)*ingestPageSize)
 	if err != nil {
@@ -59,7 +56,7 @@ func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return
 	}
 	for _, run := range runs {
-		st.Runs = append(st.Runs, templates.IngestRun{Started: run.Started.UTC().Format("2006-01-02 15:04:05"),
+		st.Runs = append(st.Runs, templates.IngestRun{Cluster: run.Cluster, Started: run.Started.UTC().Format("2006-01-02 15:04:05"),
 			Window: run.WindowStart.UTC().Format("01-02 15:04") + " → " + run.WindowEnd.UTC().Format("01-02 15:04"),
 			Source: run.Source, Fallback: run.Fallback, Trigger: run.Trigger, New: run.New, Changed: run.Changed,
 			Unchanged: run.Unchanged, Rejected: run.Rejected, Took: run.Took.Round(time.Millisecond).String(), Error: run.Error})
@@ -80,14 +77,53 @@ func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	s.render(w, r, http.StatusOK, templates.Ingest(s.page(r, "Ingest"), st))
 }
 
+// clusterIngest is one cluster's ingest state ("": the installation's).
+func (s *Server) clusterIngest(ctx context.Context, cluster string) (templates.ClusterIngest, error) {
+	ci := templates.ClusterIngest{Name: cluster}
+	lastGood, err := jobstore.LastGoodWindow(ctx, s.pool, cluster)
+	if err != nil {
+		return ci, err
+	}
+	if lastGood != nil {
+		ci.LastGood = lastGood.UTC().Format("2006-01-02 15:04 UTC")
+		ci.Lag = humanDuration(time.Since(*lastGood))
+	}
+	f, err := jobstore.ReadFreshness(ctx, s.pool, cluster)
+	if err != nil {
+		return ci, err
+	}
+	if f.FallbackSince > 0 {
+		ci.Fallback = fmt.Sprintf("slurmrestd is not being used: the last %d ingest windows were read with sacct instead (%s).", f.FallbackSince, f.LastFallback)
+	}
+	at, msg, ok, err := jobstore.LastError(ctx, s.pool, cluster)
+	if err != nil {
+		return ci, err
+	}
+	if ok {
+		ci.LastError, ci.LastErrorAt = msg, at.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return ci, nil
+}
+
 func (s *Server) ingestNow(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	var started, queued []string
+	for _, c := range s.clusters {
+		if c.Ingest == nil {
+			continue
+		}
+		if c.Ingest.Trigger("manual") {
+			started = append(started, c.Name)
+		} else {
+			queued = append(queued, c.Name)
+		}
+	}
 	switch {
-	case s.ingest == nil:
+	case len(started) == 0 && len(queued) == 0:
 		s.flash(r, "error", "Ingest is not configured on this Tally.")
-	case s.ingest.Trigger("manual"):
+	case len(started) > 0:
 		s.flash(r, "success", "Ingest started. Reload this page in a moment to see the run.")
-		s.log.Info("ingest requested", "by", v.User)
-		s.recordAdmin(r, v, "ingest_requested", "")
+		s.log.Info("ingest requested", "by", v.User, "clusters", strings.Join(started, ","))
+		s.recordAdmin(r, v, "ingest_requested", strings.Join(started, ","))
 	default:
 		s.flash(r, "info", "An ingest is already queued.")
 	}

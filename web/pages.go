@@ -27,25 +27,32 @@ func (s *Server) renderMe(w http.ResponseWriter, r *http.Request, v *Viewer, sta
 	}
 	tokens.NewToken, tokens.NewTokenName = newToken, newName
 	d.APITokens = tokens
-	cred, ok := s.slurmCredential(r)
-	switch {
-	case !ok || s.slurm == nil:
-		d.SlurmState = "unconfigured"
-	default:
-		d.TokenExpires = cred.Token.Expires.UTC().Format("15:04 UTC")
-		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
-		n, err := s.slurm.CheckAccess(ctx, cred, s.auth.SlurmAPIVersion, time.Now())
-		cancel()
-		switch {
-		case err == nil:
-			d.SlurmState, d.RecentJobs = "ok", n
-		case errors.Is(err, slurm.ErrAuth):
-			d.SlurmState = "expired"
-			s.log.Warn("slurm refused the session token", "user", v.SlurmUser)
-		default:
-			d.SlurmState, d.SlurmMessage = "error", "slurmrestd did not answer as expected."
-			s.log.Error("slurm access check failed", "user", v.SlurmUser, "err", err)
+	for i, c := range s.clusters {
+		a := templates.SlurmAccess{Cluster: c.Name}
+		if len(s.clusters) == 1 {
+			a.Cluster = ""
 		}
+		cred, ok := s.clusterCredential(r, i)
+		switch {
+		case !ok || c.Slurm == nil:
+			a.State = "unconfigured"
+		default:
+			a.TokenExpires = cred.Token.Expires.UTC().Format("15:04 UTC")
+			ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+			n, err := c.Slurm.CheckAccess(ctx, cred, c.APIVersion, time.Now())
+			cancel()
+			switch {
+			case err == nil:
+				a.State, a.RecentJobs = "ok", n
+			case errors.Is(err, slurm.ErrAuth):
+				a.State = "expired"
+				s.log.Warn("slurm refused the session token", "cluster", c.Name, "user", v.SlurmUser)
+			default:
+				a.State, a.Message = "error", "slurmrestd did not answer as expected."
+				s.log.Error("slurm access check failed", "cluster", c.Name, "user", v.SlurmUser, "err", err)
+			}
+		}
+		d.Slurm = append(d.Slurm, a)
 	}
 	s.render(w, r, status, templates.Me(s.page(r, "Your account"), d))
 }

@@ -14,7 +14,7 @@ import (
 func (s *Server) resolveRoles(ctx context.Context, slurmUser string) (roles, accounts []string, err error) {
 	roles = []string{RoleResearcher}
 
-	accounts, err = jobstore.CoordinatedAccounts(ctx, s.pool, s.auth.Cluster, slurmUser)
+	accounts, err = jobstore.CoordinatedAccounts(ctx, s.pool, s.coordinatorCluster(), slurmUser)
 	if err != nil {
 		return nil, nil, err
 	}

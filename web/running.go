@@ -47,35 +47,14 @@ func (c *liveVersionCache) get(ctx context.Context, client *slurm.Client, creds 
 	return v, nil
 }
 
-// runningJobs lists the person's jobs Slurm runs or queues now, read live
-// from slurmctld with their own token, each running one priced so far
-// (Rater.CostSoFar, the rule budgets count as accruing) and each pending
-// one at its time limit.
+// runningJobs lists the person's jobs Slurm runs or queues now on every
+// cluster, read live from each slurmctld with their own token of that
+// cluster, each running one priced so far (Rater.CostSoFar, the rule
+// budgets count as accruing) and each pending one at its time limit.
 func (s *Server) runningJobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	ctx := r.Context()
 	pol := s.policy(ctx)
-	d := templates.RunningData{}
-	cred, ok := s.slurmCredential(r)
-	if !ok || s.slurm == nil {
-		d.Message = "This Tally does not talk to slurmrestd with your token, so it cannot list what runs now. Your jobs appear here as soon as they end and are ingested."
-		s.render(w, r, http.StatusOK, templates.RunningJobs(s.pageWith(r, "Running now", pol), d))
-		return
-	}
-	creds := viewerCredential{cred}
-	version, err := s.liveVersion.get(ctx, s.slurm, creds)
-	var ans slurm.LiveJobsAnswer
-	if err == nil {
-		ans, err = s.slurm.LiveJobs(ctx, creds, version)
-	}
-	if err != nil {
-		s.log.Warn("live job list failed", "id", requestID(ctx), "user", v.SlurmUser, "err", err)
-		d.Message = "Slurm did not answer just now, so Tally cannot say what runs. Try again in a minute."
-		if errors.Is(err, slurm.ErrAuth) {
-			d.Message = "Slurm refused your session's token (Slurm session expired). Sign out and in again."
-		}
-		s.render(w, r, http.StatusOK, templates.RunningJobs(s.pageWith(r, "Running now", pol), d))
-		return
-	}
+	d := templates.RunningData{Clusters: len(s.clusters) > 1}
 	cards, err := s.billing.Cards(ctx)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -84,44 +63,85 @@ func (s *Server) runningJobs(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	rater := billing.Rater{Cards: cards, Rounding: s.rounding}
 	now := time.Now()
 	var total billing.Micros
-	currency := ""
-	for _, j := range ans.Jobs {
-		if j.User != v.SlurmUser {
-			continue // slurmctld may show others' jobs; this page is the person's own
+	currency, asked := "", 0
+	for i, c := range s.clusters {
+		cred, ok := s.clusterCredential(r, i)
+		if !ok || c.Slurm == nil {
+			continue
 		}
-		row := templates.RunningRow{JobID: strconv.FormatInt(j.JobID, 10), Account: j.Account, Partition: j.Partition, State: j.State,
-			CPUs: j.CPUs}
-		for _, n := range j.GPUs {
-			row.GPUs += n
+		asked++
+		creds := viewerCredential{cred}
+		version, err := c.liveVersion.get(ctx, c.Slurm, creds)
+		var ans slurm.LiveJobsAnswer
+		if err == nil {
+			ans, err = c.Slurm.LiveJobs(ctx, creds, version)
 		}
-		if j.TimeLimit > 0 {
-			row.TimeLimit = humanDuration(j.TimeLimit)
-		}
-		switch {
-		case j.State == "RUNNING":
-			row.Elapsed = humanDuration(j.Elapsed(now))
-			if ch, err := rater.CostSoFar(j, now); err != nil {
-				row.Cost = "no price: " + safeBillingMessage(err)
-			} else {
-				row.Cost = pol.Money(ch.Total, ch.Currency)
-				total += ch.Total
-				currency = ch.Currency
+		if err != nil {
+			s.log.Warn("live job list failed", "id", requestID(ctx), "cluster", c.Name, "user", v.SlurmUser, "err", err)
+			msg := "Slurm did not answer just now, so Tally cannot say what runs there. Try again in a minute."
+			if errors.Is(err, slurm.ErrAuth) {
+				msg = "Slurm refused your session's token (Slurm session expired). Sign out and in again."
 			}
-		case j.TimeLimit > 0:
-			at := j
-			at.Start = now.Add(-j.TimeLimit)
-			if ch, err := rater.CostSoFar(at, now); err == nil {
-				row.Cost = "up to " + pol.Money(ch.Total, ch.Currency) + " at its time limit"
-			}
+			d.Problems = append(d.Problems, clusterLabel(c.Name)+msg)
+			continue
 		}
-		d.Rows = append(d.Rows, row)
+		for _, j := range ans.Jobs {
+			if j.User != v.SlurmUser {
+				continue // slurmctld may show others' jobs; this page is the person's own
+			}
+			if j.Cluster == "" {
+				j.Cluster = c.Name
+			}
+			row := templates.RunningRow{Cluster: j.Cluster, JobID: strconv.FormatInt(j.JobID, 10), Account: j.Account, Partition: j.Partition,
+				State: j.State, CPUs: j.CPUs}
+			for _, n := range j.GPUs {
+				row.GPUs += n
+			}
+			if j.TimeLimit > 0 {
+				row.TimeLimit = humanDuration(j.TimeLimit)
+			}
+			switch {
+			case j.State == "RUNNING":
+				row.Elapsed = humanDuration(j.Elapsed(now))
+				if ch, err := rater.CostSoFar(j, now); err != nil {
+					row.Cost = "no price: " + safeBillingMessage(err)
+				} else {
+					row.Cost = pol.Money(ch.Total, ch.Currency)
+					total += ch.Total
+					currency = ch.Currency
+				}
+			case j.TimeLimit > 0:
+				at := j
+				at.Start = now.Add(-j.TimeLimit)
+				if ch, err := rater.CostSoFar(at, now); err == nil {
+					row.Cost = "up to " + pol.Money(ch.Total, ch.Currency) + " at its time limit"
+				}
+			}
+			d.Rows = append(d.Rows, row)
+		}
 	}
-	sort.Slice(d.Rows, func(i, k int) bool { return d.Rows[i].JobID > d.Rows[k].JobID })
+	if asked == 0 {
+		d.Message = "This Tally does not talk to slurmrestd with your token, so it cannot list what runs now. Your jobs appear here as soon as they end and are ingested."
+	}
+	sort.Slice(d.Rows, func(i, k int) bool {
+		if d.Rows[i].Cluster != d.Rows[k].Cluster {
+			return d.Rows[i].Cluster < d.Rows[k].Cluster
+		}
+		return len(d.Rows[i].JobID) > len(d.Rows[k].JobID) || (len(d.Rows[i].JobID) == len(d.Rows[k].JobID) && d.Rows[i].JobID > d.Rows[k].JobID)
+	})
 	if currency != "" {
 		d.Total = pol.Money(pol.Round(total, currency), currency)
 	}
 	d.AsOf = now.UTC().Format("15:04:05 UTC")
 	s.render(w, r, http.StatusOK, templates.RunningJobs(s.pageWith(r, "Running now", pol), d))
+}
+
+// clusterLabel prefixes a message with the cluster's name, when it has one.
+func clusterLabel(name string) string {
+	if name == "" {
+		return ""
+	}
+	return name + ": "
 }
 
 func safeBillingMessage(err error) string {

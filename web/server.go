@@ -61,6 +61,9 @@ type Deps struct {
 	Slurm *slurm.Client
 	// Ingest controls background ingest; nil when not configured.
 	Ingest IngestControl
+	// Clusters, when set, are every cluster Tally reads (Minter, Slurm and
+	// Ingest are then ignored); when empty, those three describe one.
+	Clusters []Cluster
 	// Billing is the store of rate cards, charges and periods.
 	Billing *billingpg.Store
 	// SessionKeys seal session rows in PostgreSQL. Nil: a key made here
@@ -92,8 +95,9 @@ type Server struct {
 	handler  http.Handler
 	tokens   tokenStore // personal API tokens
 	api      *apiState  // the API's per-token limits and resolved owners
-	// liveVersion is the slurmctld API version of the running-jobs page.
-	liveVersion liveVersionCache
+	// clusters are the Slurm clusters; minter, slurm and ingest are the
+	// first's, for pages about one cluster.
+	clusters []*clusterState
 }
 
 // billingStore is everything the pages ask of billing's storage, one
@@ -117,12 +121,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		ready:   d.Ready,
 		auth:    cfg.Auth,
 		authn:   d.Authn,
-		minter:  d.Minter,
-		slurm:   d.Slurm,
-		ingest:  d.Ingest,
 		metrics: NewMetrics(),
 		mux:     http.NewServeMux(),
 	}
+	s.setClusters(d)
 	s.events = audit.New(d.Pool)
 	s.tokens = pgTokenStore{pool: d.Pool}
 	s.api = newAPIState(cfg.API)
@@ -150,7 +152,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.sessions = newSessionManager(cfg, s.store)
 	s.sessions.ErrorFunc = s.serverError
 	s.metrics.AddGauges(poolGauges(d.Pool))
-	s.metrics.AddGauges(ingestGauges(d.Pool))
+	var names []string
+	for _, c := range s.clusters {
+		names = append(names, c.Name)
+	}
+	s.metrics.AddGauges(ingestGauges(d.Pool, names))
 	s.routes()
 
 	cop := http.NewCrossOriginProtection()

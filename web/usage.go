@@ -166,7 +166,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 
 // freshness says how current the ingested records are.
 func (s *Server) freshness(r *http.Request) string {
-	last, err := jobstore.LastGoodWindow(r.Context(), s.pool)
+	last, err := jobstore.LastGoodWindow(r.Context(), s.pool, "")
 	if err != nil || last == nil {
 		return "No records have been ingested yet."
 	}
@@ -177,23 +177,35 @@ func (s *Server) freshness(r *http.Request) string {
 	return fmt.Sprintf("Records up to %s (%s ago).", last.UTC().Format("2006-01-02 15:04 UTC"), humanDuration(ago))
 }
 
-// refresh pulls the viewer's own recent records with their own token.
+// refresh pulls the viewer's own recent records from every cluster, with
+// their own token of each.
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	cred, ok := s.slurmCredential(r)
-	if !ok || s.ingest == nil || s.slurm == nil {
-		s.flash(r, "error", "This Tally cannot ask Slurm for your records directly; they arrive with the next scheduled ingest.")
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
+	var done, failed []string
 	var limited *ingest.RefreshLimitError
-	if err := s.ingest.RefreshUser(ctx, cred, 7); errors.As(err, &limited) {
+	for i, c := range s.clusters {
+		cred, ok := s.clusterCredential(r, i)
+		if !ok || c.Ingest == nil || c.Slurm == nil {
+			continue
+		}
+		switch err := c.Ingest.RefreshUser(ctx, cred, 7); {
+		case errors.As(err, &limited):
+		case err != nil:
+			s.log.Warn("refresh failed", "cluster", c.Name, "user", v.SlurmUser, "err", err)
+			failed = append(failed, c.Name)
+		default:
+			done = append(done, c.Name)
+		}
+	}
+	switch {
+	case len(done) == 0 && len(failed) == 0 && limited != nil:
 		s.flash(r, "info", "Not refreshed: "+limited.Error()+".")
-	} else if err != nil {
-		s.log.Warn("refresh failed", "user", v.SlurmUser, "err", err)
-		s.flash(r, "error", "Slurm did not answer just now; your records will arrive with the next scheduled ingest.")
-	} else {
+	case len(done) == 0 && len(failed) == 0:
+		s.flash(r, "error", "This Tally cannot ask Slurm for your records directly; they arrive with the next scheduled ingest.")
+	case len(failed) > 0:
+		s.flash(r, "error", "Slurm did not answer just now ("+strings.Join(failed, ", ")+"); your records will arrive with the next scheduled ingest.")
+	default:
 		s.flash(r, "success", "Your records of the last 7 days are refreshed.")
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-hpc/tally/slurm/ingest"
 )
@@ -18,7 +22,11 @@ Re-running a range changes nothing that has not changed in Slurm.
 
   tally ingest --from 2026-10-01 --to 2026-11-01
   tally ingest --from 2026-10-01 --to 2026-11-01 --resume   (after an interruption)
-  tally ingest --source sacct --dry-run`)
+  tally ingest --source sacct --dry-run
+
+With a clusters file (TALLY_CONFIG), every cluster in it is ingested in
+turn; --cluster NAME ingests that one only. One cluster failing does not
+stop the others (the exit status says some failed).`)
 	if err := cfg.bind(fs, "database", "log", "slurm", "ingest"); err != nil {
 		return usageErr("%v", err)
 	}
@@ -47,23 +55,65 @@ Re-running a range changes nothing that has not changed in Slurm.
 		return usageErr("--from must be before --to")
 	}
 	log := newLogger(&cfg, env)
-	parts, err := cfg.slurmParts()
+	clusters, err := cfg.clusters()
 	if err != nil {
-		return fail("%v", err)
+		return usageErr("%v", err)
+	}
+	if cfg.ConfigFile != "" && cfg.Cluster != "" {
+		var only []ClusterConfig
+		for _, cl := range clusters {
+			if cl.Name == cfg.Cluster {
+				only = append(only, cl)
+			}
+		}
+		if len(only) == 0 {
+			return usageErr("--cluster %q is not in %s", cfg.Cluster, cfg.ConfigFile)
+		}
+		clusters = only
 	}
 	pool, err := openDatabase(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	in, err := cfg.ingester(pool, parts, log)
-	if err != nil {
-		return usageErr("%v", err)
+	var failed []string
+	for _, cl := range clusters {
+		if *source != "" {
+			cl.Source = *source
+		}
+		if len(clusters) > 1 {
+			fmt.Fprintf(env.stdout, "cluster %s:\n", cl.Name)
+		}
+		if err := ingestCluster(ctx, env, pool, cl, log, start, end, *dry, *resume, *assoc); err != nil {
+			fmt.Fprintf(env.stderr, "cluster %s: %v\n", cl.Name, err)
+			failed = append(failed, cl.Name)
+		}
 	}
-	if *resume {
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(clusters) == 1:
+		return fail("ingest failed (see above)")
+	default:
+		return fail("ingest failed for %s; the other clusters are ingested", strings.Join(failed, ", "))
+	}
+}
+
+// ingestCluster ingests one cluster's range, printing progress.
+func ingestCluster(ctx context.Context, env *cmdEnv, pool *pgxpool.Pool, cl ClusterConfig, log *slog.Logger, start, end time.Time,
+	dry, resume, assoc bool) error {
+	parts, err := cl.slurmParts()
+	if err != nil {
+		return err
+	}
+	in, err := cl.ingester(pool, parts, log)
+	if err != nil {
+		return err
+	}
+	if resume {
 		at, err := in.ResumeFrom(ctx, start, end)
 		if err != nil {
-			return fail("finding where to resume: %v", err)
+			return fmt.Errorf("finding where to resume: %v", err)
 		}
 		if !at.Before(end) {
 			fmt.Fprintf(env.stdout, "nothing to do: %s .. %s is already ingested (drop --resume to read it again)\n",
@@ -80,7 +130,7 @@ Re-running a range changes nothing that has not changed in Slurm.
 	// Ctrl-C or SIGTERM: finish and commit the window in progress, then stop.
 	work, cancel := ingest.Outliving(ctx, time.Minute)
 	defer cancel()
-	sum, err := in.Run(work, start, end, ingest.Options{DryRun: *dry, Trigger: "cli", Stop: ctx.Done(), Progress: func(r ingest.Report) {
+	sum, err := in.Run(work, start, end, ingest.Options{DryRun: dry, Trigger: "cli", Stop: ctx.Done(), Progress: func(r ingest.Report) {
 		total += r.Counts.Total()
 		rate := float64(total) / time.Since(began).Seconds()
 		eta := time.Duration(float64(time.Since(began)) / float64(r.Index) * float64(r.Total-r.Index)).Round(time.Second)
@@ -97,18 +147,18 @@ Re-running a range changes nothing that has not changed in Slurm.
 			r.Counts.Unchanged, r.Counts.Rejected, rate, eta)
 	}})
 	verb := "ingested"
-	if *dry {
+	if dry {
 		verb = "dry run: would have ingested"
 	}
 	fmt.Fprintf(env.stdout, "%s %d windows in %s: new %d, changed %d, unchanged %d, rejected %d\n", verb, sum.Windows,
 		sum.Took.Round(time.Millisecond), sum.Counts.New, sum.Counts.Changed, sum.Counts.Unchanged, sum.Counts.Rejected)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
-	if *assoc && !*dry {
-		na, nc, err := in.SyncAssociations(ctx, cfg.Sacctmgr)
+	if assoc && !dry {
+		na, nc, err := in.SyncAssociations(ctx, cl.Sacctmgr)
 		if err != nil {
-			return fail("associations: %v", err)
+			return fmt.Errorf("associations: %v", err)
 		}
 		fmt.Fprintf(env.stdout, "associations: %d user-account pairs, %d coordinators\n", na, nc)
 	}

@@ -73,43 +73,62 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if _, err := pamauth.ServiceFile(cfg.PAMService); err != nil {
 		return fail("%v", err)
 	}
-	parts, err := cfg.slurmParts()
+	clusters, err := cfg.clusters()
 	if err != nil {
-		return fail("%v", err)
-	}
-	if parts.minter == nil {
-		log.Warn("no TALLY_JWT_KEY_FILE: people can sign in, but Tally holds no Slurm token for them")
+		return usageErr("%v", err)
 	}
 	budgets, err := cfg.budgetRunner(pool, log)
 	if err != nil {
 		return fail("%v", err)
 	}
 	go budgets.Run(ctx)
-	var ingestControl web.IngestControl
-	var sched *ingest.Scheduler
-	if in, err := cfg.ingester(pool, parts, log); err != nil {
-		log.Warn("ingest disabled", "reason", err)
-	} else {
-		sched = ingest.NewScheduler(in, pool, cfg.IngestInterval, cfg.IngestOverlap, cfg.Sacctmgr, log)
-		sched.After = func(ctx context.Context) {
-			// Only the jobs this ingest wrote, unless cards, periods or
-			// options changed since the last run (then every open job).
-			sum, err := billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution,
-				Rounding: billing.Rounding(cfg.Rounding), OnlyChanged: true})
-			if err != nil {
-				log.Error("rating after ingest failed", "err", err)
-				return
+	// Rating follows each cluster's ingest; one rating at a time is enough.
+	rate := func(ctx context.Context) {
+		sum, err := billingpg.New(pool).RateOpen(ctx, billingpg.RateOptions{Attribution: cfg.Attribution,
+			Rounding: billing.Rounding(cfg.Rounding), OnlyChanged: true})
+		if err != nil {
+			log.Error("rating after ingest failed", "err", err)
+			return
+		}
+		log.Info("rated open periods", "only_changed", sum.OnlyChanged, "jobs", sum.Jobs, "written", sum.Written,
+			"failed", sum.Failed, "first_failure", sum.FirstFail, "took", sum.Took)
+		// Budgets count what was just rated and what runs now.
+		budgets.Kick()
+	}
+	var webClusters []web.Cluster
+	type running struct {
+		sched *ingest.Scheduler
+		name  string
+	}
+	var scheds []running
+	for _, cl := range clusters {
+		clog := log
+		if len(clusters) > 1 {
+			clog = log.With("cluster", cl.Name)
+		}
+		parts, err := cl.slurmParts()
+		if err != nil {
+			return fail("%v", err)
+		}
+		if parts.minter == nil {
+			clog.Warn("no JWT key: people can sign in, but Tally holds no Slurm token for them on this cluster")
+		}
+		wc := web.Cluster{Name: cl.Name, Minter: parts.minter, Slurm: parts.client, APIVersion: cl.SlurmAPIVersion}
+		// Each cluster ingests on its own schedule, under its own lock; one
+		// failing does not stop the others.
+		if in, err := cl.ingester(pool, parts, clog); err != nil {
+			clog.Warn("ingest disabled", "reason", err)
+		} else {
+			sched := ingest.NewScheduler(in, pool, cl.IngestInterval, cl.IngestOverlap, cl.Sacctmgr, clog)
+			sched.After = rate
+			wc.Ingest = sched
+			if cl.IngestInterval > 0 {
+				scheds = append(scheds, running{sched, cl.Name})
+				go sched.Run(ctx)
+				clog.Info("scheduled ingest", "every", cl.IngestInterval, "source", cl.Source)
 			}
-			log.Info("rated open periods", "only_changed", sum.OnlyChanged, "jobs", sum.Jobs, "written", sum.Written,
-				"failed", sum.Failed, "first_failure", sum.FirstFail, "took", sum.Took)
-			// Budgets count what was just rated and what runs now.
-			budgets.Kick()
 		}
-		ingestControl = sched
-		if cfg.IngestInterval > 0 {
-			go sched.Run(ctx)
-			log.Info("scheduled ingest", "every", cfg.IngestInterval, "source", cfg.IngestSource)
-		}
+		webClusters = append(webClusters, wc)
 	}
 
 	assets, err := static.New()
@@ -123,9 +142,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	srv, err := web.New(wcfg, web.Deps{
 		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool),
 		Authn:       pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
-		Minter:      parts.minter,
-		Slurm:       parts.client,
-		Ingest:      ingestControl,
+		Clusters:    webClusters,
 		SessionKeys: sessionKeys,
 	})
 	if err != nil {
@@ -134,12 +151,12 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	defer srv.Close()
 
 	err = listenAndServe(ctx, &cfg, log, srv)
-	if sched != nil && cfg.IngestInterval > 0 {
+	for _, r := range scheds {
 		// Requests are drained; let an ingest window in progress commit.
 		select {
-		case <-sched.Done():
-		case <-time.After(sched.Grace + 5*time.Second):
-			log.Warn("ingest did not stop in time")
+		case <-r.sched.Done():
+		case <-time.After(r.sched.Grace + 5*time.Second):
+			log.Warn("ingest did not stop in time", "cluster", r.name)
 		}
 	}
 	return err

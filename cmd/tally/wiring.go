@@ -11,7 +11,8 @@ import (
 	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
-// slurmParts are the Slurm-facing pieces serve and ingest share.
+// slurmParts are the Slurm-facing pieces of one cluster that serve and
+// ingest share.
 type slurmParts struct {
 	minter  *slurm.Minter
 	client  *slurm.Client
@@ -19,37 +20,45 @@ type slurmParts struct {
 	sacct   *slurm.Sacct
 }
 
-func (c *Config) slurmParts() (slurmParts, error) {
+// slurmParts of the one cluster the TALLY_* settings describe.
+func (c *Config) slurmParts() (slurmParts, error) { return c.fromEnvironment().slurmParts() }
+
+func (cl ClusterConfig) slurmParts() (slurmParts, error) {
 	var p slurmParts
 	var err error
-	if c.JWTKeyFile != "" {
-		p.minter, err = slurm.NewMinter(slurm.MinterConfig{Alg: c.JWTAlg, KeyFile: c.JWTKeyFile, Lifetime: c.JWTLifetime, UserClaim: c.JWTUserClaim})
+	if cl.JWTKeyFile != "" {
+		p.minter, err = slurm.NewMinter(slurm.MinterConfig{Alg: cl.JWTAlg, KeyFile: cl.JWTKeyFile, Lifetime: cl.JWTLifetime, UserClaim: cl.JWTUserClaim})
 		if err != nil {
-			return p, err
+			return p, fmt.Errorf("cluster %q: %w", cl.Name, err)
 		}
 	}
-	if c.SlurmrestdURL != "" {
-		if p.client, err = slurm.NewClient(c.SlurmrestdURL, nil); err != nil {
-			return p, err
+	if cl.SlurmrestdURL != "" {
+		if p.client, err = slurm.NewClient(cl.SlurmrestdURL, nil); err != nil {
+			return p, fmt.Errorf("cluster %q: %w", cl.Name, err)
 		}
 	}
 	switch {
-	case c.SlurmServiceTokenFile != "":
-		p.service = slurm.NewFileService(c.SlurmServiceUser, c.SlurmServiceTokenFile)
-	case p.minter != nil && c.SlurmServiceUser != "":
-		p.service = slurm.NewMintedService(c.SlurmServiceUser, p.minter)
+	case cl.ServiceTokenFile != "":
+		p.service = slurm.NewFileService(cl.ServiceUser, cl.ServiceTokenFile)
+	case p.minter != nil && cl.ServiceUser != "":
+		p.service = slurm.NewMintedService(cl.ServiceUser, p.minter)
 	}
-	if c.Sacct != "" {
-		p.sacct = &slurm.Sacct{Path: c.Sacct, Cluster: c.Cluster}
-		if c.SacctJWT && p.service != nil {
+	if cl.Sacct != "" {
+		p.sacct = &slurm.Sacct{Path: cl.Sacct, Cluster: cl.Name}
+		if cl.SacctJWT && p.service != nil {
 			p.sacct.Token = p.service.Credential
 		}
 	}
 	return p, nil
 }
 
-// ingester builds the ingest pipeline, or says why it cannot.
+// ingester of the one cluster the TALLY_* settings describe.
 func (c *Config) ingester(pool *pgxpool.Pool, p slurmParts, log *slog.Logger) (*ingest.Ingester, error) {
+	return c.fromEnvironment().ingester(pool, p, log)
+}
+
+// ingester builds a cluster's ingest pipeline, or says why it cannot.
+func (cl ClusterConfig) ingester(pool *pgxpool.Pool, p slurmParts, log *slog.Logger) (*ingest.Ingester, error) {
 	var creds slurm.CredentialSource
 	if p.service != nil {
 		creds = p.service
@@ -59,7 +68,7 @@ func (c *Config) ingester(pool *pgxpool.Pool, p slurmParts, log *slog.Logger) (*
 		client = nil // slurmrestd is of no use without a credential
 	}
 	in, err := ingest.New(ingest.Config{
-		Cluster: c.Cluster, Source: c.IngestSource, Window: c.IngestWindow, APIVersion: c.SlurmAPIVersion,
+		Cluster: cl.Name, Source: cl.Source, Window: cl.IngestWindow, APIVersion: cl.SlurmAPIVersion,
 	}, jobstore.New(pool), client, creds, p.sacct, log)
 	if err != nil {
 		return nil, fmt.Errorf("%w", err)

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
 	"time"
 
@@ -15,6 +16,18 @@ import (
 // lockKey is the Postgres advisory lock that makes one replica ingest at a
 // time ("tally-ingest" as a number).
 const lockKey = 0x7461_6c6c_7969
+
+// lockKey is this scheduler's lock: one per cluster, so that the clusters
+// ingest side by side while each is ingested by one replica at a time.
+// The installation's unnamed cluster keeps the historical key.
+func (s *Scheduler) lockKey() int64 {
+	if s.in.cfg.Cluster == "" {
+		return lockKey
+	}
+	h := fnv.New64a()
+	h.Write([]byte("tally-ingest:" + s.in.cfg.Cluster))
+	return int64(h.Sum64() &^ (1 << 63))
+}
 
 // Scheduler runs incremental ingest on an interval, and on demand.
 type Scheduler struct {
@@ -128,17 +141,18 @@ func (s *Scheduler) once(ctx context.Context, trigger string, stop <-chan struct
 	}
 	defer conn.Release()
 	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(lockKey)).Scan(&got); err != nil {
+	key := s.lockKey()
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
 		return err
 	}
 	if !got {
-		s.log.Info("ingest skipped: another replica is ingesting")
+		s.log.Info("ingest skipped: another replica is ingesting", "cluster", s.in.cfg.Cluster)
 		return nil
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(lockKey))
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
 
 	now := s.Now().UTC().Truncate(time.Second)
-	last, err := jobstore.LastGoodWindow(ctx, conn)
+	last, err := jobstore.LastGoodWindow(ctx, conn, s.in.cfg.Cluster)
 	if err != nil {
 		return err
 	}

@@ -15,9 +15,9 @@ import (
 func TestAbuse01MetricsFreshnessIsCheap(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `INSERT INTO ingest_runs (window_start, window_end, source, trigger, started_at, finished_at,
+	if _, err := pool.Exec(ctx, `INSERT INTO ingest_runs (cluster, window_start, window_end, source, trigger, started_at, finished_at,
 			jobs_rejected, fallback_reason)
-		SELECT t, t + interval '5 minutes',
+		SELECT CASE WHEN i % 2 = 0 THEN 'cpu' ELSE 'gpu' END, t, t + interval '5 minutes',
 		       CASE WHEN i % 50 = 0 THEN 'none' WHEN i % 7 = 0 THEN 'sacct' ELSE 'rest' END,
 		       CASE WHEN i % 3 = 0 THEN 'login' ELSE 'schedule' END,
 		       t + interval '5 minutes', t + interval '6 minutes',
@@ -29,23 +29,26 @@ func TestAbuse01MetricsFreshnessIsCheap(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ANALYZE ingest_runs`); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := pool.Query(ctx, "EXPLAIN "+freshnessSQL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for rows.Next() {
-		var l string
-		if err := rows.Scan(&l); err != nil {
+	// Of the whole installation, and of one cluster of several.
+	for _, cluster := range []string{"", "gpu"} {
+		rows, err := pool.Query(ctx, "EXPLAIN "+freshnessSQL, cluster)
+		if err != nil {
 			t.Fatal(err)
 		}
-		lines = append(lines, l)
+		var lines []string
+		for rows.Next() {
+			var l string
+			if err := rows.Scan(&l); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, l)
+		}
+		plan := strings.Join(lines, "\n")
+		if strings.Contains(plan, "Seq Scan") {
+			t.Errorf("the freshness query of cluster %q reads the whole of ingest_runs:\n%s", cluster, plan)
+		}
 	}
-	plan := strings.Join(lines, "\n")
-	if strings.Contains(plan, "Seq Scan") {
-		t.Errorf("the freshness query reads the whole of ingest_runs:\n%s", plan)
-	}
-	f, err := ReadFreshness(ctx, pool)
+	f, err := ReadFreshness(ctx, pool, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 // RunRow is one ingest run as the ingest page lists it.
 type RunRow struct {
+	Cluster                           string
 	Started, WindowStart, WindowEnd   time.Time
 	Source, Fallback, Trigger         string
 	New, Changed, Unchanged, Rejected int
@@ -20,7 +21,7 @@ type RunRow struct {
 
 // RecentRuns lists ingest runs, newest first.
 func RecentRuns(ctx context.Context, q Querier, limit, offset int) ([]RunRow, error) {
-	rows, err := q.Query(ctx, `SELECT started_at, window_start, window_end, source, fallback_reason, trigger,
+	rows, err := q.Query(ctx, `SELECT cluster, started_at, window_start, window_end, source, fallback_reason, trigger,
 		jobs_new, jobs_changed, jobs_unchanged, jobs_rejected, finished_at - started_at, error
 		FROM ingest_runs ORDER BY id DESC LIMIT $1 OFFSET $2`, limit, offset)
 	if err != nil {
@@ -28,7 +29,7 @@ func RecentRuns(ctx context.Context, q Querier, limit, offset int) ([]RunRow, er
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunRow, error) {
 		var run RunRow
-		return run, r.Scan(&run.Started, &run.WindowStart, &run.WindowEnd, &run.Source, &run.Fallback, &run.Trigger,
+		return run, r.Scan(&run.Cluster, &run.Started, &run.WindowStart, &run.WindowEnd, &run.Source, &run.Fallback, &run.Trigger,
 			&run.New, &run.Changed, &run.Unchanged, &run.Rejected, &run.Took, &run.Error)
 	})
 	if err != nil {
@@ -38,8 +39,8 @@ func RecentRuns(ctx context.Context, q Querier, limit, offset int) ([]RunRow, er
 }
 
 // LastError is the newest run that failed, and why; ok is false when none has.
-func LastError(ctx context.Context, q Querier) (at time.Time, msg string, ok bool, err error) {
-	err = q.QueryRow(ctx, `SELECT started_at, error FROM ingest_runs WHERE error <> '' ORDER BY id DESC LIMIT 1`).Scan(&at, &msg)
+func LastError(ctx context.Context, q Querier, cluster string) (at time.Time, msg string, ok bool, err error) {
+	err = q.QueryRow(ctx, `SELECT started_at, error FROM ingest_runs WHERE error <> '' AND `+ofCluster+` ORDER BY id DESC LIMIT 1`, cluster).Scan(&at, &msg)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return at, "", false, nil
 	}
@@ -89,21 +90,25 @@ type Freshness struct {
 // freshnessSQL answers from the partial indexes of migration 00015: every
 // /metrics scrape runs it, so no part of it may read the whole table.
 const freshnessSQL = `WITH ok AS (
-		SELECT (SELECT max(finished_at) FROM ingest_runs WHERE ` + GoodWindow + `) AS finished,
-		       (SELECT max(window_end) FROM ingest_runs WHERE ` + GoodWindow + `) AS until,
-		       coalesce((SELECT max(id) FROM ingest_runs WHERE ` + GoodWindow + ` AND source = 'rest'), 0) AS last_rest)
+		SELECT (SELECT max(finished_at) FROM ingest_runs WHERE ` + GoodWindow + ` AND ` + ofCluster + `) AS finished,
+		       (SELECT max(window_end) FROM ingest_runs WHERE ` + GoodWindow + ` AND ` + ofCluster + `) AS until,
+		       coalesce((SELECT max(id) FROM ingest_runs WHERE ` + GoodWindow + ` AND source = 'rest' AND ` + ofCluster + `), 0) AS last_rest)
 	SELECT ok.finished, ok.until,
-	       (SELECT count(*) FROM ingest_runs r WHERE r.source = 'none' AND r.trigger <> 'login'
+	       (SELECT count(*) FROM ingest_runs r WHERE r.source = 'none' AND r.trigger <> 'login' AND ` + ofCluster + `
 	          AND r.started_at > coalesce(ok.finished, '-infinity')),
-	       (SELECT coalesce(sum(jobs_rejected), 0) FROM ingest_runs WHERE jobs_rejected > 0),
-	       (SELECT count(*) FROM ingest_runs WHERE ` + GoodWindow + ` AND fallback_reason <> '' AND id > ok.last_rest),
-	       coalesce((SELECT fallback_reason FROM ingest_runs WHERE ` + GoodWindow + ` AND fallback_reason <> '' ORDER BY id DESC LIMIT 1), '')
+	       (SELECT coalesce(sum(jobs_rejected), 0) FROM ingest_runs WHERE jobs_rejected > 0 AND ` + ofCluster + `),
+	       (SELECT count(*) FROM ingest_runs WHERE ` + GoodWindow + ` AND fallback_reason <> '' AND id > ok.last_rest AND ` + ofCluster + `),
+	       coalesce((SELECT fallback_reason FROM ingest_runs WHERE ` + GoodWindow + ` AND fallback_reason <> '' AND ` + ofCluster + `
+	                 ORDER BY id DESC LIMIT 1), '')
 	FROM ok`
 
-// ReadFreshness reads Freshness in one query.
-func ReadFreshness(ctx context.Context, q Querier) (Freshness, error) {
+// ofCluster limits a query of ingest_runs to the cluster in $1 ("": all).
+const ofCluster = `($1 = '' OR cluster = $1)`
+
+// ReadFreshness reads Freshness in one query, of one cluster ("": all).
+func ReadFreshness(ctx context.Context, q Querier, cluster string) (Freshness, error) {
 	var f Freshness
-	err := q.QueryRow(ctx, freshnessSQL).Scan(&f.LastSuccess, &f.RecordsUntil, &f.FailedSince, &f.Rejected, &f.FallbackSince, &f.LastFallback)
+	err := q.QueryRow(ctx, freshnessSQL, cluster).Scan(&f.LastSuccess, &f.RecordsUntil, &f.FailedSince, &f.Rejected, &f.FallbackSince, &f.LastFallback)
 	if err != nil {
 		return f, fmt.Errorf("ingest freshness: %w", err)
 	}

@@ -24,10 +24,27 @@ type Querier interface {
 }
 
 // LastGoodWindow is the end of the newest good window (nil: none yet).
-func LastGoodWindow(ctx context.Context, q Querier) (*time.Time, error) {
+//
+// Of one cluster, or, with cluster "", of the whole installation: the
+// earliest of the clusters' last good windows (of those ingested in the
+// last 30 days, so that a retired cluster does not hold it back), since
+// records are complete everywhere only up to there.
+func LastGoodWindow(ctx context.Context, q Querier, cluster string) (*time.Time, error) {
 	var last *time.Time
-	if err := q.QueryRow(ctx, `SELECT max(window_end) FROM ingest_runs WHERE `+GoodWindow).Scan(&last); err != nil {
+	query := `SELECT max(window_end) FROM ingest_runs WHERE ` + GoodWindow + ` AND cluster = $1`
+	if cluster == "" {
+		query = `SELECT min(until) FROM (SELECT cluster, max(window_end) AS until FROM ingest_runs
+			WHERE ` + GoodWindow + ` AND finished_at > now() - interval '30 days' GROUP BY cluster) c
+			WHERE $1 = ''`
+	}
+	if err := q.QueryRow(ctx, query, cluster).Scan(&last); err != nil {
 		return nil, fmt.Errorf("last good ingest window: %w", err)
+	}
+	if last == nil && cluster == "" {
+		// Nothing in the last 30 days: the newest there is, if any.
+		if err := q.QueryRow(ctx, `SELECT max(window_end) FROM ingest_runs WHERE `+GoodWindow).Scan(&last); err != nil {
+			return nil, fmt.Errorf("last good ingest window: %w", err)
+		}
 	}
 	return last, nil
 }

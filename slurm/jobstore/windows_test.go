@@ -30,7 +30,7 @@ func TestLastGoodWindowIsClusterWide(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	last, err := LastGoodWindow(ctx, pool)
+	last, err := LastGoodWindow(ctx, pool, "")
 	if err != nil || last == nil || !last.Equal(day.Add(time.Hour)) {
 		t.Fatalf("last good window %v (%v), want %s", last, err, day.Add(time.Hour))
 	}
