@@ -618,6 +618,7 @@ type apiEstimateInput struct {
 	QOS       string   `json:"qos" doc:"default normal"`
 	Account   string   `json:"account"`
 	CPUTime   string   `json:"cpu_time" doc:"CPU time you expect to use, for cards that price it"`
+	Cluster   string   `json:"cluster" doc:"which cluster's rate card prices it (default: the first configured)"`
 }
 
 // flexText is a JSON string, or a number read as the text it was written as.
@@ -649,7 +650,7 @@ func (s *Server) apiEstimate(r *http.Request, v *Viewer) (any, error) {
 		return nil, err
 	}
 	f := templates.EstimateForm{Partition: in.Partition, CPUs: string(in.CPUs), Mem: in.Mem, GPUs: in.GPUs, Time: in.Time, QOS: in.QOS,
-		Account: in.Account, CPUTime: in.CPUTime}
+		Account: in.Account, CPUTime: in.CPUTime, Cluster: in.Cluster}
 	if f.QOS == "" {
 		f.QOS = "normal"
 	}

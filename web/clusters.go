@@ -94,3 +94,12 @@ func (s *Server) mintFor(ctx context.Context, i int, slurmUser string) (slurm.To
 	s.sessions.Put(ctx, ek, t.Expires.Unix())
 	return t, nil
 }
+
+// clusterNames lists the clusters by name, for choices on forms.
+func (s *Server) clusterNames() []string {
+	out := make([]string, 0, len(s.clusters))
+	for _, c := range s.clusters {
+		out = append(out, c.Name)
+	}
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -223,7 +224,7 @@ func jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 	if sort == "" {
 		sort = "end"
 	}
-	f := billingpg.JobFilter{Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
+	f := billingpg.JobFilter{Cluster: q.Get("cluster"), Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
 		State: q.Get("state"), Search: q.Get("q"), Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
 	date := func(key string) (time.Time, error) {
 		v := q.Get(key)
@@ -338,7 +339,7 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	q.Del("before")
 	pol := s.policy(r.Context())
 	d := templates.JobsData{Heading: "Jobs", CSVHref: "/jobs.csv?" + q.Encode(), Totals: figures{pol}.jobTotals(totals),
-		Form: templates.JobFilterForm{Account: f.Account, Partition: f.Partition, QOS: f.QOS, State: f.State, Search: f.Search,
+		Form: templates.JobFilterForm{Cluster: f.Cluster, Clusters: s.clusterNames(), Account: f.Account, Partition: f.Partition, QOS: f.QOS, State: f.State, Search: f.Search,
 			From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}}
 	d.Rows, d.Pager = jobsPager(r, f, rows)
 	if f.Account != "" {
@@ -479,7 +480,11 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	f := templates.EstimateForm{Partition: q.Get("partition"), CPUs: q.Get("cpus"), Mem: q.Get("mem"), GPUs: q.Get("gpus"),
-		Time: q.Get("time"), QOS: q.Get("qos"), Account: q.Get("account"), CPUTime: q.Get("cpu_time")}
+		Time: q.Get("time"), QOS: q.Get("qos"), Account: q.Get("account"), CPUTime: q.Get("cpu_time"), Cluster: q.Get("cluster"),
+		Clusters: s.clusterNames()}
+	if !slices.Contains(f.Clusters, f.Cluster) {
+		f.Cluster = s.clusters[0].Name // which cluster's card prices it
+	}
 	if f.QOS == "" {
 		f.QOS = "normal"
 	}
@@ -492,7 +497,7 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return
 	}
 	seen := map[string]bool{}
-	if c := cards.InForce(s.auth.Cluster, time.Now()); c != nil {
+	if c := cards.InForce(f.Cluster, time.Now()); c != nil {
 		for p := range c.Partitions {
 			if p != "*" && !seen[p] {
 				seen[p] = true
@@ -530,7 +535,13 @@ func (s *Server) priceEstimate(ctx context.Context, cards billing.Cards, f templ
 			return billing.Charge{}, err
 		}
 	}
-	return estimateFrom(cards, s.rounding, s.auth.Cluster, f, known)
+	cluster := f.Cluster
+	if cluster == "" {
+		cluster = s.clusters[0].Name
+	} else if !slices.Contains(s.clusterNames(), cluster) {
+		return billing.Charge{}, billing.Invalidf("cluster %q: this Tally prices jobs of %s", cluster, strings.Join(s.clusterNames(), ", "))
+	}
+	return estimateFrom(cards, s.rounding, cluster, f, known)
 }
 
 // estimateFrom prices the form; accountKnown is whether Slurm knows the

@@ -40,6 +40,7 @@ func (sc Scope) where(args *[]any) string {
 
 // JobFilter narrows a job list within a scope.
 type JobFilter struct {
+	Cluster   string
 	User      string
 	Account   string
 	Partition string
@@ -89,6 +90,9 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 	add := func(cond string, v any) {
 		*args = append(*args, v)
 		conds = append(conds, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(*args))))
+	}
+	if f.Cluster != "" {
+		add("j.cluster = $?", f.Cluster)
 	}
 	if f.User != "" {
 		add("j.username = $?", f.User)

@@ -47,6 +47,9 @@ func usageWhere(sc Scope, f JobFilter) (string, []any) {
 		}
 		add("u.day < $?::date", to)
 	}
+	if f.Cluster != "" {
+		add("u.cluster = $?", f.Cluster)
+	}
 	if f.User != "" {
 		add("u.username = $?", f.User)
 	}
