@@ -21,6 +21,11 @@ type Config struct {
 	Window     time.Duration // length of one window (one transaction)
 	APIVersion string        // "auto" (discover) or v0.0.NN
 	Retry      slurm.Retry
+	// OtherClusters are the clusters the installation reads through other
+	// ingesters, each from its own slurmctld: this one's live job refresh
+	// neither empties their lists (as clusters its slurmctld stopped
+	// naming) nor marks them failed when its own slurmctld fails.
+	OtherClusters []string
 }
 
 // Ingester runs windows through the sources into the store.

@@ -68,7 +68,7 @@ func (in *Ingester) RefreshLive(ctx context.Context, now time.Time) (LiveSummary
 		byCluster[home] = nil
 	}
 	for _, k := range known {
-		if _, ok := byCluster[k.Cluster]; !ok {
+		if _, ok := byCluster[k.Cluster]; !ok && !slices.Contains(in.cfg.OtherClusters, k.Cluster) {
 			byCluster[k.Cluster] = nil
 		}
 	}
@@ -141,7 +141,9 @@ func (in *Ingester) recordLiveFailure(ctx context.Context, known []jobstore.Live
 		clusters[in.cfg.Cluster] = true
 	}
 	for _, k := range known {
-		clusters[k.Cluster] = true
+		if !slices.Contains(in.cfg.OtherClusters, k.Cluster) {
+			clusters[k.Cluster] = true
+		}
 	}
 	for c := range clusters {
 		if err := in.store.ReplaceLiveJobs(context.WithoutCancel(ctx), c, nil, now, cause.Error()); err != nil {
