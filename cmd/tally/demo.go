@@ -120,7 +120,8 @@ passwords printed at start-up. Loopback addresses only.`)
 	creds := ingest.StaticCredential{Cred: slurm.Credential{User: "tally", Token: slurm.Token{Value: "demo-token", Expires: now.Add(24 * time.Hour)}}}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var clusters []demoRunning
-	for i, dc := range demoClusters() {
+	dcs := demoClusters()
+	for i, dc := range dcs {
 		var jobs []slurm.Job
 		perDay := max(*perDay*dc.share/100, 1)
 		if err := synth.Generate(synth.Config{Seed: *seed + int64(i), From: from, To: now, JobsPerDay: perDay, Cluster: dc.name, Users: users,
@@ -138,7 +139,15 @@ passwords printed at start-up. Loopback addresses only.`)
 		defer restd.Close()
 		restURL := "http://" + ln.Addr().String()
 		client, _ := slurm.NewClient(restURL, nil)
-		in, err := ingest.New(ingest.Config{Cluster: dc.name, Source: "rest", Window: 24 * time.Hour, APIVersion: "auto"},
+		// Each slurmctld's live list is its own cluster's: the other
+		// cluster's stays as its own refresh stored it.
+		var others []string
+		for _, o := range dcs {
+			if o.name != dc.name {
+				others = append(others, o.name)
+			}
+		}
+		in, err := ingest.New(ingest.Config{Cluster: dc.name, Source: "rest", Window: 24 * time.Hour, APIVersion: "auto", OtherClusters: others},
 			jobstore.New(pool), client, creds, nil, quiet)
 		if err != nil {
 			return err
@@ -193,7 +202,7 @@ passwords printed at start-up. Loopback addresses only.`)
 	go budgets.Run(ctx)
 	// Each cluster on its own schedule, as serve runs them: each run reads
 	// the cluster's live job list too, for budgets' running costs.
-	var scheds demoSchedulers
+	var webClusters []web.Cluster
 	for _, c := range clusters {
 		sched := ingest.NewScheduler(c.in, pool, 0, time.Hour, "", log)
 		sched.After = func(ctx context.Context) {
@@ -201,18 +210,19 @@ passwords printed at start-up. Loopback addresses only.`)
 			budgets.Kick()
 		}
 		go sched.Run(ctx)
-		scheds = append(scheds, sched)
+		// No key, so no tokens: the demo's people see what ingest stored.
+		webClusters = append(webClusters, web.Cluster{Name: c.name, Ingest: sched})
 	}
 	wcfg, err := cfg.webConfig()
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	wcfg.Version += " (demo)"
-	// The demo's people, on the demo's clusters (the first is the one
-	// single-cluster pages name); every protection as configured for serve.
+	// The demo's people, on the demo's clusters (coordinators of either
+	// count); every protection as configured for serve.
 	wcfg.Auth.AdminUsers, wcfg.Auth.FinanceUsers, wcfg.Auth.Cluster = []string{"admin"}, []string{"finance"}, clusters[0].name
 	wcfg.Auth.MinUID = 0 // the demo's people are not Unix accounts
-	srv, err := web.New(wcfg, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Ingest: scheds,
+	srv, err := web.New(wcfg, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Clusters: webClusters,
 		SessionKeys: sessionKeys})
 	if err != nil {
 		return err
@@ -250,26 +260,6 @@ type demoRunning struct {
 	jobs int
 	url  string
 	in   *ingest.Ingester
-}
-
-// demoSchedulers are the clusters' ingest, controlled as one: the admin's
-// "ingest now" runs every cluster's.
-type demoSchedulers []*ingest.Scheduler
-
-func (ss demoSchedulers) Trigger(why string) bool {
-	queued := false
-	for _, s := range ss {
-		queued = s.Trigger(why) || queued
-	}
-	return queued
-}
-
-func (ss demoSchedulers) RefreshUser(ctx context.Context, cred slurm.Credential, days int) error {
-	var errs []error
-	for _, s := range ss {
-		errs = append(errs, s.RefreshUser(ctx, cred, days))
-	}
-	return errors.Join(errs...)
 }
 
 // demoGPUCard is the GPU cluster's own rate card: the standard card prices
