@@ -59,6 +59,7 @@ stop the others (the exit status says some failed).`)
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	all := clusters
 	if cfg.ConfigFile != "" && cfg.Cluster != "" {
 		var only []ClusterConfig
 		for _, cl := range clusters {
@@ -84,7 +85,7 @@ stop the others (the exit status says some failed).`)
 		if len(clusters) > 1 {
 			fmt.Fprintf(env.stdout, "cluster %s:\n", cl.Name)
 		}
-		if err := ingestCluster(ctx, env, pool, cl, log, start, end, *dry, *resume, *assoc); err != nil {
+		if err := ingestCluster(ctx, env, pool, cl, otherNames(all, cl), log, start, end, *dry, *resume, *assoc); err != nil {
 			fmt.Fprintf(env.stderr, "cluster %s: %v\n", cl.Name, err)
 			failed = append(failed, cl.Name)
 		}
@@ -100,13 +101,13 @@ stop the others (the exit status says some failed).`)
 }
 
 // ingestCluster ingests one cluster's range, printing progress.
-func ingestCluster(ctx context.Context, env *cmdEnv, pool *pgxpool.Pool, cl ClusterConfig, log *slog.Logger, start, end time.Time,
+func ingestCluster(ctx context.Context, env *cmdEnv, pool *pgxpool.Pool, cl ClusterConfig, others []string, log *slog.Logger, start, end time.Time,
 	dry, resume, assoc bool) error {
 	parts, err := cl.slurmParts()
 	if err != nil {
 		return err
 	}
-	in, err := cl.ingester(pool, parts, log)
+	in, err := cl.ingester(pool, parts, log, others...)
 	if err != nil {
 		return err
 	}

@@ -116,7 +116,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		wc := web.Cluster{Name: cl.Name, Minter: parts.minter, Slurm: parts.client, APIVersion: cl.SlurmAPIVersion}
 		// Each cluster ingests on its own schedule, under its own lock; one
 		// failing does not stop the others.
-		if in, err := cl.ingester(pool, parts, clog); err != nil {
+		if in, err := cl.ingester(pool, parts, clog, otherNames(clusters, cl)...); err != nil {
 			clog.Warn("ingest disabled", "reason", err)
 		} else {
 			sched := ingest.NewScheduler(in, pool, cl.IngestInterval, cl.IngestOverlap, cl.Sacctmgr, clog)

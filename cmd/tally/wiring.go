@@ -58,7 +58,9 @@ func (c *Config) ingester(pool *pgxpool.Pool, p slurmParts, log *slog.Logger) (*
 }
 
 // ingester builds a cluster's ingest pipeline, or says why it cannot.
-func (cl ClusterConfig) ingester(pool *pgxpool.Pool, p slurmParts, log *slog.Logger) (*ingest.Ingester, error) {
+// others are the other clusters Tally reads, whose live job lists this
+// cluster's refresh must leave alone.
+func (cl ClusterConfig) ingester(pool *pgxpool.Pool, p slurmParts, log *slog.Logger, others ...string) (*ingest.Ingester, error) {
 	var creds slurm.CredentialSource
 	if p.service != nil {
 		creds = p.service
@@ -68,10 +70,21 @@ func (cl ClusterConfig) ingester(pool *pgxpool.Pool, p slurmParts, log *slog.Log
 		client = nil // slurmrestd is of no use without a credential
 	}
 	in, err := ingest.New(ingest.Config{
-		Cluster: cl.Name, Source: cl.Source, Window: cl.IngestWindow, APIVersion: cl.SlurmAPIVersion,
+		Cluster: cl.Name, Source: cl.Source, Window: cl.IngestWindow, APIVersion: cl.SlurmAPIVersion, OtherClusters: others,
 	}, jobstore.New(pool), client, creds, p.sacct, log)
 	if err != nil {
 		return nil, fmt.Errorf("%w", err)
 	}
 	return in, nil
+}
+
+// otherNames are the names of the clusters but cl.
+func otherNames(all []ClusterConfig, cl ClusterConfig) []string {
+	var out []string
+	for _, o := range all {
+		if o.Name != cl.Name {
+			out = append(out, o.Name)
+		}
+	}
+	return out
 }
