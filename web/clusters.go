@@ -2,10 +2,14 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/templates"
 )
 
 // Cluster is one Slurm cluster as the web layer talks to it: a person
@@ -100,6 +104,40 @@ func (s *Server) clusterNames() []string {
 	out := make([]string, 0, len(s.clusters))
 	for _, c := range s.clusters {
 		out = append(out, c.Name)
+	}
+	return out
+}
+
+// clusterParam reads ?cluster=: "" for every cluster, else one Tally
+// reads; any other name is refused rather than shown as nothing.
+func (s *Server) clusterParam(r *http.Request) (string, error) {
+	c := r.URL.Query().Get("cluster")
+	if c == "" || slices.Contains(s.clusterNames(), c) {
+		return c, nil
+	}
+	return "", &inputError{fmt.Sprintf("There is no cluster %q here: Tally reads %s.", c, strings.Join(s.clusterNames(), ", "))}
+}
+
+// clusterLinks are the choice of cluster above a page, when there are
+// several: every cluster, then each.
+func (s *Server) clusterLinks(r *http.Request, current string) []templates.ClusterLink {
+	if len(s.clusters) < 2 {
+		return nil
+	}
+	link := func(name string) string {
+		q := r.URL.Query()
+		q.Del("cluster")
+		if name != "" {
+			q.Set("cluster", name)
+		}
+		if e := q.Encode(); e != "" {
+			return r.URL.Path + "?" + e
+		}
+		return r.URL.Path
+	}
+	out := []templates.ClusterLink{{Label: "All clusters", Href: link(""), Current: current == ""}}
+	for _, c := range s.clusters {
+		out = append(out, templates.ClusterLink{Label: c.Name, Href: link(c.Name), Current: current == c.Name})
 	}
 	return out
 }

@@ -94,17 +94,29 @@ func (s *Server) periodSummary(ctx context.Context, p billingpg.Period, sc billi
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	ctx := r.Context()
 	sc := scope(v)
+	cluster, err := s.clusterParam(r)
+	if err != nil {
+		s.badInput(w, r, err)
+		return
+	}
+	sc.Cluster = cluster
 	now := time.Now().UTC()
 	cur, err := s.currentPeriod(ctx, now)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	d := templates.DashboardData{MonthName: "Period " + cur.Name, Scope: "your jobs"}
+	d := templates.DashboardData{MonthName: "Period " + cur.Name, Scope: "your jobs", Clusters: s.clusterLinks(r, cluster)}
 	if sc.All {
 		d.Scope = "the whole cluster"
+		if len(s.clusters) > 1 {
+			d.Scope = "every cluster"
+		}
 	} else if len(sc.Accounts) > 0 {
 		d.Scope = "your jobs and the accounts you coordinate"
+	}
+	if cluster != "" {
+		d.Scope += " on cluster " + cluster + " (adjustments, which belong to accounts, are left out)"
 	}
 	month, sts, err := s.periodSummary(ctx, cur, sc)
 	if err != nil {

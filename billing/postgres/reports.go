@@ -21,19 +21,25 @@ type Scope struct {
 	All      bool     // admins and finance
 	User     string   // the viewer's own jobs
 	Accounts []string // accounts the viewer coordinates
+	// Cluster narrows everything to one cluster's jobs ("": every cluster).
+	Cluster string
 }
 
 // where renders the scope as a condition on the jobs alias j, appending
 // its arguments.
 func (sc Scope) where(args *[]any) string {
-	if sc.All {
-		return "TRUE"
+	cond := "TRUE"
+	if !sc.All {
+		*args = append(*args, sc.User)
+		cond = fmt.Sprintf("j.username = $%d", len(*args))
+		if len(sc.Accounts) > 0 {
+			*args = append(*args, sc.Accounts)
+			cond = fmt.Sprintf("(%s OR j.account = ANY($%d))", cond, len(*args))
+		}
 	}
-	*args = append(*args, sc.User)
-	cond := fmt.Sprintf("j.username = $%d", len(*args))
-	if len(sc.Accounts) > 0 {
-		*args = append(*args, sc.Accounts)
-		cond = fmt.Sprintf("(%s OR j.account = ANY($%d))", cond, len(*args))
+	if sc.Cluster != "" {
+		*args = append(*args, sc.Cluster)
+		cond = fmt.Sprintf("%s AND j.cluster = $%d", cond, len(*args))
 	}
 	return cond
 }

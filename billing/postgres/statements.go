@@ -55,6 +55,16 @@ func (cs ChargeScope) where(alias string, args *[]any) string {
 		}
 		conds = append(conds, cond)
 	}
+	if cs.Viewer != nil && cs.Viewer.Cluster != "" {
+		if alias == "a" {
+			// Adjustments belong to an account, not to a cluster: one
+			// cluster's figures leave them out.
+			conds = append(conds, "FALSE")
+		} else {
+			*args = append(*args, cs.Viewer.Cluster)
+			conds = append(conds, fmt.Sprintf("%s.cluster = $%d", alias, len(*args)))
+		}
+	}
 	if len(conds) == 0 {
 		return "TRUE"
 	}

@@ -50,6 +50,9 @@ func usageWhere(sc Scope, f JobFilter) (string, []any) {
 	if f.Cluster != "" {
 		add("u.cluster = $?", f.Cluster)
 	}
+	if sc.Cluster != "" {
+		add("u.cluster = $?", sc.Cluster)
+	}
 	if f.User != "" {
 		add("u.username = $?", f.User)
 	}

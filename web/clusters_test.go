@@ -1,0 +1,71 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/slurm"
+)
+
+// With two clusters, the dashboard and the job list can be narrowed to
+// one; the figures of each add up to those of both; a cluster Tally does
+// not read is refused, not shown as nothing.
+func TestClusterChoice(t *testing.T) {
+	e := newTestServer(t, func(c *Config, d *Deps) {
+		c.Auth = AuthConfig{AdminUsers: []string{"zq-clusters-admin"}}
+		d.Authn = oneUserAuthn{"zq-clusters-admin", "pw"}
+		d.Clusters = []Cluster{{Name: "cpu"}, {Name: "gpu"}}
+	})
+	ctx := context.Background()
+	store := importStandardCard(t, e.srv.pool)
+	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	start := monthStart(end)
+	if _, err := e.srv.pool.Exec(ctx, `INSERT INTO billing_periods (name, starts_at, ends_at) VALUES ($1, $2, $3)`,
+		start.Format("2006-01"), start, start.AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(cluster string, id, cpus int64) slurm.Job {
+		return slurm.Job{Cluster: cluster, JobID: id, Submit: end.Add(-3 * time.Hour), Start: end.Add(-2 * time.Hour), End: end,
+			User: "bob", Account: "physics", Partition: "cpu", QOS: "normal", State: "COMPLETED", Name: cluster + " job", ElapsedSeconds: 7200,
+			Requested: slurm.TRES{CPU: cpus, MemMiB: 1024, Nodes: 1}, Allocated: slurm.TRES{CPU: cpus, MemMiB: 1024, Nodes: 1}}
+	}
+	storeJobs(t, e, end.Add(-time.Hour), end, mk("cpu", 7, 1), mk("gpu", 7, 8))
+	if _, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e)
+	if resp, _ := b.login("zq-clusters-admin", "pw", "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	total := func(path string) billing.Micros {
+		resp, body := b.get(path)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+		v := between(body, `data-testid="month-total">`, "<")
+		m, err := billing.ParseMicros(strings.Fields(v)[0])
+		if err != nil {
+			t.Fatalf("%s: month total %q", path, v)
+		}
+		return m
+	}
+	all, cpu, gpu := total("/"), total("/?cluster=cpu"), total("/?cluster=gpu")
+	if cpu == 0 || gpu == 0 || cpu+gpu != all {
+		t.Errorf("month totals: all %s, cpu %s, gpu %s", all, cpu, gpu)
+	}
+	if _, body := b.get("/"); !strings.Contains(body, `data-testid="cluster-choice"`) {
+		t.Error("no choice of cluster on the dashboard")
+	}
+	if resp, body := b.get("/?cluster=elsewhere"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "no cluster") {
+		t.Errorf("an unknown cluster: %d", resp.StatusCode)
+	}
+	_, body := b.get("/jobs?cluster=gpu")
+	if !strings.Contains(body, "gpu job") || strings.Contains(body, "cpu job") {
+		t.Error("the job list's cluster filter")
+	}
+}
