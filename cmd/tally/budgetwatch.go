@@ -68,8 +68,10 @@ func (c *Config) budgetRunner(pool *pgxpool.Pool, log *slog.Logger) (*budgetwatc
 	store := billingpg.New(pool)
 	w := &budgetwatch.Watcher{
 		Store: store, Audit: audit.New(pool), Rounding: billing.Rounding(c.Rounding),
+		// Every cluster's running jobs, as the pages count them: a budget
+		// belongs to an account, whichever cluster it runs on.
 		Running: func(ctx context.Context) ([]billing.RunningJob, error) {
-			return jobstore.LiveJobs(ctx, pool, c.Cluster, nil, "")
+			return jobstore.LiveJobs(ctx, pool, "", nil, "")
 		},
 		Webhook: c.WebhookURL != "", BaseURL: c.BaseURL,
 		Enforce: enforce, Cluster: c.Cluster, Slurm: slurm.AccountLimits{Path: c.Sacctmgr},

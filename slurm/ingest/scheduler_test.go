@@ -23,7 +23,7 @@ func TestSchedulerLockAndIncrement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(lockKey))
+	other.Exec(ctx, `SELECT pg_advisory_lock($1)`, s.lockKey())
 	if err := s.Once(ctx, "schedule"); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestSchedulerLockAndIncrement(t *testing.T) {
 	if runs != 0 {
 		t.Fatalf("ingested while another replica held the lock: %d runs", runs)
 	}
-	other.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(lockKey))
+	other.Exec(ctx, `SELECT pg_advisory_unlock($1)`, s.lockKey())
 	other.Release()
 
 	if err := s.Once(ctx, "schedule"); err != nil {
