@@ -61,7 +61,7 @@ func (s *Server) apiRoutes() []apiRoute {
 // Query parameters of the job list, as the jobs page reads them (jobFilter).
 func jobFilterParams() []apiParam {
 	return []apiParam{
-		queryParam("account", "only this account"), queryParam("user", "only this person"),
+		queryParam("cluster", "only this cluster's jobs"), queryParam("account", "only this account"), queryParam("user", "only this person"),
 		queryParam("partition", "only this partition"), queryParam("qos", "only this QOS"), queryParam("state", "only this state, such as COMPLETED"),
 		queryParam("q", "a job id, or part of a job name"),
 		queryParam("from", "jobs that ended on or after this day (YYYY-MM-DD, UTC)"),
@@ -165,7 +165,7 @@ func (f figures) job(j billingpg.JobRow) apiJob {
 }
 
 func (s *Server) apiJobs(r *http.Request, v *Viewer) (any, error) {
-	f, err := jobFilter(r)
+	f, err := s.jobFilter(r)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ type apiJobTotals struct {
 }
 
 func (s *Server) apiJobTotals(r *http.Request, v *Viewer) (any, error) {
-	f, err := jobFilter(r)
+	f, err := s.jobFilter(r)
 	if err != nil {
 		return nil, err
 	}

@@ -3,13 +3,16 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/synth"
 )
 
 // With two clusters, the dashboard and the job list can be narrowed to
@@ -67,5 +70,47 @@ func TestClusterChoice(t *testing.T) {
 	_, body := b.get("/jobs?cluster=gpu")
 	if !strings.Contains(body, "gpu job") || strings.Contains(body, "cpu job") {
 		t.Error("the job list's cluster filter")
+	}
+}
+
+// The running-now page reads every slurmctld's whole job list: a
+// person's views within liveReuse share one read.
+func TestRunningNowReadsSlurmOncePerPersonAWhile(t *testing.T) {
+	now := time.Now().UTC()
+	job := slurm.Job{Cluster: "demo", JobID: 42, Submit: now.Add(-time.Hour), Start: now.Add(-30 * time.Minute), User: "zq-live-user",
+		Account: "physics", Partition: "cpu", QOS: "normal", State: "RUNNING",
+		Requested: slurm.TRES{CPU: 2, MemMiB: 1024, Nodes: 1}, Allocated: slurm.TRES{CPU: 2, MemMiB: 1024, Nodes: 1}}
+	restd := synth.NewRestd([]slurm.Job{job}, nil, nil)
+	var reads atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/slurm/") {
+			reads.Add(1)
+		}
+		restd.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	client, err := slurm.NewClient(hs.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minter, err := slurm.NewMinter(slurm.MinterConfig{KeyFile: hs256Key(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newTestServer(t, func(c *Config, d *Deps) {
+		d.Authn = oneUserAuthn{"zq-live-user", "pw"}
+		d.Clusters = []Cluster{{Name: "demo", Minter: minter, Slurm: client}}
+	})
+	importStandardCard(t, e.srv.pool)
+	b := newBrowser(t, e)
+	b.login("zq-live-user", "pw", "/")
+	for i := range 3 {
+		resp, body := b.get("/jobs/running")
+		if resp.StatusCode != 200 || !strings.Contains(between(body, `data-key="42"`, "</tr>"), "RUNNING") {
+			t.Fatalf("view %d: %d\n%.2000s", i, resp.StatusCode, body)
+		}
+	}
+	if n := reads.Load(); n != 1 {
+		t.Errorf("three views read slurmctld's job list %d times, want once", n)
 	}
 }

@@ -54,6 +54,20 @@ func (c *liveVersionCache) get(ctx context.Context, client *slurm.Client, creds 
 func (s *Server) runningJobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	ctx := r.Context()
 	pol := s.policy(ctx)
+	// Each view reads every slurmctld's whole job list: a person's views
+	// within liveReuse share one read, and only liveReads run at once.
+	if d, ok := s.liveSeen.get(v.SlurmUser, time.Now()); ok {
+		s.render(w, r, http.StatusOK, templates.RunningJobs(s.pageWith(r, "Running now", pol), d))
+		return
+	}
+	select {
+	case s.liveSlots <- struct{}{}:
+		defer func() { <-s.liveSlots }()
+	default:
+		d := templates.RunningData{Message: "Many people are asking Slurm what runs just now. Try again in a few seconds."}
+		s.render(w, r, http.StatusServiceUnavailable, templates.RunningJobs(s.pageWith(r, "Running now", pol), d))
+		return
+	}
 	d := templates.RunningData{Clusters: len(s.clusters) > 1}
 	cards, err := s.billing.Cards(ctx)
 	if err != nil {
@@ -63,7 +77,7 @@ func (s *Server) runningJobs(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	rater := billing.Rater{Cards: cards, Rounding: s.rounding}
 	now := time.Now()
 	var total billing.Micros
-	currency, asked := "", 0
+	currency, asked, mixed := "", 0, false
 	for i, c := range s.clusters {
 		cred, ok := s.clusterCredential(r, i)
 		if !ok || c.Slurm == nil {
@@ -108,9 +122,12 @@ func (s *Server) runningJobs(w http.ResponseWriter, r *http.Request, v *Viewer) 
 				} else {
 					row.Cost = pol.Money(ch.Total, ch.Currency)
 					total += ch.Total
+					if currency != "" && currency != ch.Currency {
+						mixed = true // no one total of two currencies
+					}
 					currency = ch.Currency
 				}
-			case j.TimeLimit > 0:
+			case j.State == "PENDING" && j.TimeLimit > 0:
 				at := j
 				at.Start = now.Add(-j.TimeLimit)
 				if ch, err := rater.CostSoFar(at, now); err == nil {
@@ -129,11 +146,55 @@ func (s *Server) runningJobs(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		}
 		return len(d.Rows[i].JobID) > len(d.Rows[k].JobID) || (len(d.Rows[i].JobID) == len(d.Rows[k].JobID) && d.Rows[i].JobID > d.Rows[k].JobID)
 	})
-	if currency != "" {
+	if currency != "" && !mixed {
 		d.Total = pol.Money(pol.Round(total, currency), currency)
 	}
 	d.AsOf = now.UTC().Format("15:04:05 UTC")
+	if len(d.Problems) == 0 {
+		s.liveSeen.put(v.SlurmUser, now, d)
+	}
 	s.render(w, r, http.StatusOK, templates.RunningJobs(s.pageWith(r, "Running now", pol), d))
+}
+
+// Bounds of the running-now page's reads of slurmctld.
+const (
+	liveReuse = 15 * time.Second
+	liveReads = 4
+)
+
+// liveAnswers keeps each person's last running-now page for liveReuse.
+type liveAnswers struct {
+	mu   sync.Mutex
+	seen map[string]liveAnswer
+}
+
+type liveAnswer struct {
+	at time.Time
+	d  templates.RunningData
+}
+
+func (c *liveAnswers) get(user string, now time.Time) (templates.RunningData, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.seen[user]
+	if !ok || now.Sub(a.at) >= liveReuse {
+		return templates.RunningData{}, false
+	}
+	return a.d, true
+}
+
+func (c *liveAnswers) put(user string, now time.Time, d templates.RunningData) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]liveAnswer{}
+	}
+	for u, a := range c.seen {
+		if now.Sub(a.at) >= liveReuse {
+			delete(c.seen, u) // at most the people of the last liveReuse
+		}
+	}
+	c.seen[user] = liveAnswer{now, d}
 }
 
 // clusterLabel prefixes a message with the cluster's name, when it has one.

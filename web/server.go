@@ -98,6 +98,9 @@ type Server struct {
 	// clusters are the Slurm clusters; minter, slurm and ingest are the
 	// first's, for pages about one cluster.
 	clusters []*clusterState
+	// liveSeen and liveSlots bound the running-now page's live reads.
+	liveSeen  liveAnswers
+	liveSlots chan struct{}
 }
 
 // billingStore is everything the pages ask of billing's storage, one
@@ -125,6 +128,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		mux:     http.NewServeMux(),
 	}
 	s.setClusters(d)
+	s.liveSlots = make(chan struct{}, liveReads)
 	s.events = audit.New(d.Pool)
 	s.tokens = pgTokenStore{pool: d.Pool}
 	s.api = newAPIState(cfg.API)

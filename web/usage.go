@@ -230,13 +230,17 @@ const jobsPageSize = 50
 // viewer's scope can be asked for; the scope is applied in SQL anyway. A
 // date or cursor that cannot be read is refused with what was wrong,
 // never taken as no filter: an export must not quietly widen.
-func jobFilter(r *http.Request) (billingpg.JobFilter, error) {
+func (s *Server) jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 	q := r.URL.Query()
+	cluster, err := s.clusterParam(r)
+	if err != nil {
+		return billingpg.JobFilter{}, err
+	}
 	sort := q.Get("sort")
 	if sort == "" {
 		sort = "end"
 	}
-	f := billingpg.JobFilter{Cluster: q.Get("cluster"), Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
+	f := billingpg.JobFilter{Cluster: cluster, Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
 		State: q.Get("state"), Search: q.Get("q"), Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
 	date := func(key string) (time.Time, error) {
 		v := q.Get(key)
@@ -249,7 +253,6 @@ func jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 		}
 		return t, nil
 	}
-	var err error
 	if f.From, err = date("from"); err != nil {
 		return f, err
 	}
@@ -331,7 +334,7 @@ func keysetPage(f billingpg.JobFilter, rows []billingpg.JobRow, size int) (page 
 }
 
 func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	f, err := jobFilter(r)
+	f, err := s.jobFilter(r)
 	if err != nil {
 		s.badInput(w, r, err)
 		return
@@ -383,7 +386,7 @@ func csvSafe(s string) string { return billingpg.CSVSafe(s) }
 
 // jobsCSV streams the viewer's job list, page by page, never all at once.
 func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	f, err := jobFilter(r)
+	f, err := s.jobFilter(r)
 	if err != nil {
 		s.badInput(w, r, err)
 		return
