@@ -61,6 +61,22 @@ func TestClusterChoice(t *testing.T) {
 	if cpu == 0 || gpu == 0 || cpu+gpu != all {
 		t.Errorf("month totals: all %s, cpu %s, gpu %s", all, cpu, gpu)
 	}
+	// The account page, likewise.
+	acct := func(path string) billing.Micros {
+		resp, body := b.get(path)
+		v := between(body, `<div class="label">Charges</div><div class="value" data-testid="total">`, "<")
+		if resp.StatusCode != 200 || v == "" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, v)
+		}
+		m, err := billing.ParseMicros(strings.Fields(v)[0])
+		if err != nil {
+			t.Fatalf("%s: %q", path, v)
+		}
+		return m
+	}
+	if a, c, g := acct("/accounts/physics"), acct("/accounts/physics?cluster=cpu"), acct("/accounts/physics?cluster=gpu"); c+g != a || c == 0 || g == 0 || a != all {
+		t.Errorf("account totals: all %s, cpu %s, gpu %s (dashboard %s)", a, c, g, all)
+	}
 	if _, body := b.get("/"); !strings.Contains(body, `data-testid="cluster-choice"`) {
 		t.Error("no choice of cluster on the dashboard")
 	}

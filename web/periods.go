@@ -27,7 +27,7 @@ type periodStore interface {
 	UserPeriodSummaries(ctx context.Context, user string, rule billing.Rounding) ([]billingpg.PeriodSummary, error)
 	UserStatement(ctx context.Context, name, user string, accounts []string, rule billing.Rounding) (billingpg.UserStatement, error)
 	Breakdown(ctx context.Context, name, by string, accounts []string, rule billing.Rounding) ([]billingpg.PeriodBreakdown, error)
-	AccountOverview(ctx context.Context, p billing.Period, account string, rule billing.Rounding) (billing.PeriodStatements, []billingpg.PeriodBreakdown, error)
+	AccountOverview(ctx context.Context, p billing.Period, account, cluster string, rule billing.Rounding) (billing.PeriodStatements, []billingpg.PeriodBreakdown, error)
 	Anomalies(ctx context.Context, name string) ([]billingpg.Anomaly, error)
 	PreviewChanges(ctx context.Context, ps billing.PeriodStatements) ([]billingpg.PreviewChange, *time.Time, error)
 	RecordPreview(ctx context.Context, ps billing.PeriodStatements, actor string) error

@@ -725,12 +725,12 @@ var errNotYours = billing.NotFoundf("not found")
 
 // accountOverview reads one account's figures for the current period, if
 // the viewer may see the account (admins, finance, its coordinators).
-func (s *Server) accountOverview(ctx context.Context, v *Viewer, account string) (accountView, error) {
+func (s *Server) accountOverview(ctx context.Context, v *Viewer, account, cluster string) (accountView, error) {
 	a := accountView{Account: account}
 	if !scope(v).All && !v.Coordinates(account) {
 		return a, errNotYours
 	}
-	sc := billingpg.Scope{All: true} // authorised above for this one account
+	sc := billingpg.Scope{All: true, Cluster: cluster} // authorised above for this one account
 	var err error
 	if a.Period, err = s.currentPeriod(ctx, time.Now().UTC()); err != nil {
 		return a, err
@@ -744,7 +744,7 @@ func (s *Server) accountOverview(ctx context.Context, v *Viewer, account string)
 	}
 	sum.Jobs, sum.Total = 0, 0
 	if cur.ID != 0 {
-		ps, people, err := s.billing.AccountOverview(ctx, cur, account, s.rounding)
+		ps, people, err := s.billing.AccountOverview(ctx, cur, account, cluster, s.rounding)
 		if err != nil {
 			return a, err
 		}
@@ -769,7 +769,12 @@ func (s *Server) accountOverview(ctx context.Context, v *Viewer, account string)
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	account := r.PathValue("account")
 	ctx := r.Context()
-	a, err := s.accountOverview(ctx, v, account)
+	cluster, err := s.clusterParam(r)
+	if err != nil {
+		s.badInput(w, r, err)
+		return
+	}
+	a, err := s.accountOverview(ctx, v, account, cluster)
 	if errors.Is(err, errNotYours) {
 		s.notFound(w, r)
 		return
@@ -778,7 +783,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		s.serverError(w, r, err)
 		return
 	}
-	sc := billingpg.Scope{All: true} // authorised by accountOverview for this one account
+	sc := billingpg.Scope{All: true, Cluster: cluster} // authorised by accountOverview for this one account
 	now := time.Now().UTC()
 	days, err := s.billing.DailyCosts(ctx, sc, billingpg.JobFilter{From: now.AddDate(0, 0, -30), To: now.Add(time.Hour), Account: account})
 	if err != nil {
@@ -802,12 +807,18 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		s.serverError(w, r, err)
 		return
 	}
+	month := "period " + a.Period.Name
+	trendTitle := "Statement totals per billing period"
+	if cluster != "" {
+		month += " on cluster " + cluster
+		trendTitle += " (every cluster)"
+	}
 	s.render(w, r, http.StatusOK, templates.AccountDetail(s.pageWith(r, "Account "+account, pol), templates.AccountView{
-		Budgets: budgets,
-		Account: account, Month: "period " + a.Period.Name, Summary: f.summary(a.Summary), Users: f.breakdown(a.Users, currency),
+		Budgets: budgets, Clusters: s.clusterLinks(r, cluster),
+		Account: account, Month: month, Summary: f.summary(a.Summary), Users: f.breakdown(a.Users, currency),
 		Partitions: f.totals(a.Partitions, currency),
 		Chart:      dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, currency),
-		Trend:      trendChart(pol, "Statement totals per billing period", a.Trend, currency),
+		Trend:      trendChart(pol, trendTitle, a.Trend, currency),
 		Periods:    links, Jobs: jobs}))
 }
 

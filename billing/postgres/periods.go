@@ -94,19 +94,26 @@ func (s *PeriodStore) Breakdown(ctx context.Context, name, by string, accounts [
 // AccountOverview is one account's statement for a period (issued or
 // previewed) and its people's totals, from one read of the sums: what the
 // account page shows for the current period.
-func (s *PeriodStore) AccountOverview(ctx context.Context, p Period, account string, rule billing.Rounding) (_ PeriodStatements, _ []PeriodBreakdown, err error) {
+//
+// With a cluster, only that cluster's lines count: built from the charges
+// as the statement's own lines of that cluster are (adjustments, which
+// belong to the account, are left out).
+func (s *PeriodStore) AccountOverview(ctx context.Context, p Period, account, cluster string, rule billing.Rounding) (_ PeriodStatements, _ []PeriodBreakdown, err error) {
 	defer annotate(&err, "reading %s in %s", account, p.Name)
 	pol, err := s.cards.Policy(ctx, rule)
 	if err != nil {
 		return PeriodStatements{}, nil, err
 	}
 	cs := ChargeScope{Accounts: []string{account}}
+	if cluster != "" {
+		cs.Viewer = &Scope{All: true, Cluster: cluster}
+	}
 	sums, err := chargeSums(ctx, s.pool, []int64{p.ID}, cs)
 	if err != nil {
 		return PeriodStatements{}, nil, err
 	}
 	var sts []Statement
-	if p.Closed() {
+	if p.Closed() && cluster == "" {
 		issuedByPeriod := map[int64][]Statement{}
 		if err := issued(ctx, s.pool, []Period{p}, cs.Accounts, issuedByPeriod); err != nil {
 			return PeriodStatements{}, nil, err
