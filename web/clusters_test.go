@@ -77,6 +77,10 @@ func TestClusterChoice(t *testing.T) {
 	if a, c, g := acct("/accounts/physics"), acct("/accounts/physics?cluster=cpu"), acct("/accounts/physics?cluster=gpu"); c+g != a || c == 0 || g == 0 || a != all {
 		t.Errorf("account totals: all %s, cpu %s, gpu %s (dashboard %s)", a, c, g, all)
 	}
+	// The period page breaks its charges down by cluster too.
+	if _, body := b.get("/periods/" + start.Format("2006-01")); !strings.Contains(body, "By cluster") {
+		t.Error("the period page has no breakdown by cluster")
+	}
 	if _, body := b.get("/"); !strings.Contains(body, `data-testid="cluster-choice"`) {
 		t.Error("no choice of cluster on the dashboard")
 	}

@@ -118,7 +118,7 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 	for _, b := range []struct {
 		by  string
 		dst *[]templates.BreakdownRow
-	}{{"user", &view.ByUser}, {"partition", &view.ByPartition}, {"qos", &view.ByQOS}} {
+	}{{"user", &view.ByUser}, {"partition", &view.ByPartition}, {"qos", &view.ByQOS}, {"cluster", &view.ByCluster}} {
 		rows, err := s.billing.Breakdown(ctx, name, b.by, scope, s.rounding)
 		if err != nil {
 			s.serverError(w, r, err)

@@ -55,9 +55,9 @@ type PeriodBreakdown struct {
 // has those lines) it is the exact sum, rounded once for display.
 func (s *PeriodStore) Breakdown(ctx context.Context, name, by string, accounts []string, rule billing.Rounding) (_ []PeriodBreakdown, err error) {
 	defer annotate(&err, "breaking %s down by %s", name, by)
-	col := map[string]string{"user": "c.username", "partition": "j.partition", "qos": "j.qos"}[by]
+	col := map[string]string{"user": "c.username", "partition": "j.partition", "qos": "j.qos", "cluster": "c.cluster"}[by]
 	if col == "" {
-		return nil, billing.Invalidf("break down by user, partition or qos")
+		return nil, billing.Invalidf("break down by user, partition, qos or cluster")
 	}
 	args := []any{name}
 	cond := ""
