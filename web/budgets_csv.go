@@ -22,7 +22,7 @@ func (s *Server) budgetsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return
 	}
 	pol := s.policy(ctx)
-	download(w, "text/csv; charset=utf-8", "tally-budgets-"+now.UTC().Format("2006-01-02")+".csv")
+	csvDownload(w, r, "tally-budgets-"+now.UTC().Format("2006-01-02")+".csv")
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"budget_id", "account", "user", "unit", "currency", "starts", "ends", "amount", "charged", "accruing", "remaining",
 		"used_percent", "thresholds_reached", "runs_out", "enforce", "as_of"})

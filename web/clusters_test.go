@@ -134,3 +134,20 @@ func TestRunningNowReadsSlurmOncePerPersonAWhile(t *testing.T) {
 		t.Errorf("three views read slurmctld's job list %d times, want once", n)
 	}
 }
+
+// Exports begin with a UTF-8 byte-order mark when asked (?bom=1), for
+// Excel on Windows, and not otherwise.
+func TestCSVByteOrderMark(t *testing.T) {
+	e := newTestServer(t, func(c *Config, d *Deps) {
+		c.Auth = AuthConfig{AdminUsers: []string{"zq-bom-admin"}}
+		d.Authn = oneUserAuthn{"zq-bom-admin", "pw"}
+	})
+	b := newBrowser(t, e)
+	b.login("zq-bom-admin", "pw", "/")
+	for path, want := range map[string]bool{"/jobs.csv": false, "/jobs.csv?bom=1": true, "/finance/budgets.csv?bom=1": true, "/finance/budgets.csv": false} {
+		resp, body := b.get(path)
+		if resp.StatusCode != 200 || strings.HasPrefix(body, "\ufeff") != want {
+			t.Errorf("%s: %d, starts with a BOM: %v, want %v", path, resp.StatusCode, strings.HasPrefix(body, "\ufeff"), want)
+		}
+	}
+}

@@ -283,7 +283,7 @@ func (s *Server) periodCSV(what string) func(http.ResponseWriter, *http.Request,
 			s.fail(w, r, err)
 			return
 		}
-		download(w, "text/csv; charset=utf-8", "tally-"+name+"-"+what+".csv")
+		csvDownload(w, r, "tally-"+name+"-"+what+".csv")
 		var err error
 		switch what {
 		case "accounts":

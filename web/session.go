@@ -88,6 +88,7 @@ func (s *Server) fillViewer(r *http.Request, p *templates.Page) {
 	}
 	if v.Has(RoleAdmin) {
 		p.Nav = append(p.Nav, templates.NavItem{Label: "Rate cards", Href: "/admin/rates"},
+			templates.NavItem{Label: "Budgets", Href: "/admin/budgets"},
 			templates.NavItem{Label: "Account details", Href: "/admin/accounts"},
 			templates.NavItem{Label: "Ingest", Href: "/admin/ingest"},
 			templates.NavItem{Label: "Users", Href: "/admin/users"},

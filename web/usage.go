@@ -391,7 +391,7 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		s.badInput(w, r, err)
 		return
 	}
-	download(w, "text/csv; charset=utf-8", "tally-jobs.csv")
+	csvDownload(w, r, "tally-jobs.csv")
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"cluster", "job_id", "array_job_id", "array_task_id", "name", "user", "account", "partition", "qos", "state",
 		"submit", "start", "end", "elapsed_seconds", "cpus", "mem_mib", "gpus", "cpu_time_seconds", "total", "currency"})

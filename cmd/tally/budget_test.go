@@ -45,3 +45,20 @@ func TestBudgetCommand(t *testing.T) {
 		t.Errorf("a change does not say what it was: %q", changed)
 	}
 }
+
+func TestExportByteOrderMark(t *testing.T) {
+	pool := pgtest.New(t)
+	t.Setenv("TALLY_DATABASE_URL", pool.Config().ConnString())
+	if code, out, errOut := runCmd(t, "period", "add", "P1", "2026-01-01", "2026-02-01"); code != 0 {
+		t.Fatalf("%d %s%s", code, out, errOut)
+	}
+	for _, c := range []struct {
+		args []string
+		bom  bool
+	}{{[]string{"export", "--what", "adjustments", "P1"}, false}, {[]string{"export", "--bom", "--what", "adjustments", "P1"}, true}} {
+		code, out, errOut := runCmd(t, c.args...)
+		if code != 0 || strings.HasPrefix(out, "\ufeff") != c.bom || !strings.Contains(out, "period") {
+			t.Errorf("%v: %d bom=%v\n%q%s", c.args, code, strings.HasPrefix(out, "\ufeff"), out, errOut)
+		}
+	}
+}

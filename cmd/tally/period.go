@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -29,6 +30,7 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	what := fs.String("what", "accounts", "export: accounts (summary), jobs (job lines) or adjustments")
 	out := fs.String("o", "-", "export: output file")
+	bom := fs.Bool("bom", false, "export: begin with a UTF-8 byte-order mark (for Excel on Windows)")
 	ack := fs.Bool("ack", false, "close: close even though the preview lists anomalies")
 	quarterly := fs.Bool("quarterly", false, "ensure: calendar quarters instead of months")
 	if err := parse(fs, args); err != nil {
@@ -149,6 +151,11 @@ func runPeriod(ctx context.Context, env *cmdEnv, args []string) error {
 			defer f.Close()
 			w = f
 		}
+		if *bom {
+			if _, err := io.WriteString(w, "\ufeff"); err != nil {
+				return fail("%v", err)
+			}
+		}
 		began := time.Now()
 		switch *what {
 		case "accounts":
@@ -178,7 +185,7 @@ func runExport(ctx context.Context, env *cmdEnv, args []string) error {
 		a := args[i]
 		switch {
 		case a == "--help" || a == "-h":
-			fmt.Fprintln(env.stdout, `Usage: tally export [--what accounts|jobs|adjustments] [-o FILE] PERIOD
+			fmt.Fprintln(env.stdout, `Usage: tally export [--what accounts|jobs|adjustments] [-o FILE] [--bom] PERIOD
 
 Writes a period's finance CSV (docs/csv.md): the account summary, the job
 lines or the adjustments. The same as tally period export; every TALLY_*
