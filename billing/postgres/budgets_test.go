@@ -8,6 +8,7 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	"github.com/tally-hpc/tally/internal/pgtest"
+	"github.com/tally-hpc/tally/slurm"
 )
 
 // A money budget's charged amount is the sum of its periods' statements,
@@ -136,4 +137,26 @@ func TestBudgetBalanceAgreesWithStatements(t *testing.T) {
 func isKind(err error, kind string) bool {
 	var be *billing.Error
 	return errors.As(err, &be) && be.Kind == kind
+}
+
+// Slurm's own name of an array task (55387_3) finds that task.
+func TestJobSearchBySlurmArrayName(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	var jobs []slurm.Job
+	for task := int64(1); task <= 3; task++ {
+		j := mk(55387+task, "alice", "physics", "cpu", "normal", 1, 1024, "2026-10-10T09:00:00Z", "2026-10-10T10:00:00Z")
+		j.ArrayJobID, j.ArrayTaskID = 55387, &task
+		jobs = append(jobs, j)
+	}
+	addJobs(t, pool, jobs...)
+	for q, want := range map[string]int{"55387_3": 1, "55387": 3, "55387_9": 0, "55387_": 0} {
+		rows, err := s.Jobs(context.Background(), Scope{All: true}, JobFilter{Search: q, Limit: 10})
+		if err != nil || len(rows) != want {
+			t.Errorf("search %q: %d jobs (%v), want %d", q, len(rows), err, want)
+		}
+		if q == "55387_3" && len(rows) == 1 && (rows[0].ArrayTaskID == nil || *rows[0].ArrayTaskID != 3) {
+			t.Errorf("search %q found task %v", q, rows[0].ArrayTaskID)
+		}
+	}
 }

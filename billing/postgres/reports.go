@@ -116,8 +116,16 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 		add("j.state = $?", f.State)
 	}
 	if f.Search != "" {
-		if id, err := strconv.ParseInt(strings.TrimSpace(f.Search), 10, 64); err == nil {
+		q := strings.TrimSpace(f.Search)
+		arrayID, taskID, isTask := strings.Cut(q, "_")
+		array, err1 := strconv.ParseInt(arrayID, 10, 64)
+		task, err2 := strconv.ParseInt(taskID, 10, 64)
+		if id, err := strconv.ParseInt(q, 10, 64); err == nil {
 			add("(j.job_id = $? OR j.array_job_id = $?)", id)
+		} else if isTask && err1 == nil && err2 == nil {
+			// Slurm's own name of an array task: 55387_3.
+			add("j.array_job_id = $?", array)
+			add("j.array_task_id = $?", task)
 		} else {
 			add("j.name ILIKE $?", "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)+"%")
 		}
