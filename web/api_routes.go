@@ -304,7 +304,7 @@ func (s *Server) apiReceipt(r *http.Request, v *Viewer) (any, error) {
 			PortionEnd: c.PortionEnd.UTC(), RateCard: c.RateCard, Total: f.amount(c.Total, currency), Idle: f.amount(c.Idle, currency),
 			EfficiencyPPM: c.EfficiencyPPM, NotCharged: c.NotCharged, AccountReason: c.AccountReason, Lines: chargeLines(c.Lines, currency)})
 	}
-	if sf := s.costSoFar(r.Context(), rc.Job, time.Now()); sf != nil {
+	if sf := s.costSoFar(r.Context(), rc, time.Now()); sf != nil {
 		out.CostSoFar = &apiSoFar{ElapsedSeconds: sf.Elapsed, Error: sf.Error}
 		if sf.Error == "" {
 			m := f.amount(sf.Charge.Total, sf.Charge.Currency)

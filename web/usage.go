@@ -455,14 +455,15 @@ func (s *Server) receiptFor(ctx context.Context, v *Viewer, id string) (billingp
 
 func (s *Server) receipt(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	if rc, ok := s.loadReceipt(w, r, v); ok {
-		s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), rc, s.costSoFar(r.Context(), rc.Job, time.Now())))
+		s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), rc, s.costSoFar(r.Context(), rc, time.Now())))
 	}
 }
 
 // costSoFar prices a job that has started but not ended (no end time, or
 // one still to come) as if it stopped now, at today's card; nil for jobs
 // that ended or never started. It is shown, never charged.
-func (s *Server) costSoFar(ctx context.Context, j billingpg.JobRow, now time.Time) *templates.SoFar {
+func (s *Server) costSoFar(ctx context.Context, rc billingpg.Receipt, now time.Time) *templates.SoFar {
+	j := rc.Job
 	if j.Start == nil || (j.End != nil && !j.End.After(now)) || !j.Start.Before(now) {
 		return nil
 	}
@@ -474,6 +475,12 @@ func (s *Server) costSoFar(ctx context.Context, j billingpg.JobRow, now time.Tim
 	}
 	rj := billing.RunningJob{Cluster: j.Cluster, JobID: j.JobID, User: j.User, Account: j.Account, Partition: j.Partition, QOS: j.QOS,
 		Start: *j.Start, CPUs: j.CPUs, MemMiB: j.MemMiB, Nodes: 1, CPUTime: time.Duration(j.CPUTimeMicros) * time.Microsecond}
+	for _, c := range rc.Charges {
+		// A part split attribution already charged is on the receipt above.
+		if c.PortionEnd.After(rj.ChargedUntil) {
+			rj.ChargedUntil = c.PortionEnd
+		}
+	}
 	if j.GPUs > 0 {
 		rj.GPUs = map[string]int64{"": j.GPUs}
 	}

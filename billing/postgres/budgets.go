@@ -170,6 +170,9 @@ func (s *BudgetStore) Balances(ctx context.Context, budgets []billing.Budget, ru
 	}
 	pol := billing.NewPolicy(rule, cards)
 	rater := billing.Rater{Cards: cards, Rounding: rule}
+	if running, err = s.chargedUntil(ctx, running); err != nil {
+		return nil, err
+	}
 	out := make([]billing.Balance, 0, len(budgets))
 	for _, b := range budgets {
 		var inside []Period
@@ -337,4 +340,43 @@ func (s *BudgetStore) VisibleBudgets(ctx context.Context, sc Scope, account stri
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Budget, error) { return scanBudget(r) })
+}
+
+// chargedUntil marks running jobs whose part in an ended period split
+// attribution has already charged, so that accruing counts only the rest.
+func (s *BudgetStore) chargedUntil(ctx context.Context, running []billing.RunningJob) ([]billing.RunningJob, error) {
+	if len(running) == 0 {
+		return running, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT j.cluster, j.job_id, max(c.portion_end)
+		FROM jobs j JOIN job_charges c ON c.job_row = j.id
+		WHERE j.end_time IS NULL AND c.not_charged = '' GROUP BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("charges of running jobs: %w", err)
+	}
+	defer rows.Close()
+	type key struct {
+		cluster string
+		id      int64
+	}
+	until := map[key]time.Time{}
+	for rows.Next() {
+		var k key
+		var t time.Time
+		if err := rows.Scan(&k.cluster, &k.id, &t); err != nil {
+			return nil, err
+		}
+		until[k] = t
+	}
+	if err := rows.Err(); err != nil || len(until) == 0 {
+		return running, err
+	}
+	out := make([]billing.RunningJob, len(running))
+	for i, j := range running {
+		if t, ok := until[key{j.Cluster, j.JobID}]; ok {
+			j.ChargedUntil = t
+		}
+		out[i] = j
+	}
+	return out, nil
 }

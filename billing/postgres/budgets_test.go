@@ -160,3 +160,40 @@ func TestJobSearchBySlurmArrayName(t *testing.T) {
 		}
 	}
 }
+
+// Under split attribution a running job's part in an ended period is
+// charged already: a budget counts it there, and as accruing only what
+// it has run since.
+func TestBudgetDoesNotCountASplitChargeTwice(t *testing.T) {
+	pool := pgtest.New(t)
+	s := New(pool)
+	ctx := context.Background()
+	importStandard(t, s)
+	now := time.Now().UTC()
+	thisMonth := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	lastMonth := thisMonth.AddDate(0, -1, 0)
+	start := thisMonth.Add(-10 * time.Hour)
+	running := mk(20, "alice", "physics", "cpu", "normal", 4, 4096, start.Format(time.RFC3339), start.Format(time.RFC3339))
+	running.End, running.State, running.ElapsedSeconds = time.Time{}, "RUNNING", 0
+	addJobs(t, pool, running)
+	s.EnsureMonths(ctx, lastMonth, thisMonth.AddDate(0, 1, 0))
+	if _, err := s.RateOpen(ctx, RateOptions{Attribution: "split", Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.SetBudget(ctx, billing.Budget{Account: "physics", Unit: billing.UnitCoreHours, Amount: 1000 * 3600,
+		Starts: lastMonth, Ends: thisMonth.AddDate(0, 1, 0), UpdatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := []billing.RunningJob{{Cluster: "testbed", JobID: 20, User: "alice", Account: "physics", Partition: "cpu", QOS: "normal",
+		State: "RUNNING", Start: start, CPUs: 4, MemMiB: 4096, Nodes: 1}}
+	bals, err := s.Balances(ctx, []billing.Budget{b}, live, now, billing.HalfUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 CPUs × 10 h before the month began are charged; since then, accruing.
+	since := int64(now.Sub(thisMonth) / time.Second)
+	if bals[0].Charged != 4*10*3600 || bals[0].Accruing < 4*(since-5) || bals[0].Accruing > 4*(since+5) {
+		t.Errorf("charged %d (want %d), accruing %d (want about %d)", bals[0].Charged, 4*10*3600, bals[0].Accruing, 4*since)
+	}
+}
