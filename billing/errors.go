@@ -16,6 +16,9 @@ const (
 type Error struct {
 	Kind    string
 	Message string
+	// Field, when set, is the input the message is about (account,
+	// amount, reason, job), so a form can show it beside that field.
+	Field string
 }
 
 func (e *Error) Error() string       { return e.Message }
@@ -25,6 +28,11 @@ func (e *Error) SafeMessage() string { return e.Message }
 // Invalidf reports bad input.
 func Invalidf(format string, a ...any) error {
 	return &Error{Kind: KindInvalid, Message: fmt.Sprintf(format, a...)}
+}
+
+// InvalidFieldf reports bad input in one field.
+func InvalidFieldf(field, format string, a ...any) error {
+	return &Error{Kind: KindInvalid, Message: fmt.Sprintf(format, a...), Field: field}
 }
 
 // Conflictf reports an operation the current state forbids (a closed period).

@@ -30,6 +30,14 @@ const (
 // Closed says whether the period's statements are issued.
 func (p Period) Closed() bool { return p.Status == PeriodClosed }
 
+// ClosableAt is when an open period may first be closed: once it has
+// ended, so no job can still end inside it. The close refuses earlier and
+// the period page shows this time on its disabled button; both ask here.
+func (p Period) ClosableAt() time.Time { return p.Ends }
+
+// Closable says whether the open period may be closed at now.
+func (p Period) Closable(now time.Time) bool { return !now.Before(p.ClosableAt()) }
+
 // StatementLine is one account's charges for one component on one
 // cluster in a period: the exact sum of its jobs' lines, and that sum
 // rounded once. Cluster is "" on the adjustments line, which is the

@@ -73,6 +73,7 @@ type AdjustmentRow struct {
 // AnomalyRow is one thing to check before a close.
 type AnomalyRow struct {
 	Kind, Count, Detail string
+	Href                string // the jobs behind it, "" when there is no list to show
 }
 
 // History is every account's statement totals over the last closed periods.

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
@@ -96,12 +98,41 @@ func adjustmentRows(as []billingpg.Adjustment) []templates.AdjustmentRow {
 	return out
 }
 
-func anomalyRows(as []billingpg.Anomaly) []templates.AnomalyRow {
+func anomalyRows(as []billingpg.Anomaly, p billing.Period) []templates.AnomalyRow {
 	out := make([]templates.AnomalyRow, 0, len(as))
 	for _, a := range as {
-		out = append(out, templates.AnomalyRow{Kind: a.Kind, Count: count(a.Count), Detail: a.Detail})
+		out = append(out, templates.AnomalyRow{Kind: a.Kind, Count: count(a.Count), Detail: a.Detail, Href: anomalyHref(a, p)})
 	}
 	return out
+}
+
+// anomalyHref is where to see what is behind an anomaly: the job list
+// narrowed to the period's jobs of that kind, or the ingest page for a
+// gap in the records. The job list filters by end day ("to" inclusive).
+func anomalyHref(a billingpg.Anomaly, p billing.Period) string {
+	q := url.Values{}
+	q.Set("from", p.Starts.UTC().Format("2006-01-02"))
+	q.Set("to", p.Ends.UTC().Add(-time.Nanosecond).Format("2006-01-02"))
+	switch a.Kind {
+	case "unrated":
+		q.Set("unrated", "1")
+	case "unknown_account":
+		q.Set("account", a.Example)
+	case "unknown_user":
+		q.Set("user", a.Example)
+	case "large_charge":
+		q.Set("sort", "cost")
+	case "running":
+		// Running at the period's end: they have no end day yet.
+		q = url.Values{"state": {"RUNNING"}}
+	case "future_end":
+		q = url.Values{"q": {a.Example}}
+	case "ingest_gap":
+		return "/admin/ingest"
+	default:
+		return ""
+	}
+	return "/jobs?" + q.Encode()
 }
 
 func (f figures) history(h billingpg.AccountHistory) templates.History {

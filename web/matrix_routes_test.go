@@ -46,6 +46,7 @@ func TestEveryRouteIsInTheMatrix(t *testing.T) {
 		// State changes: refused for everyone but admins, and nothing changes.
 		{"POST /periods/{name}/close", "POST", "/periods/" + period + "/close", url.Values{"ack": {"1"}}, adminOnly},
 		{"POST /periods/{name}/preview", "POST", "/periods/" + period + "/preview", nil, map[string]int{"tally-t-alice": 403, "tally-t-coord": 403}},
+		{"GET /periods/{name}/adjustments", "GET", "/periods/" + period + "/adjustments", nil, map[string]int{"tally-t-alice": 403, "tally-t-coord": 403, "tally-t-fin": 403, "tally-t-admin": 200}},
 		{"POST /periods/{name}/adjustments", "POST", "/periods/" + period + "/adjustments",
 			url.Values{"account": {"chem"}, "amount": {"-100.00"}, "reason": {"test"}}, adminOnly},
 		{"POST /admin/accounts/{account}", "POST", "/admin/accounts/chem", url.Values{"display_name": {"Stolen"}, "pi": {"mallory"}}, adminOnly},

@@ -85,10 +85,10 @@ func (s *Server) periods(w http.ResponseWriter, r *http.Request, v *Viewer) {
 }
 
 func (s *Server) periodPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	s.renderPeriod(w, r, v, http.StatusOK, templates.AdjustmentForm{})
+	s.renderPeriod(w, r, v, http.StatusOK)
 }
 
-func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer, status int, form templates.AdjustmentForm) {
+func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer, status int) {
 	ctx := r.Context()
 	name := r.PathValue("name")
 	// ?account=X narrows the page to one account's statement and usage.
@@ -114,7 +114,10 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 		currency = s.currency(r)
 	}
 	view := templates.PeriodView{Period: f.periodHead(ps, currency), Statements: f.statements(ps.Statements), Adjustments: adjustmentRows(adj),
-		CanClose: v.Has(RoleAdmin), CanAdjust: v.Has(RoleAdmin), CanExport: true, Form: form}
+		CanClose: v.Has(RoleAdmin), CanAdjust: v.Has(RoleAdmin), CanExport: true}
+	if !ps.Period.Closed() && !ps.Period.Closable(time.Now()) {
+		view.ClosableAfter = ps.Period.ClosableAt().UTC().Format("2006-01-02 15:04 UTC")
+	}
 	for _, b := range []struct {
 		by  string
 		dst *[]templates.BreakdownRow
@@ -139,7 +142,7 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 			s.serverError(w, r, err)
 			return
 		}
-		view.Anomalies, view.Changes, view.CanRecord = anomalyRows(anomalies), f.changes(changes, currency), true
+		view.Anomalies, view.Changes, view.CanRecord = anomalyRows(anomalies, ps.Period), f.changes(changes, currency), true
 		if at != nil {
 			view.LastPreview = at.UTC().Format("2006-01-02 15:04 UTC")
 		}
@@ -171,45 +174,75 @@ func (s *Server) recordPreview(w http.ResponseWriter, r *http.Request, v *Viewer
 	http.Redirect(w, r, "/periods/"+name, http.StatusSeeOther)
 }
 
+// adjustmentsPage is the form to add a credit or debit, first, then the
+// period's adjustments.
+func (s *Server) adjustmentsPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	s.renderAdjustments(w, r, http.StatusOK, templates.AdjustmentForm{})
+}
+
+// renderAdjustments draws the adjustments page with form as it was
+// submitted (its values and its per-field errors) and status.
+func (s *Server) renderAdjustments(w http.ResponseWriter, r *http.Request, status int, form templates.AdjustmentForm) {
+	name := r.PathValue("name")
+	p, err := s.billing.Period(r.Context(), name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	adj, err := s.billing.Adjustments(r.Context(), name, nil)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	view := templates.AdjustmentsView{Period: p.Name, Closed: p.Closed(), Form: form, Adjustments: adjustmentRows(adj)}
+	s.render(w, r, status, templates.AdjustmentsPage(s.page(r, "Adjustments "+p.Name), view))
+}
+
 func (s *Server) addAdjustment(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
 	f := templates.AdjustmentForm{Account: r.PostForm.Get("account"), User: r.PostForm.Get("user"), JobID: r.PostForm.Get("job_id"),
-		Amount: r.PostForm.Get("amount"), Reason: r.PostForm.Get("reason")}
+		Amount: r.PostForm.Get("amount"), Reason: r.PostForm.Get("reason"), Errors: map[string]string{}}
 	name := r.PathValue("name")
 	a := billingpg.Adjustment{Period: name, Account: f.Account, User: f.User, Reason: f.Reason, Author: v.User}
+	// Both fields the form itself reads are checked before the store is
+	// asked, so each wrong one is marked at once.
 	amt, err := billing.ParseMicros(f.Amount)
 	if err != nil {
-		f.Error = "Amount: " + err.Error()
-		s.renderPeriod(w, r, v, http.StatusUnprocessableEntity, f)
-		return
+		f.Errors["amount"] = err.Error()
 	}
 	a.Amount = amt
 	if strings.TrimSpace(f.JobID) != "" {
 		id, err := strconv.ParseInt(strings.TrimSpace(f.JobID), 10, 64)
 		if err != nil {
-			f.Error = "Job id: give the number Slurm uses"
-			s.renderPeriod(w, r, v, http.StatusUnprocessableEntity, f)
-			return
+			f.Errors["job"] = "give the number Slurm uses"
 		}
 		a.JobID = &id
 	}
+	if len(f.Errors) > 0 {
+		s.renderAdjustments(w, r, http.StatusUnprocessableEntity, f)
+		return
+	}
 	id, err := s.billing.AddAdjustment(r.Context(), a)
 	var be *billing.Error
-	if errors.As(err, &be) {
-		f.Error = be.SafeMessage()
-		s.renderPeriod(w, r, v, http.StatusUnprocessableEntity, f)
+	if errors.As(err, &be) && be.Kind != billing.KindNotFound {
+		if be.Field != "" {
+			f.Errors[be.Field] = be.SafeMessage()
+		} else {
+			f.Error = be.SafeMessage()
+		}
+		s.renderAdjustments(w, r, http.StatusUnprocessableEntity, f)
 		return
 	}
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	s.recordAdmin(r, v, "adjustment_added", fmt.Sprintf("#%d %s %s %s: %s", id, name, a.Account, a.Amount, a.Reason))
 	s.flash(r, "success", fmt.Sprintf("Adjustment of %s added to %s.", a.Amount, a.Account))
-	http.Redirect(w, r, "/periods/"+name, http.StatusSeeOther)
+	http.Redirect(w, r, "/periods/"+name+"/adjustments", http.StatusSeeOther)
 }
 
 func (s *Server) accountsAdmin(w http.ResponseWriter, r *http.Request, v *Viewer) {

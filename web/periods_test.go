@@ -40,6 +40,48 @@ func TestPeriodWorkflow(t *testing.T) {
 	if resp.StatusCode != 422 || !strings.Contains(body, "is not a number") || !strings.Contains(body, `value="goodwill"`) {
 		t.Fatalf("bad adjustment: %d", resp.StatusCode)
 	}
+	// The adjustment form is its own page, form first; a wrong field is
+	// marked beside it, every value kept.
+	if _, body := a.get("/periods/2026-10"); !strings.Contains(body, `href="/periods/2026-10/adjustments"`) {
+		t.Error("the period page does not link its adjustments page")
+	}
+	resp, body = a.get("/periods/2026-10/adjustments")
+	if resp.StatusCode != 200 || strings.Index(body, `data-testid="adjustment-form"`) > strings.Index(body, "Adjustments in 2026-10") {
+		t.Errorf("adjustments page: %d, or the form is not first", resp.StatusCode)
+	}
+	for _, c := range []struct {
+		name  string
+		form  map[string][]string
+		field string // the input marked
+		want  string
+	}{
+		{"amount", map[string][]string{"account": {"physics"}, "amount": {"twelve"}, "reason": {"goodwill"}}, "amount", "is not a number"},
+		{"job id", map[string][]string{"account": {"physics"}, "job_id": {"x9"}, "amount": {"-1"}, "reason": {"goodwill"}}, "job_id", "give the number Slurm uses"},
+		{"unknown account", map[string][]string{"account": {"nosuch"}, "amount": {"-1"}, "reason": {"goodwill"}}, "account", "unknown account"},
+		{"no reason", map[string][]string{"account": {"physics"}, "amount": {"-1"}, "reason": {" "}}, "reason", "give a reason"},
+		{"not this account's job", map[string][]string{"account": {"physics"}, "job_id": {"501"}, "amount": {"-1"}, "reason": {"goodwill"}}, "job_id", "is not a job of account physics"},
+	} {
+		resp, body := a.post("/periods/2026-10/adjustments", c.form)
+		msg := `id="` + c.field + `-error" data-testid="error-` + c.field + `">`
+		if resp.StatusCode != 422 || !strings.Contains(body, msg) || !strings.Contains(body, c.want) || !strings.Contains(body, `aria-describedby="`+c.field+`-error"`) {
+			t.Errorf("%s: %d, message not beside the field", c.name, resp.StatusCode)
+		}
+		for _, v := range c.form["account"] {
+			if !strings.Contains(body, `value="`+v+`"`) {
+				t.Errorf("%s: the account typed was lost", c.name)
+			}
+		}
+	}
+	// A running period's close waits for its end, and says when.
+	cur := time.Now().UTC().Format("2006-01")
+	curPeriod, err := store.Period(ctx, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, body := a.get("/periods/" + cur); !strings.Contains(body, "closable after "+curPeriod.ClosableAt().UTC().Format("2006-01-02 15:04 UTC")) ||
+		!strings.Contains(body, `<button type="button" disabled`) || strings.Contains(body, `action="/periods/`+cur+`/close"`) {
+		t.Error("a running period's close is not shown disabled with the time it becomes closable")
+	}
 	// Looking changes nothing: no audit row, no preview snapshot.
 	looked := func() (n int) {
 		pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM admin_events) + (SELECT count(*) FROM period_previews)`).Scan(&n)
@@ -54,8 +96,12 @@ func TestPeriodWorkflow(t *testing.T) {
 	if resp, _ := a.post("/periods/2026-10/preview", nil); resp.StatusCode != 303 { // a preview, recorded on request
 		t.Fatalf("record preview: %d", resp.StatusCode)
 	}
-	if resp, _ := a.post("/periods/2026-10/adjustments", map[string][]string{"account": {"physics"}, "amount": {"-0.02"}, "reason": {"goodwill"}}); resp.StatusCode != 303 {
-		t.Fatalf("adjustment: %d", resp.StatusCode)
+	if resp, _ := a.post("/periods/2026-10/adjustments", map[string][]string{"account": {"physics"}, "amount": {"-0.02"}, "reason": {"goodwill"}}); resp.StatusCode != 303 ||
+		resp.Header.Get("Location") != "/periods/2026-10/adjustments" {
+		t.Fatalf("adjustment: %d to %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, body := a.get("/periods/2026-10/adjustments"); !strings.Contains(body, "Adjustment of -0.02") || !strings.Contains(body, "goodwill") {
+		t.Error("the adjustments page does not list the new adjustment")
 	}
 	if _, body := a.get("/periods/2026-10"); !strings.Contains(body, "Since the last preview") || !strings.Contains(body, "-0.02") {
 		t.Error("the change since the last preview is not shown")
@@ -63,8 +109,9 @@ func TestPeriodWorkflow(t *testing.T) {
 	a.post("/admin/accounts/physics", map[string][]string{"display_name": {"Physics Dept"}, "pi": {"Prof. Curie"}, "cost_centre": {"CC-42"}, "active": {"1"}})
 	// October was never ingested here: the preview lists that, and the
 	// close needs the anomalies acknowledged.
-	if _, body := a.get("/periods/2026-10"); !strings.Contains(body, "ingest_gap") || !strings.Contains(body, "I have reviewed the anomalies") {
-		t.Error("preview does not list the ingest gap")
+	if _, body := a.get("/periods/2026-10"); !strings.Contains(body, "ingest_gap") || !strings.Contains(body, "I have reviewed the anomalies") ||
+		!strings.Contains(body, `<a href="/admin/ingest" data-testid="anomaly-link" data-kind="ingest_gap">`) {
+		t.Error("preview does not list the ingest gap, linked to the ingest page")
 	}
 	a.post("/periods/2026-10/close", nil)
 	if _, body := a.get("/periods/2026-10"); !strings.Contains(body, "anomalies: review them") || strings.Contains(body, "Closed 2026-10") {
@@ -82,11 +129,13 @@ func TestPeriodWorkflow(t *testing.T) {
 	if strings.Contains(body, "Add a credit or debit") {
 		t.Error("adjustment form shown on a closed period")
 	}
+	if _, body := a.get("/periods/2026-10/adjustments"); strings.Contains(body, "<form") && strings.Contains(body, "adjustment-form") {
+		t.Error("adjustment form shown on a closed period's adjustments page")
+	}
 	a.post("/periods/2026-10/close", map[string][]string{"ack": {"1"}})
 	if _, body = a.get("/periods/2026-10"); !strings.Contains(body, "already closed") {
 		t.Error("second close not refused clearly")
 	}
-	cur := time.Now().UTC().Format("2006-01")
 	a.post("/periods/"+cur+"/close", map[string][]string{"ack": {"1"}})
 	if _, body = a.get("/periods/" + cur); !strings.Contains(body, "has not ended yet") {
 		t.Error("closing a running period not refused")

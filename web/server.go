@@ -249,6 +249,7 @@ func (s *Server) routes() {
 	s.handle("GET /finance/{name}/accounts.csv", s.anyRole(s.periodCSV("accounts"), RoleAdmin, RoleFinance))
 	s.handle("GET /finance/{name}/jobs.csv", s.anyRole(s.periodCSV("jobs"), RoleAdmin, RoleFinance))
 	s.handle("GET /finance/{name}/adjustments.csv", s.anyRole(s.periodCSV("adjustments"), RoleAdmin, RoleFinance))
+	s.handle("GET /periods/{name}/adjustments", s.anyRole(s.adjustmentsPage, RoleAdmin))
 	s.handle("POST /periods/{name}/adjustments", s.anyRole(s.addAdjustment, RoleAdmin))
 	s.handle("GET /periods/{name}/statement.pdf", s.anyRole(s.statementPDF, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /admin/accounts", s.anyRole(s.accountsAdmin, RoleAdmin))

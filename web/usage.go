@@ -241,7 +241,7 @@ func (s *Server) jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 		sort = "end"
 	}
 	f := billingpg.JobFilter{Cluster: cluster, Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
-		State: q.Get("state"), Search: q.Get("q"), Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
+		State: q.Get("state"), Search: q.Get("q"), Unrated: q.Get("unrated") == "1", Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
 	date := func(key string) (time.Time, error) {
 		v := q.Get(key)
 		if v == "" {

@@ -31,11 +31,11 @@ func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (_ int64,
 	a.Account, a.User, a.Reason = strings.TrimSpace(a.Account), strings.TrimSpace(a.User), strings.TrimSpace(a.Reason)
 	switch {
 	case a.Account == "":
-		return 0, billing.Invalidf("give the account to adjust")
+		return 0, billing.InvalidFieldf("account", "give the account to adjust")
 	case a.Amount == 0:
-		return 0, billing.Invalidf("give a non-zero amount: negative for a credit, positive for a debit")
+		return 0, billing.InvalidFieldf("amount", "give a non-zero amount: negative for a credit, positive for a debit")
 	case a.Reason == "":
-		return 0, billing.Invalidf("give a reason: it is printed on the statement")
+		return 0, billing.InvalidFieldf("reason", "give a reason: it is printed on the statement")
 	}
 	p, err := s.Period(ctx, a.Period)
 	if err != nil {
@@ -49,14 +49,14 @@ func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (_ int64,
 		return 0, err
 	}
 	if !known {
-		return 0, billing.Invalidf("unknown account %q", a.Account)
+		return 0, billing.InvalidFieldf("account", "unknown account %q", a.Account)
 	}
 	var jobRow *int64
 	if a.JobID != nil {
 		var row int64
 		err := s.pool.QueryRow(ctx, `SELECT id FROM jobs WHERE job_id = $1 AND account = $2 ORDER BY submit_time DESC LIMIT 1`, *a.JobID, a.Account).Scan(&row)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return 0, billing.Invalidf("job %d is not a job of account %s", *a.JobID, a.Account)
+			return 0, billing.InvalidFieldf("job", "job %d is not a job of account %s", *a.JobID, a.Account)
 		}
 		if err != nil {
 			return 0, err

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tally-hpc/tally/billing"
@@ -15,6 +16,10 @@ type Anomaly struct {
 	Kind   string // unrated, unknown_account, unknown_user, ingest_gap, future_end, running, large_charge
 	Count  int
 	Detail string
+	// Example is one of the anomaly's subjects, for a link to the jobs
+	// behind it: an account (unknown_account), a user (unknown_user) or
+	// a job id (future_end); "" for the others.
+	Example string
 }
 
 // Anomalies checks a period before its close.
@@ -30,16 +35,22 @@ func (s *PeriodStore) Anomalies(ctx context.Context, name string) (_ []Anomaly, 
 			out = append(out, Anomaly{Kind: kind, Count: n, Detail: detail})
 		}
 	}
+	// example sets the subject of the anomaly just added.
+	example := func(kind, subject string) {
+		if len(out) > 0 && out[len(out)-1].Kind == kind {
+			out[len(out)-1].Example = subject
+		}
+	}
 	var n int
-	var example string
+	var ex string
 
 	// Jobs that ended in the period but carry no charge: rating failed.
 	if err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(min(j.partition || ' / ' || j.account), '') FROM jobs j
 		WHERE j.end_time >= $1 AND j.end_time < $2 AND j.end_time <= now() AND NOT EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id)`,
-		p.Starts, p.Ends).Scan(&n, &example); err != nil {
+		p.Starts, p.Ends).Scan(&n, &ex); err != nil {
 		return nil, err
 	}
-	add("unrated", n, fmt.Sprintf("jobs ended in the period with no charge: no rate card in force, or no prices for their partition (e.g. %s); run tally rate after fixing the card", example))
+	add("unrated", n, fmt.Sprintf("jobs ended in the period with no charge: no rate card in force, or no prices for their partition (e.g. %s); run tally rate after fixing the card", ex))
 
 	// Accounts and users Slurm's associations do not know (when synced).
 	var assoc int
@@ -48,15 +59,17 @@ func (s *PeriodStore) Anomalies(ctx context.Context, name string) (_ []Anomaly, 
 	}
 	if assoc > 0 {
 		if err := s.pool.QueryRow(ctx, `SELECT count(DISTINCT c.account), coalesce(min(c.account), '') FROM job_charges c
-			WHERE c.period_id = $1 AND NOT EXISTS (SELECT 1 FROM slurm_associations a WHERE a.account = c.account)`, p.ID).Scan(&n, &example); err != nil {
+			WHERE c.period_id = $1 AND NOT EXISTS (SELECT 1 FROM slurm_associations a WHERE a.account = c.account)`, p.ID).Scan(&n, &ex); err != nil {
 			return nil, err
 		}
-		add("unknown_account", n, "accounts charged that Slurm's associations do not list, e.g. "+example)
+		add("unknown_account", n, "accounts charged that Slurm's associations do not list, e.g. "+ex)
+		example("unknown_account", ex)
 		if err := s.pool.QueryRow(ctx, `SELECT count(DISTINCT c.username), coalesce(min(c.username), '') FROM job_charges c
-			WHERE c.period_id = $1 AND NOT EXISTS (SELECT 1 FROM slurm_associations a WHERE a.username = c.username)`, p.ID).Scan(&n, &example); err != nil {
+			WHERE c.period_id = $1 AND NOT EXISTS (SELECT 1 FROM slurm_associations a WHERE a.username = c.username)`, p.ID).Scan(&n, &ex); err != nil {
 			return nil, err
 		}
-		add("unknown_user", n, "users charged without an association, e.g. "+example)
+		add("unknown_user", n, "users charged without an association, e.g. "+ex)
+		example("unknown_user", ex)
 	}
 
 	// Time in the period no successful ingest window covers.
@@ -92,10 +105,12 @@ func (s *PeriodStore) Anomalies(ctx context.Context, name string) (_ []Anomaly, 
 	// Records whose end time has not come yet: not charged until it has
 	// (a clock wrong on a node, or a record edited by hand).
 	if err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(min(job_id::text || ' ends ' || to_char(end_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')), '')
-		FROM jobs WHERE end_time > now() AND coalesce(start_time, submit_time) < $1`, p.Ends).Scan(&n, &example); err != nil {
+		FROM jobs WHERE end_time > now() AND coalesce(start_time, submit_time) < $1`, p.Ends).Scan(&n, &ex); err != nil {
 		return nil, err
 	}
-	add("future_end", n, fmt.Sprintf("job records with an end time still to come (e.g. job %s UTC): not charged until that time passes; check the clocks of the nodes and slurmdbd", example))
+	add("future_end", n, fmt.Sprintf("job records with an end time still to come (e.g. job %s UTC): not charged until that time passes; check the clocks of the nodes and slurmdbd", ex))
+	job, _, _ := strings.Cut(ex, " ")
+	example("future_end", job)
 
 	// Jobs still running at the period's end.
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE start_time < $1 AND (end_time IS NULL OR end_time > $1) AND state = 'RUNNING'`,

@@ -58,8 +58,8 @@ func (s *PeriodStore) ClosePeriod(ctx context.Context, name, by string, rule bil
 		if p.Closed() {
 			return billing.Conflictf("billing period %s is already closed", name)
 		}
-		if time.Now().Before(p.Ends) {
-			return billing.Conflictf("billing period %s has not ended yet (it ends %s)", name, p.Ends.UTC().Format("2006-01-02 15:04 UTC"))
+		if !p.Closable(time.Now()) {
+			return billing.Conflictf("billing period %s has not ended yet (it may be closed from %s)", name, p.ClosableAt().UTC().Format("2006-01-02 15:04 UTC"))
 		}
 		sts, err := s.periodStatements(ctx, tx, pol, []Period{p}, ChargeScope{})
 		if err != nil {

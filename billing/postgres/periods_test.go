@@ -171,6 +171,20 @@ func TestAnomalies(t *testing.T) {
 			t.Errorf("no %s anomaly in %+v", want, got)
 		}
 	}
+	// The period page links each anomaly to its jobs: its example subject,
+	// and the job list's filter of the unrated ones.
+	for _, a := range got {
+		if (a.Kind == "unknown_account" || a.Kind == "unknown_user") && a.Example == "" {
+			t.Errorf("%s has no example to link", a.Kind)
+		}
+	}
+	unrated, err := s.Jobs(ctx, Scope{All: true}, JobFilter{Unrated: true, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unrated) != 1 || unrated[0].JobID != 2 {
+		t.Errorf("unrated jobs: %+v, want job 2 only", unrated)
+	}
 }
 
 // rateOctober imports the standard card, stores docs/money.md's three

@@ -53,6 +53,7 @@ type JobFilter struct {
 	QOS       string
 	State     string
 	Search    string    // a job id, or part of a job name
+	Unrated   bool      // only ended jobs with no charge (the period page's "unrated" anomaly)
 	From      time.Time // end time, inclusive
 	To        time.Time // end time, exclusive
 	Sort      string    // end, cost, elapsed, cpus, efficiency, job, user, account
@@ -114,6 +115,9 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 	}
 	if f.State != "" {
 		add("j.state = $?", f.State)
+	}
+	if f.Unrated {
+		conds = append(conds, "j.end_time IS NOT NULL AND NOT EXISTS (SELECT 1 FROM job_charges uc WHERE uc.job_row = j.id)")
 	}
 	if f.Search != "" {
 		q := strings.TrimSpace(f.Search)
