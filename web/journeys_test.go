@@ -301,8 +301,9 @@ func TestJourneyAdmin(t *testing.T) {
 		t.Errorf("after saving: %q", flash)
 	}
 
-	j.run(chromedp.Navigate(j.base+"/periods/"+period), chromedp.WaitVisible(`input[name=amount]`))
+	j.run(chromedp.Navigate(j.base+"/periods/"+period), chromedp.WaitVisible(`[data-testid=add-adjustment]`))
 	j.shot("period-preview")
+	j.follow(`[data-testid=add-adjustment]`, `input[name=amount]`)
 	j.run(chromedp.SendKeys(`input[name=account]`, "physics"),
 		chromedp.SendKeys(`input[name=amount]`, "-5.00"),
 		chromedp.SendKeys(`input[name=reason]`, "cluster outage credit"))
@@ -314,6 +315,7 @@ func TestJourneyAdmin(t *testing.T) {
 	}
 	// The period was never ingested as a whole here, so its anomalies
 	// need acknowledging before the close.
+	j.run(chromedp.Navigate(j.base+"/periods/"+period), chromedp.WaitVisible(`form[action$="/close"]`))
 	var acks []string
 	j.run(chromedp.Evaluate(`Array.from(document.querySelectorAll('input[name=ack]')).map(e => e.name)`, &acks))
 	if len(acks) > 0 {

@@ -427,7 +427,33 @@ func (s *Server) myStatements(w http.ResponseWriter, r *http.Request, v *Viewer)
 		return
 	}
 	pol := s.policy(r.Context())
-	s.render(w, r, http.StatusOK, templates.UserStatements(s.pageWith(r, "Your statements", pol), v.SlurmUser, figures{pol}.periodRows(ps, s.currency(r))))
+	f := figures{pol}
+	own := f.periodRows(ps, s.currency(r))
+	if v.Has(RoleFinance) {
+		// Finance's "Statements" are every account's, period by period;
+		// their own share comes after, and only if they ran anything.
+		all, err := s.billing.PeriodSummaries(r.Context(), nil, s.rounding)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if !hasJobs(ps) {
+			own = nil
+		}
+		s.render(w, r, http.StatusOK, templates.AllStatements(s.pageWith(r, "Statements", pol), f.periodRows(all, s.currency(r)), v.SlurmUser, own))
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.UserStatements(s.pageWith(r, "Your statements", pol), v.SlurmUser, own))
+}
+
+// hasJobs says whether any period has a job charged.
+func hasJobs(ps []billingpg.PeriodSummary) bool {
+	for _, p := range ps {
+		if p.Jobs > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer) {
