@@ -596,23 +596,73 @@ func (s *Server) rateCards(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	s.renderRateCards(w, r, http.StatusOK, "", nil)
 }
 
+// rateDiff is ?from=ID&to=ID: two stored versions side by side (nil when
+// not asked for).
+func rateDiff(r *http.Request, cards billing.Cards) (*templates.RateDiffView, error) {
+	q := r.URL.Query()
+	if q.Get("from") == "" && q.Get("to") == "" {
+		return nil, nil
+	}
+	find := func(key string) (*billing.RateCard, error) {
+		id, err := strconv.ParseInt(q.Get(key), 10, 64)
+		for _, c := range cards {
+			if err == nil && c.ID == id {
+				return c, nil
+			}
+		}
+		return nil, &inputError{fmt.Sprintf("The %q version to compare is not a stored rate card version: choose one from the list.", key)}
+	}
+	from, err := find("from")
+	if err != nil {
+		return nil, err
+	}
+	to, err := find("to")
+	if err != nil {
+		return nil, err
+	}
+	label := func(c *billing.RateCard) string {
+		return fmt.Sprintf("%s v%d", c.Name, c.Version)
+	}
+	d := &templates.RateDiffView{FromID: from.ID, ToID: to.ID, From: label(from), To: label(to)}
+	for _, x := range billing.DiffCards(from, to) {
+		d.Rows = append(d.Rows, templates.RateDiffRow{Section: x.Section, Subject: x.Subject, Item: x.Item, Old: x.Old, New: x.New, Changed: x.Changed})
+		if x.Changed {
+			d.Changes++
+		}
+	}
+	return d, nil
+}
+
 func (s *Server) renderRateCards(w http.ResponseWriter, r *http.Request, status int, draft string, whatIf *templates.WhatIf) {
 	cards, err := s.billing.Cards(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
+	var diff *templates.RateDiffView
+	if r.Method == http.MethodGet {
+		if diff, err = rateDiff(r, cards); err != nil {
+			s.badInput(w, r, err)
+			return
+		}
+	}
 	now := time.Now()
 	inForce := cards.InForce(s.auth.Cluster, now)
 	var rows []templates.RateCardRow
+	prev := map[string]int64{} // the last version seen of each card (cards are in version order)
 	for _, c := range cards {
 		spec, _ := billing.MarshalVersion(c)
 		cl := c.Cluster
 		if cl == "" {
 			cl = "any"
 		}
-		rows = append(rows, templates.RateCardRow{ID: c.ID, Name: c.Name, Version: c.Version, EffectiveFrom: c.EffectiveFrom.UTC().Format("2006-01-02 15:04"),
-			Currency: c.Currency, Cluster: cl, InForce: c == inForce, Spec: string(spec)})
+		row := templates.RateCardRow{ID: c.ID, Name: c.Name, Version: c.Version, EffectiveFrom: c.EffectiveFrom.UTC().Format("2006-01-02 15:04"),
+			Currency: c.Currency, Cluster: cl, InForce: c == inForce, Spec: string(spec), PrevID: prev[c.Name+"\x00"+c.Cluster]}
+		for _, e := range c.Table() {
+			row.Table = append(row.Table, templates.RateTableRow{Section: e.Section, Subject: e.Subject, Item: e.Item, Value: e.Value})
+		}
+		prev[c.Name+"\x00"+c.Cluster] = c.ID
+		rows = append(rows, row)
 	}
 	if draft == "" && len(cards) > 0 {
 		// The newest version, renumbered and dated tomorrow: edit and submit.
@@ -622,7 +672,7 @@ func (s *Server) renderRateCards(w http.ResponseWriter, r *http.Request, status 
 		b, _ := billing.MarshalVersion(&last)
 		draft = string(b)
 	}
-	s.render(w, r, status, templates.RateCards(s.page(r, "Rate cards"), rows, draft, whatIf))
+	s.render(w, r, status, templates.RateCards(s.page(r, "Rate cards"), rows, draft, whatIf, diff))
 }
 
 func (s *Server) addRateCard(w http.ResponseWriter, r *http.Request, v *Viewer) {

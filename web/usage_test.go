@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -220,6 +221,28 @@ func TestEstimatorAndRateCardAdmin(t *testing.T) {
 	e.srv.pool.QueryRow(context.Background(), `SELECT count(*) FROM admin_events WHERE action = 'rate_card_added'`).Scan(&n)
 	if n != 1 {
 		t.Errorf("admin audit has %d rate card events", n)
+	}
+	// Each version reads as a table, and two versions side by side mark
+	// what changed: the cpu price of 2 and 3.
+	var v2, v3 int64
+	e.srv.pool.QueryRow(context.Background(), `SELECT id FROM rate_cards WHERE name = 'standard' AND version = 2`).Scan(&v2)
+	e.srv.pool.QueryRow(context.Background(), `SELECT id FROM rate_cards WHERE name = 'standard' AND version = 3`).Scan(&v3)
+	_, body = a.get("/admin/rates")
+	if !strings.Contains(body, `data-testid="rate-table"`) || !strings.Contains(body, "<td>CPU per core-hour</td>") ||
+		!strings.Contains(body, fmt.Sprintf(`href="/admin/rates?from=%d&amp;to=%d#compare"`, v2, v3)) {
+		t.Error("rate cards page lacks the table of prices or the link to the changes")
+	}
+	resp, body = a.get(fmt.Sprintf("/admin/rates?from=%d&to=%d", v2, v3))
+	if resp.StatusCode != 200 || !strings.Contains(body, `data-testid="rate-diff"`) || !strings.Contains(body, "standard v2 → standard v3") {
+		t.Fatalf("rate diff: %d", resp.StatusCode)
+	}
+	if !regexp.MustCompile(`<tr class="changed" data-changed="1"><td>Partition</td><td>cpu</td><td><strong>CPU per core-hour</strong></td><td class="num"><del>[0-9.]+</del></td><td class="num"><ins>0.04</ins></td>`).MatchString(body) {
+		t.Error("the changed cpu price is not marked with its old and new value")
+	}
+	for _, bad := range []string{"?from=x&to=1", fmt.Sprintf("?from=%d&to=999999", v2)} {
+		if resp, _ := a.get("/admin/rates" + bad); resp.StatusCode != 400 {
+			t.Errorf("rate diff %s: %d, want 400", bad, resp.StatusCode)
+		}
 	}
 }
 
