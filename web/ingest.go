@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/slurm/jobstore"
 	"github.com/tally-hpc/tally/templates"
 )
@@ -23,28 +24,86 @@ type IngestControl interface {
 
 const ingestPageSize = 50
 
+// ingestScheduled is an IngestControl that can tell its plan (the
+// ingest.Scheduler can; a control that cannot shows no schedule).
+type ingestScheduled interface{ Status() ingest.Status }
+
 func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	ctx := r.Context()
 	page, err := pageNumber(r)
 	if err != nil {
 		s.badInput(w, r, err)
 		return
 	}
+	st, err := s.ingestStatus(r.Context(), page)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.Ingest(s.page(r, "Ingest"), st))
+}
+
+// ingestLive is the part of the ingest page that changes while a run
+// goes on (the schedule and the newest runs), for the page's script to
+// poll after "Ingest now".
+func (s *Server) ingestLive(w http.ResponseWriter, r *http.Request, v *Viewer) {
+	st, err := s.ingestStatus(r.Context(), 1)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.IngestLive(st))
+}
+
+// ingestSchedule is each cluster's plan: how often, when next, and
+// whether a run is going on or waiting.
+func (s *Server) ingestSchedule(now time.Time) (rows []templates.IngestSchedule, busy bool) {
+	for _, c := range s.clusters {
+		sc, ok := c.Ingest.(ingestScheduled)
+		if !ok {
+			continue
+		}
+		st := sc.Status()
+		row := templates.IngestSchedule{Cluster: c.Name, Every: "on demand only", Next: "none scheduled", State: "idle"}
+		if row.Cluster == "" {
+			row.Cluster = "this cluster"
+		}
+		if st.Interval > 0 {
+			row.Every = "every " + st.Interval.String()
+		}
+		if !st.Next.IsZero() {
+			row.Next = st.Next.UTC().Format("2006-01-02 15:04:05 UTC")
+			if d := st.Next.Sub(now); d > 0 {
+				row.Next += " (in " + humanDuration(d) + ")"
+			}
+		}
+		switch {
+		case !st.Running.IsZero():
+			row.State, row.Busy = "running since "+st.Running.UTC().Format("15:04:05 UTC"), true
+		case st.Queued:
+			row.State, row.Busy = "queued: starts shortly", true
+		}
+		busy = busy || row.Busy
+		rows = append(rows, row)
+	}
+	return rows, busy
+}
+
+// ingestStatus is everything the ingest page shows, its runs at page.
+func (s *Server) ingestStatus(ctx context.Context, page int) (templates.IngestStatus, error) {
 	st := templates.IngestStatus{Enabled: s.ingest != nil, Pager: templates.Pager{Page: page, HasPrev: page > 1, Base: "/admin/ingest"}}
+	st.Schedule, st.Busy = s.ingestSchedule(time.Now())
 	// The installation as a whole (every cluster: records are complete up
 	// to the earliest), then, with several, each cluster.
 	whole, err := s.clusterIngest(ctx, "")
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return st, err
 	}
 	st.LastGood, st.Lag, st.Fallback, st.LastError, st.LastErrorAt = whole.LastGood, whole.Lag, whole.Fallback, whole.LastError, whole.LastErrorAt
 	if len(s.clusters) > 1 {
 		for _, c := range s.clusters {
 			ci, err := s.clusterIngest(ctx, c.Name)
 			if err != nil {
-				s.serverError(w, r, err)
-				return
+				return st, err
 			}
 			ci.Enabled = c.Ingest != nil
 			st.Clusters = append(st.Clusters, ci)
@@ -52,8 +111,7 @@ func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	}
 	runs, err := jobstore.RecentRuns(ctx, s.pool, ingestPageSize+1, (page-1)*ingestPageSize)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return st, err
 	}
 	for _, run := range runs {
 		st.Runs = append(st.Runs, templates.IngestRun{Cluster: run.Cluster, Started: run.Started.UTC().Format("2006-01-02 15:04:05"),
@@ -66,15 +124,14 @@ func (s *Server) ingestPage(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	}
 	rejects, err := jobstore.RecentRejects(ctx, s.pool, 50)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return st, err
 	}
 	for _, rj := range rejects {
 		// The unit separator Tally asks sacct for is invisible; show it.
 		st.Rejects = append(st.Rejects, templates.IngestReject{RunID: rj.RunID, Line: rj.Line, Error: rj.Error,
 			Raw: strings.ReplaceAll(rj.Raw, slurm.SacctDelimiter, " ␟ ")})
 	}
-	s.render(w, r, http.StatusOK, templates.Ingest(s.page(r, "Ingest"), st))
+	return st, nil
 }
 
 // clusterIngest is one cluster's ingest state ("": the installation's).
@@ -117,16 +174,25 @@ func (s *Server) ingestNow(w http.ResponseWriter, r *http.Request, v *Viewer) {
 			queued = append(queued, c.Name)
 		}
 	}
+	kind, msg := "info", "An ingest is already queued."
 	switch {
 	case len(started) == 0 && len(queued) == 0:
-		s.flash(r, "error", "Ingest is not configured on this Tally.")
+		kind, msg = "error", "Ingest is not configured on this Tally."
 	case len(started) > 0:
-		s.flash(r, "success", "Ingest started. Reload this page in a moment to see the run.")
+		kind, msg = "success", "Ingest started. Reload this page in a moment to see the run."
 		s.log.Info("ingest requested", "by", v.User, "clusters", strings.Join(started, ","))
 		s.recordAdmin(r, v, "ingest_requested", strings.Join(started, ","))
-	default:
-		s.flash(r, "info", "An ingest is already queued.")
 	}
+	// The page's script asks for the answer itself and then follows the
+	// run on /admin/ingest/live; a plain form post gets the page again.
+	if r.Header.Get("X-Tally-Fetch") == "1" {
+		if kind == "success" {
+			msg = "Ingest started. This page follows the run."
+		}
+		s.writeJSON(w, r, http.StatusAccepted, map[string]string{"kind": kind, "message": msg})
+		return
+	}
+	s.flash(r, kind, msg)
 	http.Redirect(w, r, "/admin/ingest", http.StatusSeeOther)
 }
 

@@ -53,9 +53,35 @@ func TestAdminIngestPage(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
+	// The schedule, on the page and in the part the script polls.
+	for _, path := range []string{"/admin/ingest", "/admin/ingest/live"} {
+		_, body := b.get(path)
+		for _, want := range []string{`data-testid="ingest-schedule"`, "on demand only", "none scheduled", "<td>idle</td>", `data-busy="false"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %q", path, want)
+			}
+		}
+	}
+	if _, live := b.get("/admin/ingest/live"); strings.Contains(live, "<html") || !strings.Contains(live, `id="ingest-live"`) {
+		t.Error("/admin/ingest/live is not the page's fragment")
+	}
 	resp, _ = b.post("/admin/ingest", nil)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("ingest now: %d", resp.StatusCode)
+	}
+	// The scheduler is not running here, so the run stays queued.
+	if _, live := b.get("/admin/ingest/live"); !strings.Contains(live, "queued: starts shortly") || !strings.Contains(live, `<div id="ingest-live" data-ingest-live data-busy="true">`) {
+		t.Error("the live part does not show the queued run as busy")
+	}
+	// The script's own post is answered in JSON, not with a redirect.
+	req, _ := http.NewRequest("POST", e.http.URL+"/admin/ingest", strings.NewReader(""))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("X-Tally-Fetch", "1")
+	resp, body = b.do(req)
+	if resp.StatusCode != http.StatusAccepted || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
+		!strings.Contains(body, `"message": "An ingest is already queued."`) {
+		t.Errorf("fetch post: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 	if _, body = b.get("/admin/ingest"); !strings.Contains(body, "Ingest started") {
 		t.Error("no confirmation")
@@ -71,5 +97,8 @@ func TestAdminIngestPage(t *testing.T) {
 	r.login("tally-t-alice", "tally-alice-pw", "/")
 	if resp, _ := r.post("/admin/ingest", nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("researcher triggered ingest: %d", resp.StatusCode)
+	}
+	if resp, _ := r.get("/admin/ingest/live"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("researcher reads the ingest status: %d", resp.StatusCode)
 	}
 }

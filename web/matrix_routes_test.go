@@ -52,6 +52,7 @@ func TestEveryRouteIsInTheMatrix(t *testing.T) {
 		{"POST /admin/accounts/{account}", "POST", "/admin/accounts/chem", url.Values{"display_name": {"Stolen"}, "pi": {"mallory"}}, adminOnly},
 		{"POST /admin/rates", "POST", "/admin/rates", url.Values{"spec": {"name: x\ncurrency: USD\nversions: []\n"}}, adminOnly},
 		{"POST /admin/ingest", "POST", "/admin/ingest", url.Values{"hours": {"1"}}, adminOnly},
+		{"GET /admin/ingest/live", "GET", "/admin/ingest/live", nil, map[string]int{"tally-t-alice": 403, "tally-t-coord": 403, "tally-t-fin": 403, "tally-t-admin": 200}},
 		{"GET /admin/budgets", "GET", "/admin/budgets", nil, map[string]int{"tally-t-alice": 403, "tally-t-coord": 403, "tally-t-fin": 403, "tally-t-admin": 200}},
 		{"POST /admin/budgets", "POST", "/admin/budgets", url.Values{"account": {"chem"}, "unit": {"money"}, "amount": {"1"},
 			"starts": {"2026-01"}, "ends": {"2026-12"}}, adminOnly},

@@ -265,6 +265,7 @@ func (s *Server) routes() {
 	s.handle("GET /finance/budgets.csv", s.anyRole(s.budgetsCSV, RoleAdmin, RoleFinance))
 	s.handle("GET /admin/ingest", s.anyRole(s.ingestPage, RoleAdmin))
 	s.handle("POST /admin/ingest", s.anyRole(s.ingestNow, RoleAdmin))
+	s.handle("GET /admin/ingest/live", s.anyRole(s.ingestLive, RoleAdmin))
 	s.registerAPI() // /api/v1 (api_routes.go) and the token pages
 	s.handle("/", s.notFound)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -49,6 +50,35 @@ type Scheduler struct {
 	After func(ctx context.Context)
 
 	refreshes *refreshLimiter
+
+	// mu guards what Status reports: when the timer fires next, and since
+	// when a run has been going (zero when none is).
+	mu      sync.Mutex
+	next    time.Time
+	running time.Time
+}
+
+// Status is what the admin's ingest page shows of a scheduler: this
+// replica's plan (another replica may hold the cluster's lock and run it).
+type Status struct {
+	Interval time.Duration // 0: after the first run, only on demand
+	Next     time.Time     // the next scheduled run; zero when none is
+	Running  time.Time     // when the run going on started; zero when idle
+	Queued   bool          // an on-demand run waits to start
+}
+
+// Status says when the scheduler runs next and whether it is running.
+func (s *Scheduler) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Status{Interval: s.interval, Next: s.next, Running: s.running, Queued: len(s.kick) > 0}
+}
+
+// plan records the next timer and the run in progress for Status.
+func (s *Scheduler) plan(next, running time.Time) {
+	s.mu.Lock()
+	s.next, s.running = next, running
+	s.mu.Unlock()
 }
 
 // Bounds of people's own refreshes (sign-in and the refresh button).
@@ -84,16 +114,24 @@ func (s *Scheduler) Done() <-chan struct{} { return s.done }
 // finishes the window it is in (within Grace) and stops; Done says when.
 func (s *Scheduler) Run(ctx context.Context) {
 	defer close(s.done)
-	timer := time.NewTimer(5 * time.Second) // first run soon after start
+	const firstAfter = 5 * time.Second // first run soon after start
+	timer := time.NewTimer(firstAfter)
 	defer timer.Stop()
+	next := s.Now().Add(firstAfter)
+	s.plan(next, time.Time{})
+	defer s.plan(time.Time{}, time.Time{})
 	for {
 		trigger := "schedule"
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+			next = time.Time{} // fired; reset below
 		case trigger = <-s.kick:
+			// The timer still runs: an on-demand run does not move the
+			// next scheduled one unless it is reset below.
 		}
+		s.plan(next, s.Now())
 		work, cancel := Outliving(ctx, s.Grace)
 		err := s.once(work, trigger, ctx.Done())
 		cancel()
@@ -105,7 +143,9 @@ func (s *Scheduler) Run(ctx context.Context) {
 		}
 		if s.interval > 0 {
 			timer.Reset(s.interval)
+			next = s.Now().Add(s.interval)
 		}
+		s.plan(next, time.Time{})
 	}
 }
 

@@ -55,3 +55,41 @@ func TestSchedulerLockAndIncrement(t *testing.T) {
 		t.Error("trigger should queue once")
 	}
 }
+
+// The ingest page shows each scheduler's plan: the first run soon after
+// start, an on-demand run queued, then the next one an interval after
+// the last.
+func TestSchedulerStatus(t *testing.T) {
+	full := fixture(t, "slurmdb-v0.0.38-jobs.json")
+	srv := fakeRestd(t, serveJSON(200, full))
+	in, store := restIngester(t, srv.URL, &fakeCreds{}, time.Second)
+	in.cfg.Source = "rest"
+	s := NewScheduler(in, store.Pool(), time.Hour, 30*time.Minute, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if st := s.Status(); !st.Next.IsZero() || !st.Running.IsZero() || st.Queued || st.Interval != time.Hour {
+		t.Fatalf("before Run: %+v", st)
+	}
+	s.Trigger("manual")
+	if !s.Status().Queued {
+		t.Error("a triggered run is not reported queued")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); <-s.Done() }()
+	start := time.Now()
+	go s.Run(ctx)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := s.Status()
+		// Done with the manual run: nothing queued or running, and the
+		// next scheduled run an hour after it.
+		if !st.Queued && st.Running.IsZero() && st.Next.After(start.Add(59*time.Minute)) {
+			if st.Next.After(time.Now().Add(time.Hour)) {
+				t.Errorf("next run %s is more than an hour away", st.Next)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never settled after the manual run: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -20,3 +20,49 @@ document.addEventListener("click", function (ev) {
   });
   rows.forEach(function (r) { body.appendChild(r); });
 });
+
+// Admin ingest page: "Ingest now" without leaving the page. The form posts
+// as usual without this script; with it, the post is a fetch and the
+// schedule and runs (#ingest-live) are refreshed from /admin/ingest/live
+// every two seconds while a run goes on or waits, for two minutes at most.
+document.addEventListener("submit", function (ev) {
+  var form = ev.target.closest("form[data-ingest-now]");
+  if (!form || !window.fetch) return;
+  ev.preventDefault();
+  var button = form.querySelector("button");
+  var message = document.querySelector("[data-ingest-message]");
+  var say = function (text) { if (message) message.textContent = text; };
+  button.disabled = true;
+  fetch(form.action, { method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
+    headers: { "X-Tally-Fetch": "1", "Accept": "application/json" } })
+    .then(function (resp) {
+      if (!resp.ok) throw new Error("HTTP " + resp.status);
+      return resp.json();
+    })
+    .then(function (answer) {
+      say(answer.message);
+      var polls = 0;
+      var poll = function () {
+        polls++;
+        fetch("/admin/ingest/live", { credentials: "same-origin" })
+          .then(function (resp) {
+            if (!resp.ok) throw new Error("HTTP " + resp.status);
+            return resp.text();
+          })
+          .then(function (html) {
+            var live = document.getElementById("ingest-live");
+            var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("ingest-live");
+            if (live && fresh) live.replaceWith(fresh);
+            if ((polls < 2 || (fresh && fresh.getAttribute("data-busy") === "true")) && polls < 60) {
+              setTimeout(poll, 2000);
+            } else {
+              say(polls >= 60 ? "Still running: reload the page later to see the run." : "Ingest finished: the runs below are current.");
+              button.disabled = false;
+            }
+          })
+          .catch(function () { say("Could not follow the run: reload the page to see it."); button.disabled = false; });
+      };
+      setTimeout(poll, 500);
+    })
+    .catch(function () { form.submit(); }); // fall back to the plain post
+});
