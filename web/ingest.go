@@ -68,7 +68,15 @@ func (s *Server) ingestSchedule(now time.Time) (rows []templates.IngestSchedule,
 			row.Cluster = "this cluster"
 		}
 		if st.Interval > 0 {
-			row.Every = "every " + st.Interval.String()
+			// 15m, 1h, 1h30m: Go's duration without its zero tails.
+			every := st.Interval.String()
+			if strings.HasSuffix(every, "m0s") {
+				every = strings.TrimSuffix(every, "0s")
+			}
+			if strings.HasSuffix(every, "h0m") {
+				every = strings.TrimSuffix(every, "0m")
+			}
+			row.Every = "every " + every
 		}
 		if !st.Next.IsZero() {
 			row.Next = st.Next.UTC().Format("2006-01-02 15:04:05 UTC")

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/slurm/jobstore"
@@ -100,5 +102,46 @@ func TestAdminIngestPage(t *testing.T) {
 	}
 	if resp, _ := r.get("/admin/ingest/live"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("researcher reads the ingest status: %d", resp.StatusCode)
+	}
+}
+
+// With the script, "Ingest now" stays on the page: the run appears in
+// the table and the schedule says it is done, without a reload.
+func TestIngestNowFollowsTheRun(t *testing.T) {
+	var sched *ingest.Scheduler
+	e := newAuthServer(t, "", func(c *Config, d *Deps) {
+		in, err := ingest.New(ingest.Config{Source: "sacct"}, jobstore.New(d.Pool), nil, nil, &slurm.Sacct{Path: "/nonexistent/sacct"},
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sched = ingest.NewScheduler(in, d.Pool, time.Hour, time.Hour, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+		d.Ingest = sched
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	go sched.Run(ctx)
+	defer func() { cancel(); <-sched.Done() }()
+
+	j := newJourney(t, e)
+	j.login("tally-t-admin")
+	var message, runs string
+	var same bool
+	j.run(chromedp.Navigate(j.base+"/admin/ingest"), chromedp.WaitVisible(`[data-testid=ingest-schedule]`),
+		chromedp.Evaluate(`window.notReloaded = true`, nil),
+		chromedp.Click(`form[data-ingest-now] button`, chromedp.NodeVisible),
+		chromedp.WaitVisible(`#ingest-live[data-busy=false] table[data-sortable]`),
+		chromedp.Poll(`document.querySelector("[data-ingest-message]").textContent.indexOf("Ingest finished") >= 0`, nil, chromedp.WithPollingTimeout(30*time.Second)),
+		chromedp.Text(`[data-ingest-message]`, &message),
+		chromedp.Text(`#ingest-live`, &runs),
+		chromedp.Evaluate(`window.notReloaded === true`, &same))
+	j.shot("ingest-followed")
+	if !same {
+		t.Error("the page reloaded")
+	}
+	if !strings.Contains(runs, "manual") || !strings.Contains(runs, "every 1h") {
+		t.Errorf("the live part lacks the manual run or the schedule: %q", runs)
+	}
+	if !strings.Contains(message, "Ingest finished") {
+		t.Errorf("message %q", message)
 	}
 }
