@@ -284,8 +284,9 @@ func TestOneTruth(t *testing.T) {
 	}
 
 	for who, d := range map[string]*demoSession{"admin": admin, "finance": fin} {
-		for _, page := range []string{"/periods", "/finance"} {
-			if who == "admin" && page == "/finance" {
+		// Finance's home and Statements are every account's periods too.
+		for _, page := range []string{"/periods", "/finance", "/", "/statements"} {
+			if who == "admin" && page != "/periods" {
 				continue
 			}
 			doc := d.page(page)
