@@ -44,7 +44,7 @@ func FuzzHandlerQueries(f *testing.F) {
 	paths := []string{"/", "/jobs", "/jobs.csv", "/estimate", "/accounts", "/statements", "/periods", "/finance",
 		"/admin/audit", "/admin/users", "/admin/ingest", "/admin/rates", "/admin/accounts",
 		"/jobs/{}", "/accounts/{}", "/periods/{}", "/periods/{}/accounts.csv", "/periods/{}/jobs.csv",
-		"/periods/{}/statement.pdf", "/statements/{}/{}", "/jobs/{}/receipt.pdf"}
+		"/periods/{}/statement.pdf", "/statements/{}/{}", "/jobs/{}/receipt.pdf", "/periods/{}/adjustments", "/admin/ingest/live"}
 	f.Fuzz(func(t *testing.T, query, segment string) {
 		for _, p := range paths {
 			// The segment as a browser would send it: escaped into the
