@@ -354,7 +354,7 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	q.Del("before")
 	pol := s.policy(r.Context())
 	d := templates.JobsData{Heading: "Jobs", CSVHref: "/jobs.csv?" + q.Encode(), Totals: figures{pol}.jobTotals(totals),
-		Form: templates.JobFilterForm{Cluster: f.Cluster, Clusters: s.clusterNames(), Account: f.Account, Partition: f.Partition, QOS: f.QOS, State: f.State, Search: f.Search,
+		Form: templates.JobFilterForm{Cluster: f.Cluster, Clusters: s.clusterNames(), Account: f.Account, Partition: f.Partition, QOS: f.QOS, State: f.State, Search: f.Search, Unrated: f.Unrated,
 			From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}}
 	d.Rows, d.Pager = jobsPager(r, f, rows)
 	if f.Account != "" {

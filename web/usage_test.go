@@ -258,6 +258,8 @@ func TestJobFiltersAndHostileInput(t *testing.T) {
 		"/jobs?state=FAILED":                  {"No jobs match this filter"},
 		"/jobs?q=%25":                         {"No jobs match this filter"}, // a literal %, not a wildcard
 		"/jobs?from=2000-01-01&to=2000-01-02": {"No jobs match this filter"},
+		// seedBilling rates every job: none is left without a charge.
+		"/jobs?unrated=1": {`<input type="checkbox" name="unrated" value="1" checked>`, "No jobs match this filter"},
 	} {
 		resp, body := b.get(path)
 		if resp.StatusCode != 200 {
