@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # deps.sh [build|test]: installs the system packages Tally builds (and
 # tests) with, when run as root on Debian/Ubuntu: gcc and libpam0g-dev for
-# cgo PAM; for tests also chromium (browser journeys).
+# cgo PAM; for tests also chromium (browser journeys) and haproxy (the
+# load-balanced session test).
 # Elsewhere it only reports what is missing.
 set -euo pipefail
 need=()
 [ -f /usr/include/security/pam_appl.h ] || need+=(libpam0g-dev)
 if [ "${1:-build}" = test ]; then
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 fi
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
