@@ -15,11 +15,14 @@ import (
 // Config is every setting Tally reads, from flags and TALLY_* variables.
 // Flags win over the environment, the environment over defaults.
 type Config struct {
-	DatabaseURL string
-	Addr        string
-	LogFormat   string
-	LogLevel    string
-	Migrate     bool
+	DatabaseURL     string
+	DatabaseReadURL string
+	ReadLagNotice   time.Duration
+	ReadMaxLag      time.Duration
+	Addr            string
+	LogFormat       string
+	LogLevel        string
+	Migrate         bool
 
 	TLSCert        string
 	TLSKey         string
@@ -100,6 +103,9 @@ type option struct {
 func (c *Config) options() []option {
 	return []option{
 		{"database", "database-url", "TALLY_DATABASE_URL", "", "PostgreSQL connection URL (postgres://user:pass@host:5432/db)", strOpt(&c.DatabaseURL)},
+		{"database", "database-read-url", "TALLY_DATABASE_READ_URL", "", "a streaming replica of the database for pages (job lists, receipts, usage, CSV exports); writes, statements and the page after a person's own change use the primary (docs/scaling.md)", strOpt(&c.DatabaseReadURL)},
+		{"database", "read-lag-notice", "TALLY_READ_LAG_NOTICE", "30s", "pages read from the replica say how far behind it is when more than this", durOpt(&c.ReadLagNotice)},
+		{"database", "read-max-lag", "TALLY_READ_MAX_LAG", "5m", "pages read the primary while the replica is further behind than this, or unreachable", durOpt(&c.ReadMaxLag)},
 		{"log", "log-format", "TALLY_LOG_FORMAT", "text", "log format: text or json", strOpt(&c.LogFormat)},
 		{"log", "log-level", "TALLY_LOG_LEVEL", "info", "log level: debug, info, warn or error", strOpt(&c.LogLevel)},
 		{"http", "addr", "TALLY_ADDR", "127.0.0.1:8080", "address to listen on", strOpt(&c.Addr)},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/internal/replica"
 	"github.com/tally-hpc/tally/migrations"
 	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/static"
@@ -139,8 +140,19 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	var reads *replica.Router
+	if cfg.DatabaseReadURL != "" {
+		readPool, err := openReplica(ctx, cfg.DatabaseReadURL)
+		if err != nil {
+			return err
+		}
+		defer readPool.Close()
+		reads = replica.New(pool, readPool, cfg.ReadMaxLag, log)
+		go reads.Run(ctx, time.Second)
+		log.Info("pages read from a replica while it keeps up", "replica", redactURL(cfg.DatabaseReadURL), "max_lag", cfg.ReadMaxLag)
+	}
 	srv, err := web.New(wcfg, web.Deps{
-		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool),
+		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Reads: reads,
 		Authn:       pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
 		Clusters:    webClusters,
 		SessionKeys: sessionKeys,
@@ -246,6 +258,7 @@ func (c *Config) webConfig() (web.Config, error) {
 		Rounding:           billing.Rounding(c.Rounding),
 		PageTimeout:        c.PageTimeout,
 		ExportTimeout:      c.ExportTimeout,
+		ReadLagNotice:      c.ReadLagNotice,
 	}, nil
 }
 
