@@ -65,7 +65,6 @@ type Chart struct {
 	YTitle      string
 	XTitle      string
 	XTitleX     string
-	XTitleY     string
 	YTicks      []ChartTick
 	XTicks      []ChartTick
 	Points      []ChartPoint
@@ -131,7 +130,7 @@ func DrawChart(s ChartSpec) Chart {
 		KeyHeader: s.KeyHeader, ValueHeader: s.ValueHeader, ShowJobs: s.ShowJobs,
 		Left: coord(plotLeft), Right: coord(plotRight), Top: coord(plotTop), Bottom: coord(plotBottom),
 		PlotHeight: coord(plotBottom - plotTop), YLabelX: coord(plotLeft - 8), TickEnd: coord(plotBottom + 5), RefLabelX: coord(plotRight - 4),
-		XTitleX: coord((plotLeft + plotRight) / 2), XTitleY: coord(chartHeight - 6)}
+		XTitleX: coord((plotLeft + plotRight) / 2)}
 	if c.Summary == "" {
 		c.Summary = s.Title
 	}
