@@ -102,7 +102,9 @@ type ChartRefLine struct {
 	Text      string
 }
 
-// LegendEntry names one series; Class matches its bars (or "line").
+// LegendEntry names one series; Class matches its bars (or "line"). A
+// chart of several possible series lists those it draws, even one alone,
+// since its colour then still needs saying.
 type LegendEntry struct {
 	Name  string
 	Class string
@@ -206,7 +208,7 @@ func DrawChart(s ChartSpec) Chart {
 		c.Ref = &ChartRefLine{Y: coord(ry), LabelY: coord(max(ry-6, plotTop-4)), Text: s.Ref.Name + " " + s.Ref.Shown}
 		c.Legend = append(c.Legend, LegendEntry{Name: s.Ref.Name + " (" + s.Ref.Shown + ")", Class: "line"})
 	}
-	if len(c.Legend) < 2 {
+	if len(s.Series) < 2 && s.Ref == nil {
 		c.Legend = nil // one series needs no key: the caption names it
 	}
 	return c

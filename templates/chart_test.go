@@ -85,7 +85,7 @@ func TestChartXTickSteps(t *testing.T) {
 
 // A laid-out chart: bars at the figures' heights, the newest day always
 // labelled, every bar named for screen readers, a legend only with
-// several series, and the reference line inside the axis.
+// several possible series (or a line), and the line inside the axis.
 func TestChartDraw(t *testing.T) {
 	spec := ChartSpec{Title: "t", YTitle: "Charges (USD)", PerUnit: 1_000_000, ShowJobs: true,
 		Series: []string{"Closed", "Open"}}
@@ -103,9 +103,14 @@ func TestChartDraw(t *testing.T) {
 	if c.Points[3].ARIA != "day: 1.00 USD, 1 job" {
 		t.Errorf("aria-label %q", c.Points[3].ARIA)
 	}
-	if c.Legend != nil {
-		t.Errorf("one series used, yet a legend: %v", c.Legend)
+	if len(c.Legend) != 1 || c.Legend[0].Name != "Closed" {
+		t.Errorf("of two series, one drawn; legend %v", c.Legend)
 	}
+	spec.Series = nil
+	if c := DrawChart(spec); c.Legend != nil {
+		t.Errorf("a chart of one series has a legend: %v", c.Legend)
+	}
+	spec.Series = []string{"Closed", "Open"}
 	spec.Data[29].Series = 1
 	spec.Ref = &ChartRef{Name: "Budget", Shown: "40.00 USD", Raw: 40_000_000}
 	c = DrawChart(spec)

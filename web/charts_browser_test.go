@@ -1,15 +1,20 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
 )
 
 // chartMeasure is what the browser reports of the dashboard's chart.
@@ -45,7 +50,7 @@ func TestChartsInBrowser(t *testing.T) {
 			chromedp.Navigate(j.base+"/"), chromedp.WaitVisible(`[data-testid=chart] svg .point`),
 			chromedp.Evaluate(measureChart, &m))
 		j.shot(fmt.Sprintf("dashboard-%d", w))
-		chartShot(j, fmt.Sprintf("chart-%d", w))
+		chartShot(j, "[data-testid=chart]", fmt.Sprintf("chart-%d", w))
 		if m.Height <= 120 || m.Height > 600 {
 			t.Errorf("%d px wide: chart %0.f px high", w, m.Height)
 		}
@@ -88,7 +93,7 @@ func TestChartsInBrowser(t *testing.T) {
 	})()`
 	var got []string
 	j.run(chromedp.Evaluate(shownValue, &got))
-	chartShot(j, "chart-bar-focused")
+	chartShot(j, "[data-testid=chart]", "chart-bar-focused")
 	if aria, vis, text, total := got[0], got[1], got[2], got[4]; vis != "visible" || !strings.Contains(text, total) || !strings.HasPrefix(aria, text) {
 		t.Errorf("the newest bar has focus (%q); its value label %q is %s, the table says %q", aria, text, vis, total)
 	}
@@ -102,17 +107,48 @@ func TestChartsInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid=chart] svg .point`),
 		chromedp.Click(`[data-testid=chart] .point:last-of-type .hit`),
 		chromedp.Evaluate(`document.activeElement.getAttribute("aria-label") || ""`, &tapped))
-	chartShot(j, "chart-bar-tapped")
+	chartShot(j, "[data-testid=chart]", "chart-bar-tapped")
 	if !strings.Contains(tapped, "USD") {
 		t.Errorf("a tap on the newest bar focuses %q", tapped)
 	}
+
+	// An account's page on a phone: the trend over periods and a budget's
+	// burn chart with a legend of its bars and its line.
+	t.Run("account", func(t *testing.T) { accountChartsOnPhone(t, e) })
 }
 
-// chartShot saves a screenshot of the dashboard's chart alone beside the
-// journey's, for a human to judge its legibility.
-func chartShot(j *journey, name string) {
+func accountChartsOnPhone(t *testing.T, e *testEnv) {
+	month := monthStart(time.Now())
+	if _, _, err := billingpg.New(e.srv.pool).SetBudget(context.Background(), billing.Budget{Account: "physics", Unit: billing.UnitMoney,
+		Currency: "USD", Amount: 2_000_000, Starts: month.AddDate(0, -1, 0), Ends: month.AddDate(0, 2, 0), Thresholds: billing.DefaultThresholds()}); err != nil {
+		t.Fatal(err)
+	}
+	a := newJourney(t, e)
+	a.login("tally-t-admin")
+	var sizes []float64
+	var legends []string
+	a.run(emulation.SetDeviceMetricsOverride(390, 844, 2, true), chromedp.Navigate(a.base+"/accounts/physics"),
+		chromedp.WaitVisible(`[data-testid=burn-chart] svg`),
+		chromedp.Evaluate(`[..."[data-testid=account-trend] svg,[data-testid=burn-chart] svg".split(",")].map(s => document.querySelector(s).getBoundingClientRect().height)`, &sizes),
+		chromedp.Evaluate(`[...document.querySelectorAll("[data-testid=burn-chart] .chart-legend li")].map(l => l.textContent)`, &legends))
+	a.shot("account-390")
+	chartShot(a, "[data-testid=burn-chart]", "burn-chart-390")
+	chartShot(a, "[data-testid=account-trend]", "trend-chart-390")
+	for _, h := range sizes {
+		if h <= 120 {
+			t.Errorf("account page on a phone: charts %v px high", sizes)
+		}
+	}
+	if want := "Spent by the period's end|Budget (2.00 USD)"; strings.Join(legends, "|") != want {
+		t.Errorf("legends %q, want %q", legends, want)
+	}
+}
+
+// chartShot saves a screenshot of one chart alone beside the journey's,
+// for a human to judge its legibility.
+func chartShot(j *journey, selector, name string) {
 	var png []byte
-	if err := chromedp.Run(j.ctx, chromedp.Screenshot(`[data-testid=chart]`, &png, chromedp.NodeVisible)); err != nil {
+	if err := chromedp.Run(j.ctx, chromedp.Screenshot(selector, &png, chromedp.NodeVisible)); err != nil {
 		j.t.Logf("screenshot %s: %v", name, err)
 		return
 	}
