@@ -50,6 +50,23 @@ func LoadFont(path string) (*Font, error) {
 // ("OTTO", such as Noto CJK's .ttc) are refused: a CIDFontType2 embeds
 // glyf outlines only.
 func ParseFont(data []byte) (*Font, error) {
+	f, err := parseTables(data)
+	if err != nil {
+		return nil, err
+	}
+	if f.tables["cmap"] == nil {
+		return nil, errors.New("no cmap table")
+	}
+	if f.cmap, err = parseCmap(f.tables["cmap"], f.numGlyphs); err != nil {
+		return nil, err
+	}
+	f.name = fontName(f.tables["name"])
+	return f, nil
+}
+
+// parseTables reads the tables and the metrics; the character map is
+// ParseFont's (a subset has none).
+func parseTables(data []byte) (*Font, error) {
 	if len(data) < 12 {
 		return nil, errors.New("not a font: too short")
 	}
@@ -85,7 +102,7 @@ func ParseFont(data []byte) (*Font, error) {
 		}
 		f.tables[tag] = data[off : off+ln]
 	}
-	for _, t := range []string{"head", "hhea", "maxp", "hmtx", "loca", "glyf", "cmap"} {
+	for _, t := range []string{"head", "hhea", "maxp", "hmtx", "loca", "glyf"} {
 		if f.tables[t] == nil {
 			return nil, fmt.Errorf("no %s table (not a TrueType-outline font?)", t)
 		}
@@ -128,11 +145,6 @@ func ParseFont(data []byte) (*Font, error) {
 			return nil, fmt.Errorf("loca entry %d is out of order or outside glyf", i)
 		}
 	}
-	var err error
-	if f.cmap, err = parseCmap(f.tables["cmap"], f.numGlyphs); err != nil {
-		return nil, err
-	}
-	f.name = fontName(f.tables["name"])
 	return f, nil
 }
 

@@ -33,6 +33,22 @@ const (
 	textW        = pageW - 2*margin
 )
 
+// Debian's fonts that the defaults name (packages fonts-dejavu-core and
+// fonts-wqy-microhei): DejaVu Sans sets Latin, Greek and Cyrillic;
+// WenQuanYi Micro Hei, a TrueType font (Noto CJK is CFF, which a
+// CIDFontType2 cannot carry), sets Chinese, Japanese and Korean.
+const (
+	DejaVuSans        = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+	DejaVuSansBold    = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+	WenQuanYiMicroHei = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+)
+
+// SystemFonts loads the default fonts: what cmd/tally loads when not
+// told otherwise, and what tests print with.
+func SystemFonts() (*Fonts, []error) {
+	return LoadFonts([]string{DejaVuSans, WenQuanYiMicroHei}, []string{DejaVuSansBold})
+}
+
 // Fonts are the faces documents are set in. Each character is taken from
 // the first font that has it: for a bold line the bold fonts first, then
 // the regular ones, which are then overprinted with a stroke so they
