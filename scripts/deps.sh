@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # deps.sh [build|test]: installs the system packages Tally builds (and
 # tests) with, when run as root on Debian/Ubuntu: gcc and libpam0g-dev for
-# cgo PAM; for tests also chromium (browser journeys).
+# cgo PAM; for tests also chromium (browser journeys), poppler-utils
+# (pdftotext reads the PDFs back) and the fonts PDFs are set in.
 # Elsewhere it only reports what is missing.
 set -euo pipefail
 need=()
 [ -f /usr/include/security/pam_appl.h ] || need+=(libpam0g-dev)
 if [ "${1:-build}" = test ]; then
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+  command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
+  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 fi
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
