@@ -238,8 +238,8 @@ func (fs *Fonts) Write(w io.Writer, title string, lines []Line) error {
 			}
 			fmt.Fprintf(&cur, "BT %d %.1f Td", margin, y)
 			// One run per stretch of characters from the same font.
-			for i := 0; i < len(part); {
-				f, _, trueFace := fs.pick(part[i], l.Bold)
+			for at := 0; at < len(part); {
+				f, _, trueFace := fs.pick(part[at], l.Bold)
 				e := byFont[f]
 				if e == nil {
 					e = &embedded{font: f, res: fmt.Sprintf("F%d", len(used)+1), cid: map[rune]uint16{}, gids: []uint16{0}}
@@ -252,11 +252,11 @@ func (fs *Fonts) Write(w io.Writer, title string, lines []Line) error {
 					fmt.Fprintf(&cur, " 2 Tr %.2f w", size/30)
 				}
 				cur.WriteString(" <")
-				for ; i < len(part); i++ {
-					if g, _, _ := fs.pick(part[i], l.Bold); g != f {
+				for ; at < len(part); at++ {
+					if next, _, _ := fs.pick(part[at], l.Bold); next != f {
 						break
 					}
-					fmt.Fprintf(&cur, "%04X", e.code(part[i], f.glyph(part[i])))
+					fmt.Fprintf(&cur, "%04X", e.code(part[at], f.glyph(part[at])))
 				}
 				cur.WriteString("> Tj")
 				if !trueFace {
