@@ -155,25 +155,30 @@ func (fs *Fonts) width(rs []rune, size float64, bold bool) float64 {
 }
 
 // wrap breaks a line wider than the text column at its last space that
-// fits, or between characters when there is none (CJK has no spaces).
+// fits, or between characters when there is none (CJK has no spaces),
+// measuring as it goes: its cost grows with the line's length, not its
+// square.
 func (fs *Fonts) wrap(rs []rune, size float64, bold bool) [][]rune {
 	var out [][]rune
-	for len(rs) > 0 && fs.width(rs, size, bold) > textW {
-		fit := 1
-		for fit < len(rs) && fs.width(rs[:fit+1], size, bold) <= textW {
-			fit++
-		}
-		cut, next := fit, fit
-		for i := fit; i > 0; i-- {
-			if rs[i] == ' ' {
-				cut, next = i, i+1
-				break
+	start, space := 0, -1 // the current line's start and its last space
+	w := 0.0              // width of rs[start:i]
+	for i := 0; i < len(rs); i++ {
+		cw := fs.width(rs[i:i+1], size, bold)
+		for w+cw > textW && i > start {
+			cut, next := i, i
+			if space > start {
+				cut, next = space, space+1
 			}
+			out = append(out, rs[start:cut])
+			start, space = next, -1
+			w = fs.width(rs[start:i], size, bold)
 		}
-		out = append(out, rs[:cut])
-		rs = rs[next:]
+		if rs[i] == ' ' {
+			space = i
+		}
+		w += cw
 	}
-	return append(out, rs)
+	return append(out, rs[start:])
 }
 
 // embedded is one font as a document uses it: a CID for each character

@@ -119,6 +119,7 @@ func TestLongLinesWrap(t *testing.T) {
 	}{
 		{long, 10, " "},
 		{cjk, 12, ""},
+		{strings.Repeat("W", 120), 10, ""}, // one word wider than the page
 		{"short", 10, ""},
 	} {
 		parts := fs.wrap(fs.clean(tc.text, false), tc.size, false)
