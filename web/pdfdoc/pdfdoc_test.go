@@ -241,3 +241,27 @@ func TestParseFontRefuses(t *testing.T) {
 		t.Errorf("a missing font gave %v", problems)
 	}
 }
+
+// Whatever text a job name or an account field holds (invalid UTF-8,
+// control characters, characters no font has, very long words), writing
+// succeeds and every wrapped line fits the column.
+func FuzzWrite(f *testing.F) {
+	for _, s := range []string{"", "Zoë 王小明 김민준", "\xff\xfe(\\)", "a\x00b\x1bc\td\ne", "\U0001F680\U00020000", strings.Repeat("王", 300), "\u200b\ufeff\u0301"} {
+		f.Add(s, false)
+	}
+	fs, problems := SystemFonts()
+	f.Fuzz(func(t *testing.T, s string, bold bool) {
+		if len(problems) > 0 {
+			testenv.Missing(t, fmt.Sprintf("PDF fonts missing: %v", problems))
+		}
+		var buf bytes.Buffer
+		if err := fs.Write(&buf, s, []Line{{Text: s, Bold: bold}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range fs.wrap(fs.clean(s, bold), 10, bold) {
+			if w := fs.width(p, 10, bold); w > textW && len(p) > 1 {
+				t.Errorf("a wrapped line is %.0f pt wide", w)
+			}
+		}
+	})
+}
