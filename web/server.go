@@ -18,6 +18,7 @@ import (
 	"github.com/tally-hpc/tally/internal/replica"
 	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/static"
+	"github.com/tally-hpc/tally/web/pdfdoc"
 )
 
 // Config is the part of Tally's configuration the web layer needs.
@@ -76,6 +77,9 @@ type Deps struct {
 	// and held only in memory, so a restart signs everyone out and
 	// replicas do not share sessions.
 	SessionKeys *SessionKeys
+	// PDFFonts set statements and receipts; nil: Helvetica, which
+	// prints Latin-1 only.
+	PDFFonts *pdfdoc.Fonts
 }
 
 // Server is the HTTP application.
@@ -108,6 +112,7 @@ type Server struct {
 	// liveSeen and liveSlots bound the running-now page's live reads.
 	liveSeen  liveAnswers
 	liveSlots chan struct{}
+	pdf       *pdfdoc.Fonts // nil: Helvetica
 }
 
 // billingStore is everything the pages ask of billing's storage, one
@@ -134,6 +139,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		metrics: NewMetrics(),
 		mux:     http.NewServeMux(),
 		reads:   d.Reads,
+		pdf:     d.PDFFonts,
 	}
 	s.setClusters(d)
 	s.liveSlots = make(chan struct{}, liveReads)

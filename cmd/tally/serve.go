@@ -20,6 +20,7 @@ import (
 	"github.com/tally-hpc/tally/static"
 	"github.com/tally-hpc/tally/web"
 	"github.com/tally-hpc/tally/web/pamauth"
+	"github.com/tally-hpc/tally/web/pdfdoc"
 )
 
 func newLogger(cfg *Config, env *cmdEnv) *slog.Logger {
@@ -156,6 +157,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		Authn:       pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
 		Clusters:    webClusters,
 		SessionKeys: sessionKeys,
+		PDFFonts:    cfg.pdfFonts(log),
 	})
 	if err != nil {
 		return usageErr("%v", err)
@@ -227,6 +229,20 @@ func (c *Config) sessionKeys() (*web.SessionKeys, error) {
 		return nil, nil
 	}
 	return web.LoadSessionKeys(paths...)
+}
+
+// pdfFonts loads the fonts PDFs are set in. A font that cannot be read
+// is a warning, not a reason to refuse to start: without any, PDFs fall
+// back to Helvetica and print non-Latin-1 names as "?".
+func (c *Config) pdfFonts(log *slog.Logger) *pdfdoc.Fonts {
+	fonts, problems := pdfdoc.LoadFonts(splitList(c.PDFFonts), splitList(c.PDFBoldFonts))
+	for _, err := range problems {
+		log.Warn("PDF font not loaded (Debian: apt-get install fonts-dejavu-core fonts-wqy-microhei)", "err", err)
+	}
+	if fonts == nil {
+		log.Warn("no PDF font could be loaded: statements and receipts print in Helvetica, and characters outside Latin-1 as \"?\"", "pdf-fonts", c.PDFFonts)
+	}
+	return fonts
 }
 
 // webConfig is the web layer's part of the settings, the same for serve
