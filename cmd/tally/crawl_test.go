@@ -24,6 +24,7 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	"github.com/tally-hpc/tally/internal/pgtest"
+	"github.com/tally-hpc/tally/internal/testenv"
 )
 
 // figures collects every figure a surface shows for a scope ("2026-11
@@ -404,7 +405,7 @@ func TestOneTruth(t *testing.T) {
 		for a := range accounts {
 			if vals := f.seen[p+"/"+a+" total"]; vals != nil {
 				shown := doc.Find(`[data-testid="statement-total"][data-account="` + a + `"]`).Text()
-				pdf := string(admin.get("/periods/" + p + "/statement.pdf?account=" + url.QueryEscape(a)))
+				pdf := testenv.PDFText(t, admin.get("/periods/"+p+"/statement.pdf?account="+url.QueryEscape(a)))
 				if shown != "" && !strings.Contains(pdf, "Total "+shown) {
 					t.Errorf("%s/%s: statement PDF lacks %q", p, a, "Total "+shown)
 				}
@@ -419,7 +420,7 @@ func TestOneTruth(t *testing.T) {
 			}
 			f.count(p+"/"+u, "/statements/"+p+"/"+u, st.Find(`[data-testid="user-jobs"]`).Text())
 			shown := st.Find(`[data-testid="user-total"]`).Text()
-			if pdf := string(admin.get("/statements/" + p + "/" + u + ".pdf")); shown != "" && !strings.Contains(pdf, "Total "+shown) {
+			if pdf := testenv.PDFText(t, admin.get("/statements/"+p+"/"+u+".pdf")); shown != "" && !strings.Contains(pdf, "Total "+shown) {
 				t.Errorf("%s/%s: person statement PDF lacks %q", p, u, "Total "+shown)
 			}
 		}
