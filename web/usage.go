@@ -502,8 +502,8 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	f := templates.EstimateForm{Partition: q.Get("partition"), CPUs: q.Get("cpus"), Mem: q.Get("mem"), GPUs: q.Get("gpus"),
-		Time: q.Get("time"), QOS: q.Get("qos"), Account: q.Get("account"), CPUTime: q.Get("cpu_time"), Cluster: q.Get("cluster"),
-		Clusters: s.clusterNames()}
+		Time: q.Get("time"), QOS: q.Get("qos"), Account: q.Get("account"), CPUTime: q.Get("cpu_time"), CPUEfficiency: q.Get("cpu_efficiency"),
+		Cluster: q.Get("cluster"), Clusters: s.clusterNames()}
 	if !slices.Contains(f.Clusters, f.Cluster) {
 		f.Cluster = s.clusters[0].Name // which cluster's card prices it
 	}
@@ -584,10 +584,16 @@ func estimateFrom(cards billing.Cards, rule billing.Rounding, cluster string, f 
 	if in.Duration, err = billing.ParseWalltime(f.Time); err != nil {
 		return billing.Charge{}, err
 	}
-	if f.CPUTime != "" {
+	if strings.TrimSpace(f.CPUTime) != "" {
 		if in.CPUTime, err = billing.ParseCPUTime(f.CPUTime); err != nil {
 			return billing.Charge{}, err
 		}
+		if in.CPUTime == 0 {
+			return billing.Charge{}, billing.Invalidf("CPU time: give more than 0, or leave it empty for full use of the CPUs")
+		}
+	}
+	if in.CPUEfficiencyPPM, err = billing.ParseEfficiency(f.CPUEfficiency); err != nil {
+		return billing.Charge{}, err
 	}
 	return billing.Rater{Cards: cards, Rounding: rule}.Estimate(in)
 }
