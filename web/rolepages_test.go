@@ -50,3 +50,31 @@ func TestEstimateCPUTimePartitionPage(t *testing.T) {
 		})
 	}
 }
+
+// Issue 22.7: every signed-in person can read the prices in force, per
+// partition in words and as a table, with no account's own prices.
+func TestPricesPage(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
+	b := newBrowser(t, e)
+	b.login("tally-t-alice", "tally-alice-pw", "/")
+	resp, body := b.get("/prices")
+	body = html.UnescapeString(body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		"Rate card <strong>standard v2</strong>",
+		"<strong>cpu</strong>: Charges 0.03 USD per core-hour, 0.005 USD per GiB-hour of memory, for what the job asked for",
+		"<strong>usage</strong>: Charges 0.03 USD per CPU-hour the job actually used",
+		"<strong>bigmem</strong>: Charges the largest one of",
+		"a100 2.50", "Charges at least 0.05 USD per job", "standby ×0.5",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the price list lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "departmental subsidy") {
+		t.Error("the price list shows one account's discount")
+	}
+}
