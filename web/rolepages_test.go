@@ -1,10 +1,18 @@
 package web
 
 import (
+	"context"
 	"html"
+	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/ingest"
+	"github.com/tally-hpc/tally/slurm/jobstore"
 )
 
 // Issue 22.7: a partition billed by the CPU time used is estimated from
@@ -76,5 +84,69 @@ func TestPricesPage(t *testing.T) {
 	}
 	if strings.Contains(body, "departmental subsidy") {
 		t.Error("the price list shows one account's discount")
+	}
+}
+
+// Issue 22.7: Your account lists the person's accounts (associations,
+// then accounts only their jobs name) and says how records arrive: the
+// configured source and schedule and how far they are complete, never
+// that Tally is not connected when ingest reads Slurm.
+func TestMeAccountsAndIngestSource(t *testing.T) {
+	e := newAuthServer(t, "", func(c *Config, d *Deps) {
+		in, err := ingest.New(ingest.Config{Source: "sacct"}, jobstore.New(d.Pool), nil, nil, &slurm.Sacct{Path: "/nonexistent/sacct"},
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Ingest = ingest.NewScheduler(in, d.Pool, 10*time.Minute, time.Hour, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	})
+	seedBilling(t, e)
+	ctx := context.Background()
+	cluster := e.srv.clusters[0].Name
+	if _, err := e.srv.pool.Exec(ctx, `INSERT INTO slurm_associations (cluster, account, username, is_default) VALUES ($1, 'chem', 'tally-t-alice', true)`, cluster); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.pool.Exec(ctx, `INSERT INTO ingest_runs (cluster, window_start, window_end, source, fallback_reason, trigger, started_at, finished_at)
+		VALUES ($1, '2026-11-30 10:00+00', '2026-12-01 10:00+00', 'sacct', 'rest failed: secret-host.example:6820 refused', 'schedule', now(), now())`, cluster); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e)
+	b.login("tally-t-alice", "tally-alice-pw", "/")
+	resp, body := b.get("/me")
+	body = html.UnescapeString(body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`href="/jobs?account=chem">chem</a>`, `<span class="badge">default</span>`,
+		`href="/jobs?account=physics">physics</a>`, "(your jobs name it; no association Tally read does)",
+		"Tally reads every job record of this cluster with Slurm's sacct command, as its own service identity, every 10m0s.",
+		"Records are complete up to 20",
+		"so they were read with sacct instead",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("Your account lacks %q", want)
+		}
+	}
+	for _, not := range []string{"secret-host", "not connected"} {
+		if strings.Contains(body, not) {
+			t.Errorf("Your account says %q", not)
+		}
+	}
+}
+
+func TestIngestSourceWords(t *testing.T) {
+	for _, tc := range []struct {
+		source string
+		every  time.Duration
+		want   string
+	}{
+		{"rest", 5 * time.Minute, "from slurmrestd (Slurm's REST API), as its own service identity, every 5m0s."},
+		{"sacct", 0, "with Slurm's sacct command, as its own service identity, when an admin asks"},
+		{"auto", time.Hour, "from slurmrestd (Slurm's REST API), and with sacct whenever slurmrestd fails, as its own service identity, every 1h0m0s."},
+	} {
+		if got := ingestSourceWords(tc.source, tc.every); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q lacks %q", tc.source, got, tc.want)
+		}
 	}
 }
