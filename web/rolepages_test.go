@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tally-hpc/tally/billing"
+	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/slurm/jobstore"
@@ -148,5 +150,74 @@ func TestIngestSourceWords(t *testing.T) {
 		if got := ingestSourceWords(tc.source, tc.every); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %q lacks %q", tc.source, got, tc.want)
 		}
+	}
+}
+
+// octoberClosed stores October jobs of three people in two accounts and
+// closes 2026-10 (tally-t-coord coordinates physics).
+func octoberClosed(t *testing.T, e *testEnv) {
+	t.Helper()
+	ctx := context.Background()
+	end := time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)
+	var jobs []slurm.Job
+	for i, ua := range [][2]string{{"tally-t-alice", "physics"}, {"tally-t-coord", "physics"}, {"tally-t-coord", "chem"}, {"tally-t-fin", "chem"}} {
+		jobs = append(jobs, slurm.Job{Cluster: "testbed", JobID: int64(600 + i), Submit: end.Add(-2 * time.Hour), Start: end.Add(-2 * time.Hour), End: end,
+			User: ua[0], Account: ua[1], Partition: "cpu", QOS: "normal", State: "COMPLETED", ElapsedSeconds: 7200,
+			Requested: slurm.TRES{CPU: 1, MemMiB: 1024, Nodes: 1}})
+	}
+	storeJobs(t, e, time.Unix(0, 0), time.Unix(1, 0), jobs...)
+	store := billingpg.New(e.srv.pool)
+	if err := store.EnsureMonths(ctx, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Now().AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.ClosePeriod(ctx, "2026-10", "test", billing.HalfUp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 22.8: the dashboard's line about the last closed period covers
+// exactly the scope of its tiles, and says which in words: for a
+// coordinator, their own jobs and the accounts they coordinate.
+func TestDashboardLastClosedCoversTheTilesScope(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
+	octoberClosed(t, e)
+	for _, tc := range []struct {
+		user, pw   string
+		jobs       string
+		total      string
+		scope      string
+		periodLink bool
+	}{
+		// coord: own jobs 601, 602 and physics' 600: 0.05 + 0.05 + chem's 0.045 → 0.05.
+		{"tally-t-coord", "tally-coord-pw", "3", "0.15 USD", "your jobs and the accounts you coordinate", true},
+		{"tally-t-alice", "tally-alice-pw", "1", "0.05 USD", "your jobs", false},
+		{"tally-t-admin", "tally-admin-pw", "4", "0.19 USD", "the whole cluster", true},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			b := newBrowser(t, e)
+			b.login(tc.user, tc.pw, "/")
+			resp, body := b.get("/")
+			body = html.UnescapeString(body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			for _, want := range []string{
+				"2026-10 is closed: for " + tc.scope + ", the same scope as the figures above",
+				`data-testid="last-statement-total">` + tc.total + "<",
+				`data-testid="last-statement-jobs">` + tc.jobs + "<",
+				"Figures for " + tc.scope + ".",
+			} {
+				if !strings.Contains(body, want) {
+					t.Errorf("dashboard lacks %q", want)
+				}
+			}
+			if got := strings.Contains(body, `href="/periods/2026-10"`); got != tc.periodLink {
+				t.Errorf("links the period's statements: %v, want %v", got, tc.periodLink)
+			}
+		})
 	}
 }

@@ -153,11 +153,22 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return
 	}
 	d.HasJobs = len(d.Recent) > 0
-	if last, ok, err := s.billing.LastClosed(ctx, v.SlurmUser, s.rounding); err != nil {
+	// The last closed period over exactly the tiles' scope (periodSummary,
+	// the same function and scope), so the two never cover different jobs.
+	if last, ok, err := s.billing.LastClosedPeriod(ctx); err != nil {
 		s.serverError(w, r, err)
 		return
 	} else if ok {
-		d.LastClosed = &templates.LastStatement{Period: last.Period, User: v.SlurmUser, Jobs: count(last.Jobs), Total: f.money(last.Total, month.Currency)}
+		ls, _, err := s.periodSummary(ctx, last, sc)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if ls.Currency == "" {
+			ls.Currency = month.Currency
+		}
+		d.LastClosed = &templates.LastStatement{Period: last.Name, User: v.SlurmUser, Scope: d.Scope, Jobs: count(ls.Jobs),
+			Total: f.money(ls.Total, ls.Currency), Own: !sc.All && len(sc.Accounts) == 0}
 	}
 	d.Freshness = s.freshness(r)
 	_, hasToken := s.slurmCredential(r)
