@@ -545,7 +545,7 @@ type apiAccount struct {
 }
 
 func (s *Server) apiAccount(r *http.Request, v *Viewer) (any, error) {
-	a, err := s.accountOverview(r.Context(), v, r.PathValue("account"), "")
+	a, err := s.accountOverview(r.Context(), v, r.PathValue("account"), "", billingpg.Period{})
 	if notVisible(err) {
 		return nil, apiNotFound()
 	}

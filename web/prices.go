@@ -155,3 +155,11 @@ func priceWords(p billing.Prices, currency, basis string) string {
 	}
 	return strings.Join(parts, ". ") + "."
 }
+
+// wasteRuleWords is billing.Waste() in a sentence, for the pages that
+// flag wasteful jobs.
+func wasteRuleWords(pol billing.Policy, currency string) string {
+	w := billing.Waste()
+	return "charged " + pol.Money(w.MinCost, currency) + " or more while using under " + templates.Percent(&w.BelowPPM) +
+		" of the CPU time they held (CPU time ÷ elapsed × CPUs; Slurm's records carry no GPU utilisation, so GPU jobs are judged by it too)."
+}

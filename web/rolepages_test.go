@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -219,5 +220,83 @@ func TestDashboardLastClosedCoversTheTilesScope(t *testing.T) {
 				t.Errorf("links the period's statements: %v, want %v", got, tc.periodLink)
 			}
 		})
+	}
+}
+
+// Issue 22.8: the account page shows GPU-hours, lets its figures cover a
+// chosen period, and lists the jobs that wasted most (billing.Waste(): a
+// GPU job idling its CPUs for hundreds of dollars), linking each receipt
+// and the job list of every wasteful job; coordinators' dashboards too.
+func TestAccountPagePeriodGPUHoursAndWaste(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	rows := seedBilling(t, e)
+	octoberClosed(t, e)
+	ctx := context.Background()
+	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	job := func(id int64, partition string, cpus, gpus, effPct int64, hours int64) slurm.Job {
+		secs := hours * 3600
+		used := cpus * secs * effPct * 10_000 // µs
+		res := slurm.TRES{CPU: cpus, MemMiB: 1024, Nodes: 1, GPU: gpus}
+		if gpus > 0 {
+			res.GPUByType = map[string]int64{"a100": gpus}
+		}
+		return slurm.Job{Cluster: "testbed", JobID: id, Submit: end.Add(-time.Duration(secs) * time.Second), Start: end.Add(-time.Duration(secs) * time.Second),
+			End: end, User: "tally-t-alice", Account: "physics", Partition: partition, QOS: "normal", State: "COMPLETED", ElapsedSeconds: secs,
+			CPUTimeMicros: used, Requested: res, Allocated: res,
+			Steps: []slurm.Step{{ID: "batch", Name: "batch", State: "COMPLETED", ElapsedSeconds: secs, CPUTimeMicros: used, Tasks: 1, NodeList: "gpu01"}}, StepCount: 1}
+	}
+	storeJobs(t, e, end.Add(-time.Minute), end.Add(time.Minute),
+		job(700, "gpu", 8, 4, 3, 48),  // 4 A100s at 3 % for about 500 USD: wasteful
+		job(701, "gpu", 8, 4, 95, 48), // as dear, but busy
+		job(702, "cpu", 1, 0, 1, 1),   // idle, but for cents
+	)
+	if _, err := billingpg.New(e.srv.pool).RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp}); err != nil {
+		t.Fatal(err)
+	}
+	var waster int64
+	e.srv.pool.QueryRow(ctx, `SELECT id FROM jobs WHERE job_id = 700`).Scan(&waster)
+	_ = rows
+
+	b := newBrowser(t, e)
+	b.login("tally-t-coord", "tally-coord-pw", "/")
+	resp, body := b.get("/accounts/physics")
+	body = html.UnescapeString(body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`data-testid="account-gpu-hours">384.00<`, // 2 jobs × 4 GPUs × 48 h
+		`data-testid="period-choice"`, `href="/accounts/physics?period=2026-10">2026-10</a>`,
+		"Jobs that wasted most", fmt.Sprintf(`href="/jobs/%d">700</a>`, waster), "3%",
+		"charged 10.00 USD or more while using under 20% of the CPU time they held",
+		`href="/jobs?account=physics&amp;from=`,
+	} {
+		if !strings.Contains(body, want) && !strings.Contains(body, html.UnescapeString(want)) {
+			t.Errorf("account page lacks %q", want)
+		}
+	}
+	for _, not := range []string{`href="/jobs/` + fmt.Sprint(rows[101]) + `">101</a></td><td>tally-t-alice</td><td>cpu`, ">701</a></td><td>tally-t-alice</td><td>gpu", ">702</a></td><td>tally-t-alice</td><td>cpu"} {
+		if strings.Contains(body, not) {
+			t.Errorf("account page lists %q as wasteful", not)
+		}
+	}
+	// The chosen period covers October's figures: two physics jobs there.
+	_, body = b.get("/accounts/physics?period=2026-10")
+	if !strings.Contains(body, `data-testid="account-jobs">2<`) || !strings.Contains(body, "Account physics · period 2026-10") {
+		t.Error("?period=2026-10 does not show October's figures")
+	}
+	if resp, body := b.get("/accounts/physics?period=1999-01"); resp.StatusCode != 400 || !strings.Contains(body, "no billing period") {
+		t.Errorf("an unknown period: %d", resp.StatusCode)
+	}
+	// The job list's filter lists exactly the wasteful one.
+	_, body = b.get("/jobs?account=physics&wasteful=1")
+	if !strings.Contains(body, fmt.Sprintf(`href="/jobs/%d"`, waster)) || strings.Contains(body, ">701<") || strings.Contains(body, ">702<") ||
+		!strings.Contains(body, `data-testid="wasteful-rule"`) {
+		t.Errorf("wasteful=1 does not list exactly job 700:\n%s", body)
+	}
+	// The coordinator's dashboard lists it too.
+	_, body = b.get("/")
+	if !strings.Contains(body, "Jobs that wasted most") || !strings.Contains(body, fmt.Sprintf(`href="/jobs/%d">700</a>`, waster)) {
+		t.Error("the coordinator's dashboard does not list the wasteful job")
 	}
 }
