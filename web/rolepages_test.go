@@ -79,7 +79,7 @@ func TestPricesPage(t *testing.T) {
 		"<strong>cpu</strong>: Charges 0.03 USD per core-hour, 0.005 USD per GiB-hour of memory, for what the job asked for",
 		"<strong>usage</strong>: Charges 0.03 USD per CPU-hour the job actually used",
 		"<strong>bigmem</strong>: Charges the largest one of",
-		"a100 2.50", "Charges at least 0.05 USD per job", "standby ×0.5",
+		"a100 2.50", "Charges at least 0.05 USD per job", "debug ×0, normal ×1, standby ×0.5 (any other QOS ×1)",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the price list lacks %q", want)
