@@ -8,7 +8,10 @@ COPY . .
 RUN CGO_ENABLED=1 go build -trimpath -o /out/tally ./cmd/tally
 
 FROM debian:bookworm-slim
+# The fonts are what PDF statements and receipts are set in (TALLY_PDF_FONTS):
+# DejaVu for Latin, Greek and Cyrillic, WenQuanYi Micro Hei for CJK.
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libpam0g libpam-modules \
+    fonts-dejavu-core fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/tally /usr/local/bin/tally
 COPY docs/pam.d/tally /etc/pam.d/tally

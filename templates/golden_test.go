@@ -46,13 +46,20 @@ func jobs() []billingpg.JobRow {
 // Key components rendered with fixed data match their golden HTML; run
 // `go test ./templates -update` after an intended change and review the diff.
 func TestGoldenHTML(t *testing.T) {
-	chart := templates.Chart{Title: "Charges per day", Width: 600, Height: 160, MaxLabel: "€12.35", FirstLabel: "Nov 23", LastLabel: "Nov 24",
-		Bars: []templates.Bar{
-			{X: 1, Y: 80, W: 298, H: 80, Title: "Nov 23: €6.00, 3 jobs", Label: "Nov 23", Value: "€6.00", Jobs: 3},
-			{X: 301, Y: 15, W: 298, H: 145, Title: "Nov 24: €12.35, 1 jobs", Label: "Nov 24", Value: "€12.35", Jobs: 1}}}
+	chart := templates.DrawChart(templates.ChartSpec{Title: "Charges per day", YTitle: "Charges (EUR)", XTitle: "Day the jobs ended (UTC)",
+		KeyHeader: "When", ValueHeader: "Charges", ShowJobs: true, PerUnit: 1_000_000, Data: []templates.ChartDatum{
+			{Tick: "Nov 23", Label: "Nov 23", Shown: "€6.00", Raw: 6_000_000, Jobs: 3},
+			{Tick: "Nov 24", Label: "Nov 24", Shown: "€12.35", Raw: 12_350_000, Jobs: 1}}})
+	burn := templates.DrawChart(templates.ChartSpec{Title: "Spent by the end of each period, against the budget", TestID: "burn-chart",
+		Nested: true, YTitle: "Spent (core-hours)", XTitle: "Billing period", KeyHeader: "Period", ValueHeader: "Spent by its end",
+		PerUnit: 3600, Series: []string{"Spent by the period's end"}, Summary: "90.00 core-hours of a budget of 100.00 core-hours spent so far",
+		Ref: &templates.ChartRef{Name: "Budget", Shown: "100.00 core-hours", Raw: 360_000}, Data: []templates.ChartDatum{
+			{Tick: "2026-10", Label: "2026-10", Shown: "40.00 core-hours", Raw: 144_000},
+			{Tick: "2026-11", Label: "2026-11", Shown: "90.00 core-hours", Raw: 324_000}}})
 	cases := map[string]templ.Component{
-		"job-table": templates.JobTable(templates.Page{}, jobs()),
-		"bar-chart": templates.BarChart(chart),
+		"job-table":  templates.JobTable(templates.Page{}, jobs()),
+		"bar-chart":  templates.BarChart(chart),
+		"burn-chart": templates.BarChart(burn),
 		"jobs-page": templates.Jobs(page("Jobs", "/jobs"), templates.JobsData{Heading: "Jobs", Rows: jobs(), CSVHref: "/jobs.csv?",
 			Totals: templates.JobTotalsView{Jobs: "1,234", CoreHours: "16.00", GPUHours: "2.00", Total: templates.Figure{Shown: "12.35 EUR", Exact: "12.345678"}},
 			Pager:  templates.Pager{NextHref: "/jobs?after=v.8.x", PrevHref: "/jobs?before=v.7.y", FirstHref: "/jobs"},

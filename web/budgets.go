@@ -86,51 +86,10 @@ func budgetViews(pol billing.Policy, bals []billing.Balance, alerts map[int64][]
 		default:
 			view.Forecast = "Nothing was charged in the last 14 days."
 		}
-		view.Burn = burnChart(b, bal, amount)
+		view.Burn = burnChart(pol, b, bal)
 		out = append(out, view)
 	}
 	return out
-}
-
-// burnChart draws what a budget has spent by the end of each period of
-// its range that has begun, against the budget.
-func burnChart(b billing.Budget, bal billing.Balance, amount func(int64) string) templates.BurnChart {
-	c := templates.BurnChart{Title: "Spent by the end of each period, against the budget", Width: 600, Height: 140, Budget: amount(b.Amount)}
-	var points []billing.PeriodAmount
-	for _, p := range bal.ByPeriod {
-		if !p.Starts.After(bal.At) {
-			points = append(points, p)
-		}
-	}
-	if len(points) == 0 {
-		return c
-	}
-	top := b.Amount
-	var cum int64
-	cums := make([]int64, len(points))
-	for i, p := range points {
-		cum += p.Amount
-		if i == len(points)-1 && b.Covers(bal.At) {
-			cum += bal.Accruing
-		}
-		cums[i] = cum
-		top = max(top, cum)
-	}
-	scale := func(v int64) int {
-		if v <= 0 || top <= 0 {
-			return 0
-		}
-		return int(v * int64(c.Height-10) / top)
-	}
-	c.LineY = c.Height - scale(b.Amount)
-	bw := c.Width / len(points)
-	for i, p := range points {
-		h := scale(cums[i])
-		c.Bars = append(c.Bars, templates.Bar{X: i*bw + 2, Y: c.Height - h, W: bw - 4, H: h, Label: p.Period, Value: amount(cums[i]),
-			Title: fmt.Sprintf("%s: %s spent by its end", p.Period, amount(cums[i]))})
-	}
-	c.Summary = fmt.Sprintf("%s of a budget of %s spent so far, over %d periods", amount(cums[len(cums)-1]), amount(b.Amount), len(points))
-	return c
 }
 
 // budgetPanel is the budgets block of the dashboard and account pages.

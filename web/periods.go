@@ -358,7 +358,7 @@ func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer)
 		pdfdoc.Line{Text: "Each line is its jobs' exact amounts summed and rounded once to the minor unit; the total adds the rounded lines.", Size: 8, Gap: true},
 		pdfdoc.Line{Text: "SHA-256 " + st.SHA256, Size: 8})
 	download(w, "application/pdf", "tally-"+name+"-"+account+".pdf")
-	if err := pdfdoc.Write(w, title, lines); err != nil {
+	if err := s.pdf.Write(w, title, lines); err != nil {
 		s.log.Error("statement pdf", "err", err)
 	}
 }
@@ -437,7 +437,7 @@ func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer
 	}
 	lines = append(lines, pdfdoc.Line{Text: "Total " + pol.Money(us.Total, us.Currency), Bold: true, Size: 12, Gap: true})
 	download(w, "application/pdf", "tally-"+us.Period.Name+"-"+user+".pdf")
-	if err := pdfdoc.Write(w, "Statement for "+user, lines); err != nil {
+	if err := s.pdf.Write(w, "Statement for "+user, lines); err != nil {
 		s.log.Error("user statement pdf", "err", err)
 	}
 }

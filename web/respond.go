@@ -63,6 +63,9 @@ func (s *Server) plainPage(r *http.Request, title string) templates.Page {
 		Policy:  billing.NewPolicy(s.rounding, nil),
 	}
 	s.fillViewer(r, &p)
+	if notice := s.replicaNotice(r); notice != "" {
+		p.Flashes = append(p.Flashes, templates.Flash{Kind: "info", Message: notice})
+	}
 	return p
 }
 

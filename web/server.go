@@ -15,8 +15,10 @@ import (
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
 	"github.com/tally-hpc/tally/internal/audit"
+	"github.com/tally-hpc/tally/internal/replica"
 	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/static"
+	"github.com/tally-hpc/tally/web/pdfdoc"
 )
 
 // Config is the part of Tally's configuration the web layer needs.
@@ -32,6 +34,9 @@ type Config struct {
 	TrustedOrigins     []string
 	Auth               AuthConfig
 	Rounding           billing.Rounding // statement lines; half-up when empty
+	// ReadLagNotice: a page read from the replica says how far behind
+	// it is when more than this (zero: always).
+	ReadLagNotice time.Duration
 	// PageTimeout bounds every request but exports (which stream for as
 	// long as they need): waiting for a database connection or a query
 	// past it gives a "busy" page instead of a hung browser. 0: no bound.
@@ -66,10 +71,15 @@ type Deps struct {
 	Clusters []Cluster
 	// Billing is the store of rate cards, charges and periods.
 	Billing *billingpg.Store
+	// Reads, when set, lets pages read from a streaming replica.
+	Reads *replica.Router
 	// SessionKeys seal session rows in PostgreSQL. Nil: a key made here
 	// and held only in memory, so a restart signs everyone out and
 	// replicas do not share sessions.
 	SessionKeys *SessionKeys
+	// PDFFonts set statements and receipts; nil: Helvetica, which
+	// prints Latin-1 only.
+	PDFFonts *pdfdoc.Fonts
 }
 
 // Server is the HTTP application.
@@ -98,9 +108,11 @@ type Server struct {
 	// clusters are the Slurm clusters; minter, slurm and ingest are the
 	// first's, for pages about one cluster.
 	clusters []*clusterState
+	reads    *replica.Router // nil: no read replica
 	// liveSeen and liveSlots bound the running-now page's live reads.
 	liveSeen  liveAnswers
 	liveSlots chan struct{}
+	pdf       *pdfdoc.Fonts // nil: Helvetica
 }
 
 // billingStore is everything the pages ask of billing's storage, one
@@ -126,6 +138,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		authn:   d.Authn,
 		metrics: NewMetrics(),
 		mux:     http.NewServeMux(),
+		reads:   d.Reads,
+		pdf:     d.PDFFonts,
 	}
 	s.setClusters(d)
 	s.liveSlots = make(chan struct{}, liveReads)
@@ -180,6 +194,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	// cookie on; sessionLoaded marks contexts in which the session may be read.
 	var h http.Handler = s.mux
 	h = cop.Handler(h)
+	h = s.routeReads(h)
 	h = s.checkedInput(h)
 	h = sessionLoaded(h)
 	h = s.sessions.LoadAndSave(h)

@@ -1001,7 +1001,7 @@ func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		}
 	}
 	download(w, "application/pdf", "tally-receipt-"+label+".pdf")
-	if err := pdfdoc.Write(w, "Receipt for job "+label, lines); err != nil {
+	if err := s.pdf.Write(w, "Receipt for job "+label, lines); err != nil {
 		s.log.Error("receipt pdf", "err", err)
 	}
 }

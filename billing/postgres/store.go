@@ -25,8 +25,8 @@ func New(pool *pgxpool.Pool) *Store {
 		CardStore:   cards,
 		RatingStore: &RatingStore{pool: pool, cards: cards, periods: periods},
 		PeriodStore: periods,
-		ReportStore: &ReportStore{pool: pool},
-		ExportStore: &ExportStore{pool: pool, cards: cards, periods: periods},
+		ReportStore: &ReportStore{pool: readPool{pool}},
+		ExportStore: &ExportStore{pool: readPool{pool}, cards: cards, periods: periods},
 		BudgetStore: &BudgetStore{pool: pool, cards: cards, periods: periods},
 		AlertStore:  &AlertStore{pool: pool},
 		HoldStore:   &HoldStore{pool: pool},
@@ -52,12 +52,12 @@ type RatingStore struct {
 // ReportStore reads job lists, receipts and usage summaries within a
 // viewer's scope.
 type ReportStore struct {
-	pool *pgxpool.Pool
+	pool readPool
 }
 
 // ExportStore writes the finance CSVs.
 type ExportStore struct {
-	pool    *pgxpool.Pool
+	pool    readPool
 	cards   *CardStore
 	periods *PeriodStore
 }

@@ -10,16 +10,20 @@ import (
 	"time"
 
 	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/web/pdfdoc"
 )
 
 // Config is every setting Tally reads, from flags and TALLY_* variables.
 // Flags win over the environment, the environment over defaults.
 type Config struct {
-	DatabaseURL string
-	Addr        string
-	LogFormat   string
-	LogLevel    string
-	Migrate     bool
+	DatabaseURL     string
+	DatabaseReadURL string
+	ReadLagNotice   time.Duration
+	ReadMaxLag      time.Duration
+	Addr            string
+	LogFormat       string
+	LogLevel        string
+	Migrate         bool
 
 	TLSCert        string
 	TLSKey         string
@@ -47,6 +51,8 @@ type Config struct {
 	LoginFailureFloor    time.Duration
 	PageTimeout          time.Duration
 	ExportTimeout        time.Duration
+	PDFFonts             string
+	PDFBoldFonts         string
 	MetricsTokenFile     string
 	MetricsNetworks      string
 	APIRateLimit         int
@@ -100,11 +106,16 @@ type option struct {
 func (c *Config) options() []option {
 	return []option{
 		{"database", "database-url", "TALLY_DATABASE_URL", "", "PostgreSQL connection URL (postgres://user:pass@host:5432/db)", strOpt(&c.DatabaseURL)},
+		{"database", "database-read-url", "TALLY_DATABASE_READ_URL", "", "a streaming replica of the database for pages (job lists, receipts, usage, CSV exports); writes, statements and the page after a person's own change use the primary (docs/scaling.md)", strOpt(&c.DatabaseReadURL)},
+		{"database", "read-lag-notice", "TALLY_READ_LAG_NOTICE", "30s", "pages read from the replica say how far behind it is when more than this", durOpt(&c.ReadLagNotice)},
+		{"database", "read-max-lag", "TALLY_READ_MAX_LAG", "5m", "pages read the primary while the replica is further behind than this, or unreachable", durOpt(&c.ReadMaxLag)},
 		{"log", "log-format", "TALLY_LOG_FORMAT", "text", "log format: text or json", strOpt(&c.LogFormat)},
 		{"log", "log-level", "TALLY_LOG_LEVEL", "info", "log level: debug, info, warn or error", strOpt(&c.LogLevel)},
 		{"http", "addr", "TALLY_ADDR", "127.0.0.1:8080", "address to listen on", strOpt(&c.Addr)},
 		{"http", "page-timeout", "TALLY_PAGE_TIMEOUT", "30s", "longest a page may wait for the database before a \"busy\" page (exports: --export-timeout)", durOpt(&c.PageTimeout)},
 		{"http", "export-timeout", "TALLY_EXPORT_TIMEOUT", "10m", "longest a CSV or PDF export may take, query and download together", durOpt(&c.ExportTimeout)},
+		{"http", "pdf-fonts", "TALLY_PDF_FONTS", pdfdoc.DejaVuSans + "," + pdfdoc.WenQuanYiMicroHei, "comma-separated TrueType fonts that PDF statements and receipts are set in, each character from the first that has it (Debian: fonts-dejavu-core, fonts-wqy-microhei); none readable: Helvetica, Latin-1 only", strOpt(&c.PDFFonts)},
+		{"http", "pdf-bold-fonts", "TALLY_PDF_BOLD_FONTS", pdfdoc.DejaVuSansBold, "comma-separated TrueType fonts for bold PDF lines, tried before --pdf-fonts", strOpt(&c.PDFBoldFonts)},
 		{"http", "metrics-token-file", "TALLY_METRICS_TOKEN_FILE", "", "file holding a bearer token that admits a scraper to /metrics (mode 0600, 16 characters or more)", strOpt(&c.MetricsTokenFile)},
 		{"http", "metrics-networks", "TALLY_METRICS_NETWORKS", "127.0.0.0/8,::1/128", "comma-separated networks whose clients may read /metrics without the token (empty: none)", strOpt(&c.MetricsNetworks)},
 		{"http", "migrate", "TALLY_MIGRATE", "false", "apply pending migrations before serving", boolOpt(&c.Migrate)},

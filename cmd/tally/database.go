@@ -17,10 +17,32 @@ func openDatabase(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
 	if rawURL == "" {
 		return nil, fail("no database configured: set TALLY_DATABASE_URL or --database-url")
 	}
+	pool, cfg, err := newPool(ctx, rawURL, "TALLY_DATABASE_URL")
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fail("cannot reach the database at %s:%d/%s: %s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, oneLine(err))
+	}
+	return pool, nil
+}
+
+// openReplica opens the read replica's pool without waiting for it: a
+// replica that is away at start is one the pages do without until it
+// comes (the replica.Router watches it).
+func openReplica(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
+	pool, _, err := newPool(ctx, rawURL, "TALLY_DATABASE_READ_URL")
+	return pool, err
+}
+
+func newPool(ctx context.Context, rawURL, setting string) (*pgxpool.Pool, *pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
 		// pgx masks the password in its parse errors.
-		return nil, fail("invalid TALLY_DATABASE_URL: %s", oneLine(err))
+		return nil, nil, fail("invalid %s: %s", setting, oneLine(err))
 	}
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	// pgx's default (4 on a small machine) queues pages behind each other
@@ -36,15 +58,9 @@ func openDatabase(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fail("invalid TALLY_DATABASE_URL: %s", oneLine(err))
+		return nil, nil, fail("invalid %s: %s", setting, oneLine(err))
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pctx); err != nil {
-		pool.Close()
-		return nil, fail("cannot reach the database at %s:%d/%s: %s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, oneLine(err))
-	}
-	return pool, nil
+	return pool, cfg, nil
 }
 
 // oneLine folds a multi-line driver error (pgx lists every address it

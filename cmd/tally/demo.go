@@ -223,7 +223,7 @@ passwords printed at start-up. Loopback addresses only.`)
 	wcfg.Auth.AdminUsers, wcfg.Auth.FinanceUsers, wcfg.Auth.Cluster = []string{"admin"}, []string{"finance"}, clusters[0].name
 	wcfg.Auth.MinUID = 0 // the demo's people are not Unix accounts
 	srv, err := web.New(wcfg, web.Deps{Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Authn: demoAuth{passwords}, Clusters: webClusters,
-		SessionKeys: sessionKeys})
+		SessionKeys: sessionKeys, PDFFonts: cfg.pdfFonts(log)})
 	if err != nil {
 		return err
 	}

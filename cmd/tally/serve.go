@@ -14,11 +14,13 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/internal/replica"
 	"github.com/tally-hpc/tally/migrations"
 	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/static"
 	"github.com/tally-hpc/tally/web"
 	"github.com/tally-hpc/tally/web/pamauth"
+	"github.com/tally-hpc/tally/web/pdfdoc"
 )
 
 func newLogger(cfg *Config, env *cmdEnv) *slog.Logger {
@@ -139,11 +141,23 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	var reads *replica.Router
+	if cfg.DatabaseReadURL != "" {
+		readPool, err := openReplica(ctx, cfg.DatabaseReadURL)
+		if err != nil {
+			return err
+		}
+		defer readPool.Close()
+		reads = replica.New(pool, readPool, cfg.ReadMaxLag, log)
+		go reads.Run(ctx, time.Second)
+		log.Info("pages read from a replica while it keeps up", "replica", redactURL(cfg.DatabaseReadURL), "max_lag", cfg.ReadMaxLag)
+	}
 	srv, err := web.New(wcfg, web.Deps{
-		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool),
+		Log: log, Pool: pool, Assets: assets, Ready: readiness(pool), Reads: reads,
 		Authn:       pamauth.New(cfg.PAMService, cfg.PAMTimeout, 8),
 		Clusters:    webClusters,
 		SessionKeys: sessionKeys,
+		PDFFonts:    cfg.pdfFonts(log),
 	})
 	if err != nil {
 		return usageErr("%v", err)
@@ -217,6 +231,20 @@ func (c *Config) sessionKeys() (*web.SessionKeys, error) {
 	return web.LoadSessionKeys(paths...)
 }
 
+// pdfFonts loads the fonts PDFs are set in. A font that cannot be read
+// is a warning, not a reason to refuse to start: without any, PDFs fall
+// back to Helvetica and print non-Latin-1 names as "?".
+func (c *Config) pdfFonts(log *slog.Logger) *pdfdoc.Fonts {
+	fonts, problems := pdfdoc.LoadFonts(splitList(c.PDFFonts), splitList(c.PDFBoldFonts))
+	for _, err := range problems {
+		log.Warn("PDF font not loaded (Debian: apt-get install fonts-dejavu-core fonts-wqy-microhei)", "err", err)
+	}
+	if fonts == nil {
+		log.Warn("no PDF font could be loaded: statements and receipts print in Helvetica, and characters outside Latin-1 as \"?\"", "pdf-fonts", c.PDFFonts)
+	}
+	return fonts
+}
+
 // webConfig is the web layer's part of the settings, the same for serve
 // and the demo: a demo is not a reason to drop a protection.
 func (c *Config) webConfig() (web.Config, error) {
@@ -246,6 +274,7 @@ func (c *Config) webConfig() (web.Config, error) {
 		Rounding:           billing.Rounding(c.Rounding),
 		PageTimeout:        c.PageTimeout,
 		ExportTimeout:      c.ExportTimeout,
+		ReadLagNotice:      c.ReadLagNotice,
 	}, nil
 }
 

@@ -1,12 +1,14 @@
 // Package testenv tells tests what real infrastructure this machine offers
-// (the Slurm testbed, PAM users, Chromium), and skips or fails them when
+// (the Slurm testbed, PAM users, Chromium, poppler's PDF tools), and skips or fails them when
 // something is missing: under `make test` (TALLY_TEST_REQUIRE=1) a missing
 // prerequisite is a failure, never a silent skip.
 package testenv
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -50,4 +52,33 @@ func RequireSlurm(t testing.TB) Slurm {
 		lock.Close()
 	})
 	return s
+}
+
+// PDFText is the text poppler's pdftotext reads from a PDF, one line per
+// line of text, after poppler has also drawn every page (pdftoppm), which
+// loads the embedded fonts' glyphs. Anything either tool says on stderr
+// (a broken xref, a font it cannot read) fails the test.
+func PDFText(t testing.TB, pdf []byte) string {
+	t.Helper()
+	for _, tool := range []string{"pdftotext", "pdftoppm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			Missing(t, tool+" not installed (Debian: poppler-utils)")
+		}
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "doc.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, args ...string) string {
+		var stdout, stderr strings.Builder
+		cmd := exec.Command(name, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+			t.Fatalf("%s: %v\n%s", name, err, stderr.String())
+		}
+		return stdout.String()
+	}
+	run("pdftoppm", "-r", "20", "-png", in, filepath.Join(dir, "page"))
+	return run("pdftotext", "-enc", "UTF-8", in, "-")
 }

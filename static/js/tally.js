@@ -20,3 +20,54 @@ document.addEventListener("click", function (ev) {
   });
   rows.forEach(function (r) { body.appendChild(r); });
 });
+
+// Charts (templates/charts.templ): each bar is focusable and its value
+// label shows on focus and hover by CSS alone. Here: a tap focuses the
+// bar (Safari does not focus on tap), arrow keys move between bars, and
+// the focused or hovered bar's label is copied above every bar, where a
+// taller neighbour drawn later cannot cover it.
+(function () {
+  var SVG = "http://www.w3.org/2000/svg";
+  function point(el) { return el && el.closest ? el.closest(".chart .point") : null; }
+  function show(p) {
+    var svg = p.ownerSVGElement, v = p.querySelector(".value");
+    if (!svg || !v) return;
+    var tip = svg.querySelector(".tip");
+    if (!tip) {
+      tip = document.createElementNS(SVG, "text");
+      tip.setAttribute("class", "value tip");
+      tip.setAttribute("aria-hidden", "true");
+      svg.appendChild(tip);
+    }
+    ["x", "y", "text-anchor"].forEach(function (a) { tip.setAttribute(a, v.getAttribute(a)); });
+    tip.textContent = v.textContent;
+    svg.classList.add("tipping");
+  }
+  function hide(svg) {
+    var focused = point(document.activeElement);
+    if (focused && focused.ownerSVGElement === svg) { show(focused); return; }
+    svg.classList.remove("tipping");
+  }
+  document.addEventListener("click", function (ev) { var p = point(ev.target); if (p) p.focus(); });
+  document.addEventListener("focusin", function (ev) { var p = point(ev.target); if (p) show(p); });
+  document.addEventListener("focusout", function (ev) {
+    var p = point(ev.target);
+    if (p && !point(ev.relatedTarget)) p.ownerSVGElement.classList.remove("tipping");
+  });
+  document.addEventListener("mouseover", function (ev) { var p = point(ev.target); if (p) show(p); });
+  document.addEventListener("mouseout", function (ev) {
+    var p = point(ev.target);
+    if (p && point(ev.relatedTarget) !== p) hide(p.ownerSVGElement);
+  });
+  document.addEventListener("keydown", function (ev) {
+    var p = point(ev.target);
+    if (!p) return;
+    var all = Array.prototype.slice.call(p.parentNode.querySelectorAll(".point"));
+    var i = all.indexOf(p), next = null;
+    if (ev.key === "ArrowRight") next = all[i + 1];
+    else if (ev.key === "ArrowLeft") next = all[i - 1];
+    else if (ev.key === "Home") next = all[0];
+    else if (ev.key === "End") next = all[all.length - 1];
+    if (next) { ev.preventDefault(); next.focus(); }
+  });
+})();
