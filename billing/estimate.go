@@ -19,8 +19,14 @@ type EstimateInput struct {
 	Nodes     int64
 	GPUs      map[string]int64 // type -> count; "" for untyped
 	Duration  time.Duration
-	CPUTime   time.Duration // CPU time it would use (0: none given)
-	End       time.Time     // whose rate card applies
+	// CPUTime is the CPU time it would use, for cards that price
+	// cpu_time. 0: CPUEfficiencyPPM of CPUs × Duration, and with that 0
+	// too, all of it (ExpectedCPUTime).
+	CPUTime time.Duration
+	// CPUEfficiencyPPM is the share of its CPUs × Duration it would keep
+	// busy, in millionths (1 to 1,000,000; 0: not given).
+	CPUEfficiencyPPM int64
+	End              time.Time // whose rate card applies
 
 	// Typed marks what a person typed (the estimate page, tally
 	// estimate), not a stored job: a GPU type, QOS or account the card
@@ -70,10 +76,48 @@ func (rt Rater) Estimate(in EstimateInput) (Charge, error) {
 		}
 	}
 	secs := int64(in.Duration / time.Second)
+	cpuMicros, err := in.ExpectedCPUMicros()
+	if err != nil {
+		return Charge{}, err
+	}
 	u := Usage{Cluster: in.Cluster, Account: in.Account, Partition: in.Partition, QOS: in.QOS, State: "COMPLETED",
 		Start: in.End.Add(-time.Duration(secs) * time.Second), End: in.End, ElapsedSeconds: secs,
-		CPUTimeMicros: int64(in.CPUTime / time.Microsecond), Requested: res, Allocated: res}
+		CPUTimeMicros: cpuMicros, Requested: res, Allocated: res}
 	return rt.Rate(u)
+}
+
+// FullUseEfficiencyPPM is the CPU efficiency an estimate assumes when
+// none is given: every CPU asked for busy for the whole time, the most
+// a job can use, so a card that prices cpu_time is never under-estimated.
+const FullUseEfficiencyPPM = 1_000_000
+
+// maxCPUMicros is the most CPU time a record holds (int64 microseconds).
+const maxCPUMicros = math.MaxInt64
+
+// ExpectedCPUMicros is the CPU time, in microseconds, an estimate prices
+// (the one rule, for the page, the API and tally estimate): CPUTime when
+// given, else CPUEfficiencyPPM (by default FullUseEfficiencyPPM) of CPUs ×
+// Duration. CPUs below 1 count as 1, as Estimate counts them.
+func (in EstimateInput) ExpectedCPUMicros() (int64, error) {
+	if in.CPUTime > 0 {
+		return int64(in.CPUTime / time.Microsecond), nil
+	}
+	eff := in.CPUEfficiencyPPM
+	if eff == 0 {
+		eff = FullUseEfficiencyPPM
+	}
+	if eff < 0 || eff > 1_000_000 {
+		return 0, Invalidf("CPU efficiency: give a share from 1 to 100 %%")
+	}
+	cpus := max(in.CPUs, 1)
+	secs := int64(in.Duration / time.Second)
+	// CPU-seconds × efficiency (ppm) is CPU time in microseconds; refused
+	// rather than wrapped past what a record can hold (about 292,000
+	// CPU-years, far beyond any real job).
+	if secs > 0 && cpus > maxCPUMicros/1_000_000/secs {
+		return 0, Invalidf("CPUs × time: more CPU time than Tally can price; give fewer CPUs or a shorter time")
+	}
+	return cpus * secs * eff, nil
 }
 
 // plausible holds the input to the limits ingest holds Slurm's records to,
@@ -328,4 +372,26 @@ func two(n int64) string {
 		return "0" + strconv.FormatInt(n, 10)
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// ParseEfficiency reads a CPU efficiency as typed, a percentage such as
+// 75, 75% or 12.5, into millionths (exactly: at most four decimals).
+// Empty is 0 (not given).
+func ParseEfficiency(s string) (int64, error) {
+	in := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
+	if in == "" {
+		return 0, nil
+	}
+	bad := Invalidf("CPU efficiency %q: give a percentage from 1 to 100, such as 75", strings.TrimSpace(s))
+	whole, frac, _ := strings.Cut(in, ".")
+	if whole == "" || len(whole) > 3 || len(frac) > 4 || strings.Trim(whole+frac, "0123456789") != "" {
+		return 0, bad
+	}
+	w, _ := strconv.ParseInt(whole, 10, 64)
+	f, _ := strconv.ParseInt((frac + "0000")[:4], 10, 64)
+	ppm := w*10_000 + f
+	if ppm <= 0 || ppm > 1_000_000 {
+		return 0, bad
+	}
+	return ppm, nil
 }

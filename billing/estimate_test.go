@@ -131,3 +131,71 @@ func TestAbuse13EstimateRefusesImplausibleAndUnknown(t *testing.T) {
 		})
 	}
 }
+
+// Item 22.7: a partition that prices the CPU time used is estimated from
+// the CPU time the person expects, and by default from full use of the
+// CPUs asked for over the whole time (never 0.00, as it was).
+func TestEstimateCPUTimePartition(t *testing.T) {
+	r := Rater{Cards: standardCards(t), Rounding: HalfUp}
+	for _, tc := range []struct {
+		name      string
+		edit      func(*EstimateInput)
+		cpuMicros int64
+		total     Micros // usage: 0.03 per CPU-hour
+	}{
+		{"full use by default", func(*EstimateInput) {}, 10 * 3600 * 1_000_000, 300_000},
+		{"efficiency 50 %", func(in *EstimateInput) { in.CPUEfficiencyPPM = 500_000 }, 5 * 3600 * 1_000_000, 150_000},
+		{"efficiency 100 %", func(in *EstimateInput) { in.CPUEfficiencyPPM = 1_000_000 }, 10 * 3600 * 1_000_000, 300_000},
+		{"CPU time given", func(in *EstimateInput) { in.CPUTime = 2 * time.Hour }, 2 * 3600 * 1_000_000, 60_000},
+		{"CPU time wins over efficiency", func(in *EstimateInput) { in.CPUTime, in.CPUEfficiencyPPM = 2*time.Hour, 500_000 }, 2 * 3600 * 1_000_000, 60_000},
+		{"no CPUs given: one", func(in *EstimateInput) { in.CPUs = 0 }, 5 * 3600 / 2 * 1_000_000, 75_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := EstimateInput{Partition: "usage", QOS: "normal", CPUs: 4, Duration: 150 * time.Minute,
+				End: at("2026-10-10T12:00:00Z"), Typed: true}
+			tc.edit(&in)
+			got, err := in.ExpectedCPUMicros()
+			if err != nil || got != tc.cpuMicros {
+				t.Fatalf("ExpectedCPUMicros = %d, %v; want %d", got, err, tc.cpuMicros)
+			}
+			ch, err := r.Estimate(in)
+			if err != nil || ch.Total != tc.total {
+				t.Fatalf("total %s, %v; want %s", ch.Total, err, tc.total)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		in   EstimateInput
+		err  string
+	}{
+		{"efficiency past 100 %", EstimateInput{CPUs: 1, Duration: time.Hour, CPUEfficiencyPPM: 1_000_001}, "CPU efficiency"},
+		{"negative efficiency", EstimateInput{CPUs: 1, Duration: time.Hour, CPUEfficiencyPPM: -1}, "CPU efficiency"},
+		{"CPU time past a record", EstimateInput{CPUs: MaxPlausibleCPUs, Duration: MaxPlausibleElapsed * time.Second}, "CPUs × time"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in
+			in.Partition, in.End = "usage", at("2026-10-10T12:00:00Z")
+			if _, err := r.Estimate(in); err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("%v; want an error saying %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestParseEfficiency(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"", 0, false}, {"75", 750_000, false}, {"75%", 750_000, false}, {" 12.5 % ", 125_000, false},
+		{"100", 1_000_000, false}, {"0.0001", 1, false}, {"3", 30_000, false},
+		{"0", 0, true}, {"100.01", 0, true}, {"-5", 0, true}, {"abc", 0, true}, {"1.23456", 0, true}, {".5", 0, true}, {"1e2", 0, true},
+	} {
+		got, err := ParseEfficiency(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("ParseEfficiency(%q) = %d, %v; want %d (error %v)", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}

@@ -105,6 +105,8 @@ type TotalRow struct {
 type LastStatement struct {
 	Period, User, Jobs string
 	Total              Figure
+	Scope              string // the dashboard's scope, in words: the tiles' scope
+	Own                bool   // the scope is the person's own jobs: their statement is the figure
 }
 
 // PeriodLink links an account's statement of a period.

@@ -70,7 +70,7 @@ func TestGoldenHTML(t *testing.T) {
 				Total: templates.Figure{Shown: "12.35 EUR", Exact: "12.345678"}, Idle: templates.Figure{Shown: "1.00 EUR", Exact: "1.000000"}},
 			Chart: chart, Recent: jobs(), HasJobs: true, Freshness: "Records up to 2026-11-24 10:39 UTC (3 min ago).", Forecast: "€15.43",
 			ByAccount:  []templates.TotalRow{{Name: "physics", Jobs: "2", Total: templates.Figure{Shown: "12.35 EUR", Exact: "12.345678"}}},
-			LastClosed: &templates.LastStatement{Period: "2026-10", User: "alice", Jobs: "40", Total: templates.Figure{Shown: "99.50 EUR", Exact: "99.500000"}}}),
+			LastClosed: &templates.LastStatement{Period: "2026-10", User: "alice", Jobs: "40", Scope: "your jobs", Own: true, Total: templates.Figure{Shown: "99.50 EUR", Exact: "99.500000"}}}),
 		"dashboard-empty": templates.Dashboard(page("", "/"), templates.DashboardData{Scope: "your jobs", MonthName: "November 2026",
 			Month: templates.SummaryView{Jobs: "0", CoreHours: "0.00", GPUHours: "0.00", Efficiency: "0%",
 				Total: templates.Figure{Shown: "0.00", Exact: "0.000000"}, Idle: templates.Figure{Shown: "0.00", Exact: "0.000000"}},

@@ -545,7 +545,7 @@ type apiAccount struct {
 }
 
 func (s *Server) apiAccount(r *http.Request, v *Viewer) (any, error) {
-	a, err := s.accountOverview(r.Context(), v, r.PathValue("account"), "")
+	a, err := s.accountOverview(r.Context(), v, r.PathValue("account"), "", billingpg.Period{})
 	if notVisible(err) {
 		return nil, apiNotFound()
 	}
@@ -617,7 +617,8 @@ type apiEstimateInput struct {
 	Time      string   `json:"time" doc:"wall time, such as 12:00:00 or 1-00:00:00"`
 	QOS       string   `json:"qos" doc:"default normal"`
 	Account   string   `json:"account"`
-	CPUTime   string   `json:"cpu_time" doc:"CPU time you expect to use, for cards that price it"`
+	CPUTime   string   `json:"cpu_time" doc:"CPU time you expect to use, for cards that price it (default: every CPU busy for the whole time)"`
+	CPUEff    string   `json:"cpu_efficiency" doc:"instead of cpu_time: the percentage of CPUs × time you expect to keep busy, such as 75"`
 	Cluster   string   `json:"cluster" doc:"which cluster's rate card prices it (default: the first configured)"`
 }
 
@@ -650,7 +651,7 @@ func (s *Server) apiEstimate(r *http.Request, v *Viewer) (any, error) {
 		return nil, err
 	}
 	f := templates.EstimateForm{Partition: in.Partition, CPUs: string(in.CPUs), Mem: in.Mem, GPUs: in.GPUs, Time: in.Time, QOS: in.QOS,
-		Account: in.Account, CPUTime: in.CPUTime, Cluster: in.Cluster}
+		Account: in.Account, CPUTime: in.CPUTime, CPUEfficiency: in.CPUEff, Cluster: in.Cluster}
 	if f.QOS == "" {
 		f.QOS = "normal"
 	}
@@ -684,7 +685,8 @@ func readEstimateInput(r *http.Request) (apiEstimateInput, error) {
 	case "application/x-www-form-urlencoded": // read and checked by apiEntry
 		p := r.PostForm
 		in = apiEstimateInput{Partition: p.Get("partition"), CPUs: flexText(p.Get("cpus")), Mem: p.Get("mem"), GPUs: p.Get("gpus"),
-			Time: p.Get("time"), QOS: p.Get("qos"), Account: p.Get("account"), CPUTime: p.Get("cpu_time")}
+			Time: p.Get("time"), QOS: p.Get("qos"), Account: p.Get("account"), CPUTime: p.Get("cpu_time"),
+			CPUEff: p.Get("cpu_efficiency")}
 		return in, nil
 	case "application/json", "":
 	default:
@@ -701,7 +703,7 @@ func readEstimateInput(r *http.Request) (apiEstimateInput, error) {
 	}
 	vals := url.Values{}
 	for k, v := range map[string]string{"partition": in.Partition, "cpus": string(in.CPUs), "mem": in.Mem, "gpus": in.GPUs, "time": in.Time,
-		"qos": in.QOS, "account": in.Account, "cpu_time": in.CPUTime} {
+		"qos": in.QOS, "account": in.Account, "cpu_time": in.CPUTime, "cpu_efficiency": in.CPUEff} {
 		vals.Set(k, v)
 	}
 	if err := checkValues("body", vals); err != nil {

@@ -20,6 +20,9 @@ type IngestControl interface {
 	Trigger(why string) bool
 	// RefreshUser re-reads a person's recent records with their own token.
 	RefreshUser(ctx context.Context, cred slurm.Credential, days int) error
+	// Source is the configured source (auto, rest or sacct) and how often
+	// scheduled ingest reads it (0: only when asked).
+	Source() (source string, every time.Duration)
 }
 
 const ingestPageSize = 50

@@ -42,6 +42,7 @@ func TestEveryRouteIsInTheMatrix(t *testing.T) {
 		{"GET /me", "GET", "/me", nil, everyone(200)},
 		{"GET /jobs/running", "GET", "/jobs/running", nil, everyone(200)}, // the person's own jobs, read with their own token
 		{"GET /estimate", "GET", "/estimate?partition=cpu&cpus=4&walltime=1:00:00", nil, everyone(200)},
+		{"GET /prices", "GET", "/prices", nil, everyone(200)},
 		{"GET /periods", "GET", "/periods", nil, map[string]int{"tally-t-alice": 403, "tally-t-coord": 200, "tally-t-fin": 200, "tally-t-admin": 200}},
 		// State changes: refused for everyone but admins, and nothing changes.
 		{"POST /periods/{name}/close", "POST", "/periods/" + period + "/close", url.Values{"ack": {"1"}}, adminOnly},

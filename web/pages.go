@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tally-hpc/tally/slurm"
+	"github.com/tally-hpc/tally/slurm/jobstore"
 	"github.com/tally-hpc/tally/templates"
 )
 
@@ -20,6 +21,18 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, v *Viewer) {
 // token just made (newToken, shown this once) when there is one.
 func (s *Server) renderMe(w http.ResponseWriter, r *http.Request, v *Viewer, status int, form templates.APITokenForm, newToken, newName string) {
 	d := templates.MeData{User: v.User, SlurmUser: v.SlurmUser, Roles: v.Roles, Accounts: v.Accounts}
+	accts, err := jobstore.UserAccounts(r.Context(), s.pool, v.SlurmUser)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	for _, a := range accts {
+		if len(s.clusters) == 1 {
+			a.Cluster = ""
+		}
+		d.Charges = append(d.Charges, templates.MeAccount{Cluster: a.Cluster, Account: a.Account, Default: a.Default, JobsOnly: a.JobsOnly,
+			Coordinated: v.Coordinates(a.Account)})
+	}
 	tokens, err := s.tokensView(r, v, form)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -31,6 +44,10 @@ func (s *Server) renderMe(w http.ResponseWriter, r *http.Request, v *Viewer, sta
 		a := templates.SlurmAccess{Cluster: c.Name}
 		if len(s.clusters) == 1 {
 			a.Cluster = ""
+		}
+		if a.Ingest, err = s.ingestSummary(r.Context(), c); err != nil {
+			s.serverError(w, r, err)
+			return
 		}
 		cred, ok := s.clusterCredential(r, i)
 		switch {
@@ -55,6 +72,48 @@ func (s *Server) renderMe(w http.ResponseWriter, r *http.Request, v *Viewer, sta
 		d.Slurm = append(d.Slurm, a)
 	}
 	s.render(w, r, status, templates.Me(s.page(r, "Your account"), d))
+}
+
+// ingestSummary says in words how a cluster's records reach Tally: the
+// configured source, how often, and how far the records are complete
+// (clusterIngest, as the ingest page says it).
+func (s *Server) ingestSummary(ctx context.Context, c *clusterState) (templates.IngestSummary, error) {
+	var sum templates.IngestSummary
+	if c.Ingest == nil {
+		sum.How = "Tally does not read this cluster's job records itself here; they arrive only through an ingest run elsewhere (tally ingest)."
+	} else {
+		src, every := c.Ingest.Source()
+		sum.How = ingestSourceWords(src, every)
+	}
+	ci, err := s.clusterIngest(ctx, c.Name)
+	if err != nil {
+		return sum, err
+	}
+	sum.LastGood, sum.Lag = ci.LastGood, ci.Lag
+	if ci.Fallback != "" {
+		// Why slurmrestd failed is for admins (/admin/ingest): it can
+		// name hosts and errors.
+		sum.Fallback = "Lately slurmrestd has not served these records, so they were read with sacct instead."
+	}
+	return sum, nil
+}
+
+// ingestSourceWords is the configured source in a sentence.
+func ingestSourceWords(source string, every time.Duration) string {
+	var from string
+	switch source {
+	case "rest":
+		from = "from slurmrestd (Slurm's REST API)"
+	case "sacct":
+		from = "with Slurm's sacct command"
+	default:
+		from = "from slurmrestd (Slurm's REST API), and with sacct whenever slurmrestd fails"
+	}
+	when := "when an admin asks (Ingest now) and once at start-up"
+	if every > 0 {
+		when = "every " + every.String()
+	}
+	return "Tally reads every job record of this cluster " + from + ", as its own service identity, " + when + "."
 }
 
 // finance is the finance team's start page: the periods with their exports.

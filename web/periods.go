@@ -37,7 +37,7 @@ type periodStore interface {
 	AccountDetailsAll(ctx context.Context) ([]billingpg.AccountDetails, error)
 	SaveAccountDetails(ctx context.Context, d billingpg.AccountDetails, by string) error
 	AccountTrend(ctx context.Context, account string, n int, rule billing.Rounding) ([]billingpg.PeriodTotal, error)
-	LastClosed(ctx context.Context, user string, rule billing.Rounding) (billingpg.PeriodTotal, bool, error)
+	LastClosedPeriod(ctx context.Context) (billing.Period, bool, error)
 	History(ctx context.Context, n int) (billingpg.AccountHistory, error)
 }
 

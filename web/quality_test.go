@@ -19,7 +19,7 @@ func TestPagesLightResponsiveKeyboard(t *testing.T) {
 	e := newAuthServer(t, "", nil)
 	period, rows := seedJourneys(t, e)
 	pages := []string{"/", "/jobs", fmt.Sprintf("/jobs/%d", rows[101]), "/estimate", "/statements", "/accounts", "/accounts/physics",
-		"/periods", "/periods/" + period, "/finance", "/admin/rates", "/admin/accounts", "/admin/ingest", "/admin/users", "/admin/audit", "/me"}
+		"/periods", "/periods/" + period, "/finance", "/admin/rates", "/admin/accounts", "/admin/ingest", "/admin/users", "/admin/audit", "/me", "/prices"}
 
 	// Weight, measured as a first visit fetches it: the page and its stylesheet.
 	b := newBrowser(t, e)

@@ -249,6 +249,7 @@ func (s *Server) routes() {
 	s.handle("GET /jobs/{id}", s.signedIn(s.receipt))
 	s.handle("GET /jobs/{id}/receipt.pdf", s.signedIn(s.receiptPDF))
 	s.handle("GET /estimate", s.signedIn(s.estimate))
+	s.handle("GET /prices", s.signedIn(s.prices))
 	s.handle("GET /accounts", s.anyRole(s.accountsPage, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /accounts/{account}", s.anyRole(s.accountPage, RoleCoordinator, RoleAdmin, RoleFinance))
 	s.handle("GET /statements", s.signedIn(s.myStatements))

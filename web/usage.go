@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -153,11 +154,36 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		return
 	}
 	d.HasJobs = len(d.Recent) > 0
-	if last, ok, err := s.billing.LastClosed(ctx, v.SlurmUser, s.rounding); err != nil {
+	// The last closed period over exactly the tiles' scope (periodSummary,
+	// the same function and scope), so the two never cover different jobs.
+	if last, ok, err := s.billing.LastClosedPeriod(ctx); err != nil {
 		s.serverError(w, r, err)
 		return
 	} else if ok {
-		d.LastClosed = &templates.LastStatement{Period: last.Period, User: v.SlurmUser, Jobs: count(last.Jobs), Total: f.money(last.Total, month.Currency)}
+		ls, _, err := s.periodSummary(ctx, last, sc)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if ls.Currency == "" {
+			ls.Currency = month.Currency
+		}
+		d.LastClosed = &templates.LastStatement{Period: last.Name, User: v.SlurmUser, Scope: d.Scope, Jobs: count(ls.Jobs),
+			Total: f.money(ls.Total, ls.Currency), Own: !sc.All && len(sc.Accounts) == 0}
+	}
+	if len(sc.Accounts) > 0 {
+		// Coordinators: the jobs that wasted most in their scope this period.
+		wf := billingpg.JobFilter{From: cur.Starts, To: cur.Ends}
+		list, err := s.wastefulJobs(ctx, sc, wf, pol)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		q := url.Values{"wasteful": {"1"}, "sort": {"cost"}, "from": {cur.Starts.Format("2006-01-02")}, "to": {cur.Ends.AddDate(0, 0, -1).Format("2006-01-02")}}
+		if cluster != "" {
+			q.Set("cluster", cluster)
+		}
+		d.Wasteful = &templates.WastefulJobs{Jobs: list, Rule: wasteRuleWords(pol, month.Currency), Href: "/jobs?" + q.Encode()}
 	}
 	d.Freshness = s.freshness(r)
 	_, hasToken := s.slurmCredential(r)
@@ -241,7 +267,7 @@ func (s *Server) jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 		sort = "end"
 	}
 	f := billingpg.JobFilter{Cluster: cluster, Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
-		State: q.Get("state"), Search: q.Get("q"), Unrated: q.Get("unrated") == "1", Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
+		State: q.Get("state"), Search: q.Get("q"), Unrated: q.Get("unrated") == "1", Wasteful: q.Get("wasteful") == "1", Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
 	date := func(key string) (time.Time, error) {
 		v := q.Get(key)
 		if v == "" {
@@ -355,7 +381,7 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	pol := s.policy(r.Context())
 	d := templates.JobsData{Heading: "Jobs", CSVHref: "/jobs.csv?" + q.Encode(), Totals: figures{pol}.jobTotals(totals),
 		Form: templates.JobFilterForm{Cluster: f.Cluster, Clusters: s.clusterNames(), Account: f.Account, Partition: f.Partition, QOS: f.QOS, State: f.State, Search: f.Search, Unrated: f.Unrated,
-			From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}}
+			From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to"), Wasteful: f.Wasteful, WasteRule: wasteRuleWords(pol, s.currency(r))}}
 	d.Rows, d.Pager = jobsPager(r, f, rows)
 	if f.Account != "" {
 		d.Heading = "Jobs of account " + f.Account
@@ -502,8 +528,8 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	f := templates.EstimateForm{Partition: q.Get("partition"), CPUs: q.Get("cpus"), Mem: q.Get("mem"), GPUs: q.Get("gpus"),
-		Time: q.Get("time"), QOS: q.Get("qos"), Account: q.Get("account"), CPUTime: q.Get("cpu_time"), Cluster: q.Get("cluster"),
-		Clusters: s.clusterNames()}
+		Time: q.Get("time"), QOS: q.Get("qos"), Account: q.Get("account"), CPUTime: q.Get("cpu_time"), CPUEfficiency: q.Get("cpu_efficiency"),
+		Cluster: q.Get("cluster"), Clusters: s.clusterNames()}
 	if !slices.Contains(f.Clusters, f.Cluster) {
 		f.Cluster = s.clusters[0].Name // which cluster's card prices it
 	}
@@ -584,10 +610,16 @@ func estimateFrom(cards billing.Cards, rule billing.Rounding, cluster string, f 
 	if in.Duration, err = billing.ParseWalltime(f.Time); err != nil {
 		return billing.Charge{}, err
 	}
-	if f.CPUTime != "" {
+	if strings.TrimSpace(f.CPUTime) != "" {
 		if in.CPUTime, err = billing.ParseCPUTime(f.CPUTime); err != nil {
 			return billing.Charge{}, err
 		}
+		if in.CPUTime == 0 {
+			return billing.Charge{}, billing.Invalidf("CPU time: give more than 0, or leave it empty for full use of the CPUs")
+		}
+	}
+	if in.CPUEfficiencyPPM, err = billing.ParseEfficiency(f.CPUEfficiency); err != nil {
+		return billing.Charge{}, err
 	}
 	return billing.Rater{Cards: cards, Rounding: rule}.Estimate(in)
 }
@@ -780,17 +812,20 @@ type accountView struct {
 // errNotYours is an id the viewer may not see, answered as "not found".
 var errNotYours = billing.NotFoundf("not found")
 
-// accountOverview reads one account's figures for the current period, if
-// the viewer may see the account (admins, finance, its coordinators).
-func (s *Server) accountOverview(ctx context.Context, v *Viewer, account, cluster string) (accountView, error) {
-	a := accountView{Account: account}
+// accountOverview reads one account's figures for period p (the zero
+// Period: the current one), if the viewer may see the account (admins,
+// finance, its coordinators).
+func (s *Server) accountOverview(ctx context.Context, v *Viewer, account, cluster string, p billingpg.Period) (accountView, error) {
+	a := accountView{Account: account, Period: p}
 	if !scope(v).All && !v.Coordinates(account) {
 		return a, errNotYours
 	}
 	sc := billingpg.Scope{All: true, Cluster: cluster} // authorised above for this one account
 	var err error
-	if a.Period, err = s.currentPeriod(ctx, time.Now().UTC()); err != nil {
-		return a, err
+	if p.Name == "" {
+		if a.Period, err = s.currentPeriod(ctx, time.Now().UTC()); err != nil {
+			return a, err
+		}
 	}
 	cur := a.Period
 	// Usage from the rollup; jobs and charges from the account's statement
@@ -831,7 +866,12 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		s.badInput(w, r, err)
 		return
 	}
-	a, err := s.accountOverview(ctx, v, account, cluster)
+	period, err := s.periodParam(ctx, r)
+	if err != nil {
+		s.badInput(w, r, err)
+		return
+	}
+	a, err := s.accountOverview(ctx, v, account, cluster, period)
 	if errors.Is(err, errNotYours) {
 		s.notFound(w, r)
 		return
@@ -864,6 +904,16 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		s.serverError(w, r, err)
 		return
 	}
+	wasteful, err := s.wastefulJobs(ctx, sc, billingpg.JobFilter{Account: account, From: a.Period.Starts, To: a.Period.Ends}, pol)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	wasteQuery := url.Values{"account": {account}, "wasteful": {"1"}, "sort": {"cost"},
+		"from": {a.Period.Starts.Format("2006-01-02")}, "to": {a.Period.Ends.AddDate(0, 0, -1).Format("2006-01-02")}}
+	if cluster != "" {
+		wasteQuery.Set("cluster", cluster)
+	}
 	month := "period " + a.Period.Name
 	trendTitle := "Statement totals per billing period"
 	if cluster != "" {
@@ -876,7 +926,72 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		Partitions: f.totals(a.Partitions, currency),
 		Chart:      dailyChart(pol, "Charges per day by job end, last 30 days (exact sums, rounded for display)", days, now.AddDate(0, 0, -29), 30, currency),
 		Trend:      trendChart(pol, trendTitle, a.Trend, currency),
-		Periods:    links, Jobs: jobs}))
+		Periods:    links, Jobs: jobs,
+		PeriodChoice: periodChoice(r, a.Period.Name, a.Trend),
+		Wasteful:     templates.WastefulJobs{Jobs: wasteful, Rule: wasteRuleWords(pol, currency), Href: "/jobs?" + wasteQuery.Encode()}}))
+}
+
+// periodParam is the billing period ?period= names (the zero Period when
+// none is named: the caller's default, the current one).
+func (s *Server) periodParam(ctx context.Context, r *http.Request) (billingpg.Period, error) {
+	name := r.URL.Query().Get("period")
+	if name == "" {
+		return billingpg.Period{}, nil
+	}
+	p, err := s.billing.Period(ctx, name)
+	var be *billing.Error
+	if errors.As(err, &be) && be.Kind == billing.KindNotFound {
+		return p, &inputError{fmt.Sprintf("There is no billing period %q.", name)}
+	}
+	return p, err
+}
+
+// periodChoice links the periods an account page can show, newest first,
+// keeping the page's other choices (the cluster).
+func periodChoice(r *http.Request, current string, trend []billingpg.PeriodTotal) []templates.ClusterLink {
+	out := make([]templates.ClusterLink, 0, len(trend))
+	for i := len(trend) - 1; i >= 0; i-- {
+		q := r.URL.Query()
+		if i == len(trend)-1 {
+			q.Del("period") // the newest that has begun: the default
+		} else {
+			q.Set("period", trend[i].Period)
+		}
+		href := r.URL.Path
+		if e := q.Encode(); e != "" {
+			href += "?" + e
+		}
+		out = append(out, templates.ClusterLink{Label: trend[i].Period, Href: href, Current: trend[i].Period == current})
+	}
+	return out
+}
+
+// wastedListSize is how many wasteful jobs a page lists.
+const wastedListSize = 10
+
+// wastefulJobs are the jobs of f that billing.Waste() flags, those that
+// wasted most first (billing.Wasted): read by cost among the wasteful
+// ones, so the few that wasted most are among the first read.
+func (s *Server) wastefulJobs(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter, pol billing.Policy) ([]templates.WastefulJob, error) {
+	f.Wasteful, f.Sort, f.Desc, f.Limit = true, "cost", true, 5*wastedListSize
+	rows, err := s.billing.Jobs(ctx, sc, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]templates.WastefulJob, 0, len(rows))
+	for _, j := range rows {
+		if j.Total == nil || j.EfficiencyPPM == nil || !billing.Waste().Wasteful(j.EfficiencyPPM, *j.Total) {
+			continue
+		}
+		wasted := billing.Wasted(*j.EfficiencyPPM, *j.Total, s.rounding)
+		out = append(out, templates.WastefulJob{Job: j, Wasted: wasted,
+			WastedShown: pol.Money(wasted, j.Currency), TotalShown: pol.Money(*j.Total, j.Currency)})
+	}
+	sort.SliceStable(out, func(i, k int) bool { return out[i].Wasted > out[k].Wasted })
+	if len(out) > wastedListSize {
+		out = out[:wastedListSize]
+	}
+	return out, nil
 }
 
 // currency is the in-force card's currency, for pages without charges.

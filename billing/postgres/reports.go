@@ -54,6 +54,7 @@ type JobFilter struct {
 	State     string
 	Search    string    // a job id, or part of a job name
 	Unrated   bool      // only ended jobs with no charge (the period page's "unrated" anomaly)
+	Wasteful  bool      // only jobs billing.Waste() flags
 	From      time.Time // end time, inclusive
 	To        time.Time // end time, exclusive
 	Sort      string    // end, cost, elapsed, cpus, efficiency, job, user, account
@@ -133,6 +134,13 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 		} else {
 			add("j.name ILIKE $?", "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)+"%")
 		}
+	}
+	if f.Wasteful {
+		// billing.WasteRule.Wasteful in SQL, with the rule's own figures:
+		// a job's efficiency and its charges summed, as the list shows them.
+		w := billing.Waste()
+		add("(SELECT max(efficiency_ppm) FROM job_charges WHERE job_row = j.id) BETWEEN 0 AND $? - 1", w.BelowPPM)
+		add("(SELECT sum(total_micros) FROM job_charges WHERE job_row = j.id) >= $?", int64(w.MinCost))
 	}
 	// Ended jobs by end time, running ones by submit time; written so the
 	// end-time indexes serve it.
@@ -289,7 +297,7 @@ func (s *ReportStore) Totals(ctx context.Context, sc Scope, f JobFilter) (_ JobT
 	defer annotate(&err, "adding up jobs")
 	var t JobTotals
 	var coreSec, gpuSec int64
-	if f.Search == "" {
+	if f.Search == "" && !f.Wasteful { // the rollup knows no single job's efficiency
 		where, args := usageWhere(sc, f)
 		for _, c := range []struct{ col, val string }{{"u.partition", f.Partition}, {"u.qos", f.QOS}, {"u.state", f.State}} {
 			if c.val != "" {

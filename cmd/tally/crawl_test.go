@@ -442,6 +442,14 @@ func TestOneTruth(t *testing.T) {
 		f.money(current+"/"+a, "admin dashboard by account", s.Find(`[data-testid="total"]`).Text())
 		f.count(current+"/"+a, "admin dashboard by account", s.Find(`[data-testid="jobs"]`).Text())
 	})
+	// The admin's line about the last closed period covers the tiles'
+	// scope: the whole installation, so the period's total.
+	if lastAll := strings.Fields(strings.TrimSpace(cur.Find(`[data-testid="last-statement"]`).Text())); len(lastAll) > 0 {
+		f.money(lastAll[0], "admin dashboard last closed", cur.Find(`[data-testid="last-statement-total"]`).Text())
+		f.count(lastAll[0], "admin dashboard last closed", cur.Find(`[data-testid="last-statement-jobs"]`).Text())
+	} else {
+		t.Error("the admin's dashboard shows no last closed period")
+	}
 	admin.page("/accounts").Find(`tbody tr`).Each(func(_ int, s *goquery.Selection) {
 		a, _ := s.Attr("data-key")
 		f.money(current+"/"+a, "/accounts", s.Find(`[data-testid="total"]`).Text())
@@ -463,6 +471,10 @@ func TestOneTruth(t *testing.T) {
 				}
 				f.money(p+"/"+a, who+" /accounts/"+a+" trend", s.Find(`[data-testid="total"]`).Text())
 				f.count(p+"/"+a, who+" /accounts/"+a+" trend", s.Find(`[data-testid="jobs"]`).Text())
+				// The page's tiles for that period (its period choice).
+				pd := d.page("/accounts/" + url.PathEscape(a) + "?period=" + url.QueryEscape(p))
+				f.money(p+"/"+a, who+" /accounts/"+a+"?period="+p, pd.Find(`[data-testid="account-charges"] [data-testid="total"]`).Text())
+				f.count(p+"/"+a, who+" /accounts/"+a+"?period="+p, pd.Find(`[data-testid="account-jobs"]`).Text())
 			})
 		}
 	}

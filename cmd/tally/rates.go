@@ -179,7 +179,8 @@ What a job would cost under the rate card in force, with the breakdown.
 	walltime := fs.String("time", "", "run time, such as 12:00:00 or 1-00:00:00 (required)")
 	qos := fs.String("qos", "normal", "QOS")
 	account := fs.String("account", "", "account (for its discount)")
-	cpuTime := fs.String("cpu-time", "", "CPU time the job would use, such as 90:00:00")
+	cpuTime := fs.String("cpu-time", "", "CPU time the job would use, such as 90:00:00 (default: every CPU busy for the whole time)")
+	cpuEff := fs.String("cpu-efficiency", "", "instead of --cpu-time: the percentage of CPUs × time the job would keep busy, such as 75")
 	end := fs.String("end", "", "when the job would end, whose rate card applies (default now)")
 	rates := fs.String("rates", "", "price with this YAML rate file instead of the database's cards")
 	asJSON := fs.Bool("json", false, "print JSON with exact amounts as strings")
@@ -211,6 +212,9 @@ What a job would cost under the rate card in force, with the breakdown.
 		if in.CPUTime, err = billing.ParseCPUTime(*cpuTime); err != nil {
 			return usageErr("--cpu-time: %v", err)
 		}
+	}
+	if in.CPUEfficiencyPPM, err = billing.ParseEfficiency(*cpuEff); err != nil {
+		return usageErr("--cpu-efficiency: %v", err)
 	}
 	if *end != "" {
 		if in.End, err = parseWhen(*end); err != nil {

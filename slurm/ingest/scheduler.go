@@ -107,6 +107,13 @@ func (s *Scheduler) Trigger(why string) bool {
 	}
 }
 
+// Source is how this cluster's records arrive: the configured source
+// (auto, rest or sacct) and how often a scheduled run reads it (0: once
+// at start, then only when asked).
+func (s *Scheduler) Source() (source string, every time.Duration) {
+	return s.in.cfg.Source, s.interval
+}
+
 // Done is closed when Run has returned.
 func (s *Scheduler) Done() <-chan struct{} { return s.done }
 
