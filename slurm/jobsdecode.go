@@ -21,19 +21,31 @@ import (
 // and the two are compared on every recorded answer and under fuzzing
 // (jobsdecode_test.go).
 func DecodeJobs(r io.Reader, fn func(Job) error) (JobsAnswer, error) {
+	return decodeJobs(r, fn, 64<<10)
+}
+
+// decodeJobs is DecodeJobs with a first buffer of bufSize bytes (tests
+// use small ones to cross every buffer boundary).
+func decodeJobs(r io.Reader, fn func(Job) error, bufSize int) (JobsAnswer, error) {
 	var ans JobsAnswer
-	d := newJSONScan(r)
+	d := newJSONScan(r, bufSize)
 	c, err := d.next()
 	if err != nil {
 		return ans, err
 	}
 	if c != '{' {
 		if c == '[' || c == '"' || c == 'n' || c == 't' || c == 'f' || c == '-' || c >= '0' && c <= '9' {
+			if c != '[' {
+				if err := d.skip(); err != nil {
+					return ans, err
+				}
+			}
 			return ans, fmt.Errorf("unexpected JSON: want '{', got %s", kindName(c))
 		}
 		return ans, d.syntax(d.pos, "at start of value")
 	}
 	var w wireJob
+	var tresA, tresR []tresEntry
 	err = d.members(func(name []byte) error {
 		switch string(name) {
 		case "errors":
@@ -56,13 +68,23 @@ func DecodeJobs(r io.Reader, fn func(Job) error) (JobsAnswer, error) {
 				return err
 			}
 			if c != '[' {
+				if c != '{' {
+					if err := d.skip(); err != nil {
+						return err
+					}
+				}
 				return fmt.Errorf("unexpected JSON: want '[', got %s", kindName(c))
 			}
 			return d.elements(func() error {
+				// Reuse the last record's lists: normalize copies
+				// what it keeps.
 				w = wireJob{Steps: w.Steps[:0]}
+				w.TRES.Allocated, w.TRES.Requested = tresA[:0], tresR[:0]
+				d.strs = d.strs[:0]
 				if err := d.job(&w); err != nil {
 					return fmt.Errorf("job record %d: %w", ans.Jobs+1, err)
 				}
+				tresA, tresR = w.TRES.Allocated, w.TRES.Requested
 				j, err := w.normalize()
 				if err != nil {
 					return fmt.Errorf("job record %d: %w", ans.Jobs+1, err)
@@ -73,7 +95,7 @@ func DecodeJobs(r io.Reader, fn func(Job) error) (JobsAnswer, error) {
 			})
 		}
 		return d.skip()
-	})
+	}, false)
 	return ans, err
 }
 
@@ -105,7 +127,7 @@ func (d *jsonScan) v2Int(p *int64) error {
 		*p = n
 		return nil
 	}
-	return d.typeErr(c, "integer")
+	return d.mismatch(c, "integer", true)
 }
 
 // parseStrictInt reads an integer as v2 does: digits only, in range.
@@ -150,20 +172,10 @@ func (d *jsonScan) v2String(p *string) error {
 		if err != nil {
 			return err
 		}
-		*p = internString(p, b)
+		*p = d.string(b)
 		return nil
 	}
-	return d.typeErr(c, "string")
-}
-
-// internString keeps the old string when the new bytes say the same (the
-// same user, account or partition record after record), saving its
-// allocation.
-func internString(old *string, b []byte) string {
-	if *old == string(b) {
-		return *old
-	}
-	return string(b)
+	return d.mismatch(c, "string", true)
 }
 
 // flexInt as flexInt.UnmarshalJSON reads it.
@@ -208,8 +220,8 @@ func (d *jsonScan) flexInt(f *flexInt) error {
 				return d.skip()
 			}
 			return d.skip()
-		})
-		if err != nil {
+		}, false)
+		if err := d.endWhole(err); err != nil {
 			return err
 		}
 		if bad {
@@ -244,7 +256,7 @@ func (d *jsonScan) flexInt(f *flexInt) error {
 		*f = flexInt{Value: n, Set: true}
 		return nil
 	}
-	return d.typeErr(c, "number")
+	return d.mismatch(c, "number", true)
 }
 
 // v1Bool: true or false; null leaves the value as it was.
@@ -263,7 +275,27 @@ func (d *jsonScan) v1Bool(p *bool) error {
 	case 'n':
 		return d.lit("null")
 	}
-	return d.typeErr(c, "boolean")
+	return d.later(d.typeErr(c, "boolean"))
+}
+
+// later keeps err for the end of the value read as a whole and skips the
+// value at hand.
+func (d *jsonScan) later(err error) error {
+	if d.laterErr == nil {
+		d.laterErr = err
+	}
+	return d.skip()
+}
+
+// endWhole ends a value read as a whole: its own error, or the first kept
+// for later.
+func (d *jsonScan) endWhole(err error) error {
+	kept := d.laterErr
+	d.laterErr = nil
+	if err != nil {
+		return err
+	}
+	return kept
 }
 
 // flexStrings as flexStrings.UnmarshalJSON reads it.
@@ -277,10 +309,9 @@ func (d *jsonScan) flexStrings(f *flexStrings) error {
 		*f = nil
 		return d.lit("null")
 	case '[':
-		a := (*f)[:0]
-		if a == nil {
-			a = flexStrings{}
-		}
+		// The elements go to the record's arena: flexStrings are read
+		// by normalize and not kept.
+		start := len(d.strs)
 		err := d.elements(func() error {
 			c, err := d.next()
 			if err != nil {
@@ -288,29 +319,30 @@ func (d *jsonScan) flexStrings(f *flexStrings) error {
 			}
 			switch c {
 			case 'n':
-				a = append(a, "")
+				d.strs = append(d.strs, "")
 				return d.lit("null")
 			case '"':
 				b, err := d.str()
 				if err != nil {
 					return err
 				}
-				a = append(a, string(b))
+				d.strs = append(d.strs, d.string(b))
 				return nil
 			}
-			return d.typeErr(c, "string")
+			return d.later(d.typeErr(c, "string"))
 		})
-		*f = a
-		return err
+		*f = flexStrings(d.strs[start:len(d.strs):len(d.strs)])
+		return d.endWhole(err)
 	case '"':
 		b, err := d.str()
 		if err != nil {
 			return err
 		}
-		*f = flexStrings{string(b)}
+		d.strs = append(d.strs, d.string(b))
+		*f = flexStrings(d.strs[len(d.strs)-1:])
 		return nil
 	}
-	return d.typeErr(c, "string or array of strings")
+	return d.mismatch(c, "string or array of strings", true)
 }
 
 // flexString as flexString.UnmarshalJSON reads it: any other value than a
@@ -329,7 +361,7 @@ func (d *jsonScan) flexString(f *flexString) error {
 		if err != nil {
 			return err
 		}
-		*f = flexString(b)
+		*f = flexString(d.string(b))
 		return nil
 	}
 	b, err := d.raw()
@@ -358,7 +390,7 @@ func (d *jsonScan) stepID(s *stepID) error {
 			return d.flexString(&f)
 		}
 		return d.skip()
-	})
+	}, false)
 	*s = stepID(f)
 	return err
 }
@@ -563,6 +595,9 @@ func (d *jsonScan) step(s *wireStep) error {
 // apiErrors reads the errors array as []APIError.
 func (d *jsonScan) apiErrors() ([]APIError, error) {
 	var out []APIError
+	if c, err := d.next(); err == nil && c == '[' {
+		out = []APIError{} // an empty array, not null, as v2 reads it
+	}
 	err := d.array("array", func() error {
 		out = append(out, APIError{})
 		e := &out[len(out)-1]

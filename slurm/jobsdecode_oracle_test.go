@@ -83,4 +83,3 @@ func decodeJobsOracle(r io.Reader, fn func(Job) error) (JobsAnswer, error) {
 	}
 	return ans, nil
 }
-

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -30,15 +31,43 @@ type jsonScan struct {
 	off  int64 // input offset of buf[0], for errors
 	rerr error // the reader's error once it returned one
 
-	depth int // open objects and arrays
+	depth int    // open objects and arrays
+	kinds []bool // skip's open containers: true for an object
 	names nameSets
 	tmp   []byte // unquoted strings
+
+	// An error found inside a value read as a whole (a flex* field), kept
+	// until the value's end: the oracle read such values whole before
+	// looking inside, so a syntax error later in them comes first.
+	laterErr error
+
+	// Per record (reset by DecodeJobs): the elements of every
+	// flexStrings, and recently seen strings, so that the same user,
+	// state or partition record after record is not allocated again.
+	strs   []string
+	intern [256]string
+}
+
+// string returns b as a string, from the intern cache when it was seen
+// lately.
+func (d *jsonScan) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > 32 {
+		return string(b)
+	}
+	p := &d.intern[nameHash(b)&255]
+	if *p != string(b) {
+		*p = string(b)
+	}
+	return *p
 }
 
 const maxJSONDepth = 10000 // jsontext's limit
 
-func newJSONScan(r io.Reader) *jsonScan {
-	return &jsonScan{r: r, buf: make([]byte, 64<<10), mark: -1}
+func newJSONScan(r io.Reader, bufSize int) *jsonScan {
+	return &jsonScan{r: r, buf: make([]byte, max(bufSize, 8)), mark: -1}
 }
 
 // fill reads more input, moving what must be kept to the start of the
@@ -122,16 +151,54 @@ func (d *jsonScan) typeErr(c byte, want string) error {
 	return fmt.Errorf("unexpected JSON %s at offset %d: want %s", kindName(c), d.off+int64(d.pos), want)
 }
 
+// mismatch reports a value of the wrong kind (c starts it), after reading
+// as much of it as jsontext would have before judging its kind: the whole
+// value when whole, else its first token (the value if a scalar). A
+// truncation or syntax error found meanwhile wins, as it did there.
+func (d *jsonScan) mismatch(c byte, want string, whole bool) error {
+	err := d.typeErr(c, want)
+	if whole || c != '{' && c != '[' {
+		if serr := d.skip(); serr != nil {
+			return serr
+		}
+	}
+	return err
+}
+
 // isSpace: JSON whitespace.
 var isSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
 // next skips whitespace and returns the next byte without consuming it.
 func (d *jsonScan) next() (byte, error) {
+	// Inlined: the byte is there, or one space before it (`"name": 1`).
+	if p := d.pos; p+1 < d.end {
+		if c := d.buf[p]; c > ' ' {
+			return c, nil
+		} else if c2 := d.buf[p+1]; c == ' ' && c2 > ' ' {
+			d.pos = p + 1
+			return c2, nil
+		}
+	}
+	return d.nextSlow()
+}
+
+func (d *jsonScan) nextSlow() (byte, error) {
 	for {
 		buf, i := d.buf[:d.end], d.pos
-		// Indentation: eight spaces at a time.
-		for i+8 <= len(buf) && binary.LittleEndian.Uint64(buf[i:]) == 0x2020202020202020 {
-			i += 8
+		// Eight bytes at a time: indentation is most of a pretty-printed
+		// answer.
+		for i+8 <= len(buf) {
+			x := binary.LittleEndian.Uint64(buf[i:]) ^ 0x2020202020202020
+			if x == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(x) >> 3
+			if c := buf[i]; !isSpace[c] {
+				d.pos = i
+				return c, nil
+			}
+			i++
 		}
 		for i < len(buf) {
 			c := buf[i]
@@ -181,6 +248,21 @@ func (d *jsonScan) scanStr(unquoted bool) ([]byte, error) {
 	i, simple := d.pos+1, true
 	for {
 		buf := d.buf[:d.end]
+		// Eight bytes at a time, stopping at the first that is '"', '\\',
+		// a control character or not ASCII (the lowest flagged byte is
+		// exact; flags above it may not be).
+		for i+8 <= len(buf) {
+			x := binary.LittleEndian.Uint64(buf[i:])
+			const ones, highs = 0x0101010101010101, 0x8080808080808080
+			q := x ^ (ones * '"')
+			bs := x ^ (ones * '\\')
+			m := ((x-ones*0x20)&^x | (q-ones)&^q | (bs-ones)&^bs | x) & highs
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
 		for i < len(buf) && strSafe[buf[i]] {
 			i++
 		}
@@ -368,8 +450,9 @@ func (d *jsonScan) num() ([]byte, error) {
 				}
 			}
 		}
-		if shift, ok := d.fill(); ok {
-			i -= shift
+		shift, ok := d.fill()
+		i -= shift
+		if ok {
 			continue
 		}
 		if state == 2 || state == 3 || state == 5 || state == 8 {
@@ -428,13 +511,15 @@ func (d *jsonScan) object(want string, f func(name []byte) error) error {
 		return d.lit("null")
 	}
 	if c != '{' {
-		return d.typeErr(c, want)
+		return d.mismatch(c, want, false)
 	}
-	return d.members(f)
+	return d.members(f, true)
 }
 
-// members reads the object at pos (which holds '{').
-func (d *jsonScan) members(f func(name []byte) error) error {
+// members reads the object at pos (which holds '{'). For a typed object
+// (a struct to the oracle) a name that is not a string is read as a value
+// before it is refused, as the oracle did.
+func (d *jsonScan) members(f func(name []byte) error, typed bool) error {
 	if err := d.open('{'); err != nil {
 		return err
 	}
@@ -445,16 +530,25 @@ func (d *jsonScan) members(f func(name []byte) error) error {
 	if c != '}' {
 		for {
 			if c != '"' {
-				return d.syntax(d.pos, "at start of object name (expecting '\"')")
+				err := d.syntax(d.pos, "at start of object name (expecting '\"')")
+				if typed {
+					if serr := d.skip(); serr != nil {
+						return serr
+					}
+				}
+				return err
 			}
 			name, err := d.str()
 			if err != nil {
 				return err
 			}
-			if err := d.names.insert(name); err != nil {
+			// The name's copy in names, as reading on may move the buffer.
+			if name, err = d.names.insert(name); err != nil {
 				return fmt.Errorf("%w at offset %d", err, d.off+int64(d.pos))
 			}
-			if err := d.expect(':', "after object name (expecting ':')"); err != nil {
+			if d.pos < d.end && d.buf[d.pos] == ':' {
+				d.pos++
+			} else if err := d.expect(':', "after object name (expecting ':')"); err != nil {
 				return err
 			}
 			if err := f(name); err != nil {
@@ -492,7 +586,7 @@ func (d *jsonScan) array(want string, f func() error) error {
 		return d.lit("null")
 	}
 	if c != '[' {
-		return d.typeErr(c, want)
+		return d.mismatch(c, want, false)
 	}
 	return d.elements(f)
 }
@@ -528,29 +622,118 @@ func (d *jsonScan) elements(f func() error) error {
 	return nil
 }
 
-// skip reads and checks one value of any kind.
+// skip reads and checks one value of any kind. Most of an answer is
+// skipped, so this is one loop, not a call per token: kinds stacks
+// whether each container it opened is an object.
 func (d *jsonScan) skip() error {
-	c, err := d.next()
+	base := len(d.kinds)
+	for {
+		c, err := d.next()
+		if err != nil {
+			return err
+		}
+		switch c {
+		case '{', '[':
+			if err := d.open(c); err != nil {
+				return err
+			}
+			d.kinds = append(d.kinds, c == '{')
+			if c, err = d.next(); err != nil {
+				return err
+			}
+			if c == '}' || c == ']' {
+				if (c == '}') != d.kinds[len(d.kinds)-1] {
+					return d.syntax(d.pos, "at start of value")
+				}
+				d.close()
+				break
+			}
+			if d.kinds[len(d.kinds)-1] {
+				if err := d.name(c); err != nil {
+					return err
+				}
+			}
+			continue // the first member's or element's value
+		case '"':
+			if _, err := d.scanStr(false); err != nil {
+				return err
+			}
+		case 't':
+			err = d.lit("true")
+		case 'f':
+			err = d.lit("false")
+		case 'n':
+			err = d.lit("null")
+		default:
+			_, err = d.num()
+		}
+		if err != nil {
+			return err
+		}
+		// After a value: close what ends here, then on to the next
+		// member or element.
+		for {
+			if len(d.kinds) == base {
+				return nil
+			}
+			if c, err = d.next(); err != nil {
+				return err
+			}
+			obj := d.kinds[len(d.kinds)-1]
+			if c == ',' {
+				d.pos++
+				if obj {
+					if c, err = d.next(); err != nil {
+						return err
+					}
+					if err := d.name(c); err != nil {
+						return err
+					}
+				}
+				break
+			}
+			if obj && c == '}' || !obj && c == ']' {
+				d.close()
+				continue
+			}
+			if obj {
+				return d.syntax(d.pos, "after object value (expecting ',' or '}')")
+			}
+			return d.syntax(d.pos, "after array element (expecting ',' or ']')")
+		}
+	}
+}
+
+// close consumes the '}' or ']' (at pos) that ends skip's innermost
+// container.
+func (d *jsonScan) close() {
+	d.pos++
+	d.depth--
+	if d.kinds[len(d.kinds)-1] {
+		d.names.pop()
+	}
+	d.kinds = d.kinds[:len(d.kinds)-1]
+}
+
+// name reads an object member's name (c, at pos, must open it), checks it
+// is new in its object, and consumes the ':' after it.
+func (d *jsonScan) name(c byte) error {
+	if c != '"' {
+		return d.syntax(d.pos, "at start of object name (expecting '\"')")
+	}
+	name, err := d.str()
 	if err != nil {
 		return err
 	}
-	switch c {
-	case '{':
-		return d.members(func([]byte) error { return d.skip() })
-	case '[':
-		return d.elements(d.skip)
-	case '"':
-		_, err := d.scanStr(false)
-		return err
-	case 't':
-		return d.lit("true")
-	case 'f':
-		return d.lit("false")
-	case 'n':
-		return d.lit("null")
+	if _, err := d.names.insert(name); err != nil {
+		return fmt.Errorf("%w at offset %d", err, d.off+int64(d.pos))
 	}
-	_, err = d.num()
-	return err
+	// Pretty-printed: `"name": value`.
+	if d.pos < d.end && d.buf[d.pos] == ':' {
+		d.pos++
+		return nil
+	}
+	return d.expect(':', "after object name (expecting ':')")
 }
 
 // raw reads one value and returns its text as it was written, valid
@@ -602,7 +785,9 @@ func (s *nameSets) pop() {
 
 var errDuplicateName = errors.New("duplicate object member name")
 
-func (s *nameSets) insert(name []byte) error {
+// insert adds name to the innermost object's names and returns the copy
+// kept, valid until the next insert.
+func (s *nameSets) insert(name []byte) ([]byte, error) {
 	h := nameHash(name)
 	b := &s.bloom[len(s.bloom)-1]
 	w, bit := h>>62, uint64(1)<<(h>>56&63)
@@ -617,7 +802,7 @@ func (s *nameSets) insert(name []byte) error {
 				from = s.ends[i-1]
 			}
 			if bytes.Equal(s.data[from:s.ends[i]], name) {
-				return fmt.Errorf("%w %q", errDuplicateName, name)
+				return nil, fmt.Errorf("%w %q", errDuplicateName, name)
 			}
 		}
 	}
@@ -625,7 +810,7 @@ func (s *nameSets) insert(name []byte) error {
 	s.hashes = append(s.hashes, h)
 	s.data = append(s.data, name...)
 	s.ends = append(s.ends, len(s.data))
-	return nil
+	return s.data[len(s.data)-len(name):], nil
 }
 
 func nameHash(b []byte) uint64 {
