@@ -180,6 +180,13 @@ func (d *jsonScan) v2String(p *string) error {
 
 // flexInt as flexInt.UnmarshalJSON reads it.
 func (d *jsonScan) flexInt(f *flexInt) error {
+	d.whole++ // the oracle read it whole (ReadValue), then looked inside
+	err := d.flexIntWhole(f)
+	d.whole--
+	return err
+}
+
+func (d *jsonScan) flexIntWhole(f *flexInt) error {
 	c, err := d.next()
 	if err != nil {
 		return err
@@ -300,6 +307,13 @@ func (d *jsonScan) endWhole(err error) error {
 
 // flexStrings as flexStrings.UnmarshalJSON reads it.
 func (d *jsonScan) flexStrings(f *flexStrings) error {
+	d.whole++ // the oracle read it whole (ReadValue), then looked inside
+	err := d.flexStringsWhole(f)
+	d.whole--
+	return err
+}
+
+func (d *jsonScan) flexStringsWhole(f *flexStrings) error {
 	c, err := d.next()
 	if err != nil {
 		return err
@@ -348,6 +362,13 @@ func (d *jsonScan) flexStrings(f *flexStrings) error {
 // flexString as flexString.UnmarshalJSON reads it: any other value than a
 // string or null is kept as its JSON text.
 func (d *jsonScan) flexString(f *flexString) error {
+	d.whole++ // the oracle read it whole (ReadValue), then looked inside
+	err := d.flexStringWhole(f)
+	d.whole--
+	return err
+}
+
+func (d *jsonScan) flexStringWhole(f *flexString) error {
 	c, err := d.next()
 	if err != nil {
 		return err
@@ -374,6 +395,13 @@ func (d *jsonScan) flexString(f *flexString) error {
 
 // stepID as stepID.UnmarshalJSON reads it.
 func (d *jsonScan) stepID(s *stepID) error {
+	d.whole++ // the oracle read it whole (ReadValue), then looked inside
+	err := d.stepIDWhole(s)
+	d.whole--
+	return err
+}
+
+func (d *jsonScan) stepIDWhole(s *stepID) error {
 	c, err := d.next()
 	if err != nil {
 		return err

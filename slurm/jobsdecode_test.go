@@ -131,6 +131,11 @@ func TestDecodeMatchesOracleOnOddInput(t *testing.T) {
 		`{"jobs":[{"job_id":1},{"job_id":2},x]}`, `{"jobs":[{"name":"\x01"}]}`, `{"jobs":[{"name":"\q"}]}`, `{"jobs":[{"name":"\u12"}]}`,
 		`{"jobs":[{"a":tru}]}`, `{"jobs":[{"a":nul`, `{"jobs":[{"a":-`, `{"jobs":[{"a":1.`, `{"jobs":[{"a":1e+`, `{"jobs":[{"a":"\u00`,
 		`{"jobs":[{"a":[1,2,]}]}`, `{"jobs":[{"a":[1 2]}]}`, `{"jobs":[{"a":{"b" 1}}]}`, `{"jobs":[{"a":{1:2}}]}`,
+		// Odd JSON cut short: which error comes first.
+		`{-`, `{"x":{-`, `{"x":{1`, `{"x":{[1`, `{"jobs":[{"x":{-`, `{"jobs":[{"time":{"limit":{-`, `{"jobs":[{"time":{"limit":{1`,
+		`{"jobs":[{"time":{"limit":{[`, `{"a":1,-`, `{"a":1,[`, `{"x":{"a":1,-`, `{"x":{"a":1,t`, `{"x":[1,}`, `{"x":[1,-`, `{"x":[-`,
+		`{"x":[1 -`, `{"x":1 -`, `{"x":1 {`, `{"jobs":[{"a":1 -`, `{"jobs":[{{"000"`, `{"jobs":[{{"a":1}`, `{"jobs":[{[1`, `{{"a"`,
+		`{"jobs":[{"time":{"limit":{"x":{-`, `{"jobs":[{"job_id":{-`, `{"jobs":[{"job_id":[1,{"a":-`, `{"jobs":"abc`, `"abc`,
 		strings.Repeat(`[`, 10001), `{"x":` + strings.Repeat(`[`, 9998) + strings.Repeat(`]`, 9998) + `}`,
 		`{"x":` + strings.Repeat(`[`, 9999) + strings.Repeat(`]`, 9999) + `}`,
 	}

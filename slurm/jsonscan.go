@@ -40,6 +40,7 @@ type jsonScan struct {
 	// until the value's end: the oracle read such values whole before
 	// looking inside, so a syntax error later in them comes first.
 	laterErr error
+	whole    int // > 0 while reading such a value
 
 	// Per record (reset by DecodeJobs): the elements of every
 	// flexStrings, and recently seen strings, so that the same user,
@@ -151,6 +152,30 @@ func (d *jsonScan) typeErr(c byte, want string) error {
 	return fmt.Errorf("unexpected JSON %s at offset %d: want %s", kindName(c), d.off+int64(d.pos), want)
 }
 
+// badName refuses the value at pos where an object's name should be,
+// after reading what jsontext read before refusing it (so a truncation
+// found meanwhile wins, as it did there): inside a value read whole,
+// nothing; for a struct's member, the whole value; elsewhere, the value if
+// it is a scalar (a token).
+func (d *jsonScan) badName(typed bool) error {
+	c := d.buf[d.pos]
+	err := d.syntax(d.pos, "at start of object name (expecting '\"')")
+	var serr error
+	switch {
+	case d.whole > 0:
+	case typed:
+		d.whole++
+		serr = d.skip()
+		d.whole--
+	case c != '{' && c != '[':
+		serr = d.skip()
+	}
+	if serr != nil {
+		return serr
+	}
+	return err
+}
+
 // mismatch reports a value of the wrong kind (c starts it), after reading
 // as much of it as jsontext would have before judging its kind: the whole
 // value when whole, else its first token (the value if a scalar). A
@@ -158,7 +183,10 @@ func (d *jsonScan) typeErr(c byte, want string) error {
 func (d *jsonScan) mismatch(c byte, want string, whole bool) error {
 	err := d.typeErr(c, want)
 	if whole || c != '{' && c != '[' {
-		if serr := d.skip(); serr != nil {
+		d.whole++
+		serr := d.skip()
+		d.whole--
+		if serr != nil {
 			return serr
 		}
 	}
@@ -530,13 +558,7 @@ func (d *jsonScan) members(f func(name []byte) error, typed bool) error {
 	if c != '}' {
 		for {
 			if c != '"' {
-				err := d.syntax(d.pos, "at start of object name (expecting '\"')")
-				if typed {
-					if serr := d.skip(); serr != nil {
-						return serr
-					}
-				}
-				return err
+				return d.badName(typed)
 			}
 			name, err := d.str()
 			if err != nil {
@@ -719,7 +741,7 @@ func (d *jsonScan) close() {
 // is new in its object, and consumes the ':' after it.
 func (d *jsonScan) name(c byte) error {
 	if c != '"' {
-		return d.syntax(d.pos, "at start of object name (expecting '\"')")
+		return d.badName(false)
 	}
 	name, err := d.str()
 	if err != nil {
