@@ -2,6 +2,7 @@ package templates
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,14 @@ func JobLabel(id, arrayJob int64, task *int64) string {
 	return strconv.FormatInt(id, 10)
 }
 
+// JobHref is a job's receipt by cluster and Slurm's id for it
+// (/jobs/testbed/55387_3): the address people can read and type. The
+// newest job with that id, when Slurm gave it to several (its receipt
+// links the others); /jobs/{row id} keeps naming one row.
+func JobHref(cluster string, id, arrayJob int64, task *int64) string {
+	return "/jobs/" + url.PathEscape(cluster) + "/" + JobLabel(id, arrayJob, task)
+}
+
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // Count prints a count with thousands separators: 1234567 → 1,234,567.
@@ -68,4 +77,14 @@ func Count(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// Plural is a count with its noun, singular for exactly one and with
+// thousands separators: "1 CPU", "0 GPUs", "1,024 jobs". Every count a page
+// spells out goes through it, so none reads "1 jobs".
+func Plural(n int64, one, many string) string {
+	if n == 1 {
+		return Count(n) + " " + one
+	}
+	return Count(n) + " " + many
 }

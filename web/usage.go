@@ -14,6 +14,7 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/slurm/jobstore"
 	"github.com/tally-hpc/tally/templates"
@@ -26,6 +27,7 @@ type reportStore interface {
 	EachJob(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter, fn func(billingpg.JobRow) error) error
 	Totals(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) (billingpg.JobTotals, error)
 	Receipt(ctx context.Context, sc billingpg.Scope, row int64) (billingpg.Receipt, error)
+	JobsByRef(ctx context.Context, sc billingpg.Scope, cluster string, ref slurm.JobRef) ([]billingpg.JobMatch, error)
 	Summarize(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) (billingpg.Summary, error)
 	DailyCosts(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) ([]billingpg.DayCost, error)
 	TotalsBy(ctx context.Context, sc billingpg.Scope, by string, f billingpg.JobFilter) ([]billingpg.AccountTotals, error)
@@ -429,17 +431,25 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 
 // loadReceipt finds the receipt of the job in the URL within the viewer's
 // scope, or answers 404 itself: the same whether the job exists or not.
-func (s *Server) loadReceipt(w http.ResponseWriter, r *http.Request, v *Viewer) (billingpg.Receipt, bool) {
-	rc, err := s.receiptFor(r.Context(), v, r.PathValue("id"))
+// The URL names the job by Tally's row id (/jobs/{id}) or by cluster and
+// Slurm's id (/jobs/{cluster}/{slurmid}); others are the further jobs in
+// scope that Slurm id names (requeued attempts), newest first.
+func (s *Server) loadReceipt(w http.ResponseWriter, r *http.Request, v *Viewer) (rc billingpg.Receipt, others []billingpg.JobMatch, ok bool) {
+	var err error
+	if cluster := r.PathValue("cluster"); cluster != "" {
+		rc, others, err = s.receiptByRef(r.Context(), v, cluster, r.PathValue("slurmid"))
+	} else {
+		rc, err = s.receiptFor(r.Context(), v, r.PathValue("id"))
+	}
 	if errors.Is(err, billingpg.ErrNotVisible) {
 		s.notFound(w, r)
-		return rc, false
+		return rc, nil, false
 	}
 	if err != nil {
 		s.serverError(w, r, err)
-		return rc, false
+		return rc, nil, false
 	}
-	return rc, true
+	return rc, others, true
 }
 
 // receiptFor is the receipt of job row id (as the URL has it) within the
@@ -453,9 +463,32 @@ func (s *Server) receiptFor(ctx context.Context, v *Viewer, id string) (billingp
 	return s.billing.Receipt(ctx, scope(v), row)
 }
 
+// receiptByRef is the receipt of the job Slurm calls ref (55387 or
+// 55387_3) on cluster, within the viewer's scope, as receiptFor. When the
+// id names several jobs (Slurm keeps a requeued job's id for each attempt,
+// and re-uses ids after a reset), the newest submission is shown and the
+// rest are returned for the page to link by row id: deterministic, and
+// none hidden.
+func (s *Server) receiptByRef(ctx context.Context, v *Viewer, cluster, ref string) (billingpg.Receipt, []billingpg.JobMatch, error) {
+	jr, ok := slurm.ParseJobRef(ref)
+	if !ok {
+		return billingpg.Receipt{}, nil, billingpg.ErrNotVisible
+	}
+	matches, err := s.billing.JobsByRef(ctx, scope(v), cluster, jr)
+	if err != nil {
+		return billingpg.Receipt{}, nil, err
+	}
+	if len(matches) == 0 {
+		return billingpg.Receipt{}, nil, billingpg.ErrNotVisible
+	}
+	rc, err := s.billing.Receipt(ctx, scope(v), matches[0].Row)
+	return rc, matches[1:], err
+}
+
 func (s *Server) receipt(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	if rc, ok := s.loadReceipt(w, r, v); ok {
-		s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), rc, s.costSoFar(r.Context(), rc, time.Now())))
+	if rc, others, ok := s.loadReceipt(w, r, v); ok {
+		s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), templates.ReceiptView{Receipt: rc,
+			SoFar: s.costSoFar(r.Context(), rc, time.Now()), PDFHref: r.URL.EscapedPath() + "/receipt.pdf", Others: others}))
 	}
 }
 
@@ -846,7 +879,7 @@ func (s *Server) cardCurrency(ctx context.Context) string {
 
 // receiptPDF is a job's receipt as a PDF, scoped like the page.
 func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	rc, ok := s.loadReceipt(w, r, v)
+	rc, _, ok := s.loadReceipt(w, r, v)
 	if !ok {
 		return
 	}

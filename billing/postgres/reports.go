@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/slurm"
 )
 
 // Scope limits what a query may return: the caller's authorisation,
@@ -116,16 +116,13 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 		add("j.state = $?", f.State)
 	}
 	if f.Search != "" {
-		q := strings.TrimSpace(f.Search)
-		arrayID, taskID, isTask := strings.Cut(q, "_")
-		array, err1 := strconv.ParseInt(arrayID, 10, 64)
-		task, err2 := strconv.ParseInt(taskID, 10, 64)
-		if id, err := strconv.ParseInt(q, 10, 64); err == nil {
-			add("(j.job_id = $? OR j.array_job_id = $?)", id)
-		} else if isTask && err1 == nil && err2 == nil {
+		if ref, ok := slurm.ParseJobRef(f.Search); ok && !ref.IsTask {
+			// A job, or every task of an array job.
+			add("(j.job_id = $? OR j.array_job_id = $?)", ref.ID)
+		} else if ok {
 			// Slurm's own name of an array task: 55387_3.
-			add("j.array_job_id = $?", array)
-			add("j.array_task_id = $?", task)
+			add("j.array_job_id = $?", ref.ID)
+			add("j.array_task_id = $?", ref.Task)
 		} else {
 			add("j.name ILIKE $?", "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)+"%")
 		}
@@ -452,6 +449,45 @@ func (s *ReportStore) Receipt(ctx context.Context, sc Scope, row int64) (_ Recei
 		rc.Charges = append(rc.Charges, ch)
 	}
 	return rc, crow.Err()
+}
+
+// JobMatch is one job row a Slurm id names.
+type JobMatch struct {
+	Row    int64
+	Submit time.Time
+	State  string
+}
+
+// JobsByRef are the jobs in scope on cluster that Slurm calls ref, newest
+// submission first (ties by Tally's row id, newest first), so the first is
+// the one a person means: Slurm re-uses a job's id for each requeued
+// attempt (a row each here), and after its id counter wraps or the
+// controller's state is reset. None: not there, or not the viewer's,
+// alike. An id is at most a few rows, so the list is not paged.
+func (s *ReportStore) JobsByRef(ctx context.Context, sc Scope, cluster string, ref slurm.JobRef) (_ []JobMatch, err error) {
+	defer annotate(&err, "finding job %s on %s", ref, cluster)
+	args := []any{cluster, ref.ID}
+	cond := "j.cluster = $1 AND j.job_id = $2"
+	if ref.IsTask {
+		args = append(args, ref.Task)
+		cond = "j.cluster = $1 AND j.array_job_id = $2 AND j.array_task_id = $3"
+	}
+	cond += " AND " + sc.where(&args)
+	rows, err := s.pool.Query(ctx, `SELECT j.id, j.submit_time, j.state FROM jobs j WHERE `+cond+`
+		ORDER BY j.submit_time DESC, j.id DESC LIMIT 100`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []JobMatch
+	for rows.Next() {
+		var m JobMatch
+		if err := rows.Scan(&m.Row, &m.Submit, &m.State); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 // Summary adds up usage in scope over a time range.

@@ -1,0 +1,99 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tally-hpc/tally/slurm"
+)
+
+// seedSlurmIDs stores, beside seedBilling's jobs, alice's array task
+// 55387_3 (raw id 55390) and her job 200 requeued once (two records, one
+// id). It returns the row ids of job 200's attempts, older first.
+func seedSlurmIDs(t *testing.T, e *testEnv) (older, newer int64) {
+	t.Helper()
+	seedBilling(t, e)
+	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	task := int64(3)
+	mk := func(id int64, submit time.Time, state string) slurm.Job {
+		return slurm.Job{Cluster: "testbed", JobID: id, Submit: submit, Start: submit.Add(time.Minute), End: submit.Add(31 * time.Minute),
+			User: "tally-t-alice", Account: "physics", Partition: "cpu", QOS: "normal", State: state, Name: fmt.Sprintf("job %d %s", id, state),
+			ElapsedSeconds: 1800, Requested: slurm.TRES{CPU: 1, MemMiB: 1024, Nodes: 1}, Allocated: slurm.TRES{CPU: 1, MemMiB: 1024, Nodes: 1}}
+	}
+	arr := mk(55390, end.Add(-2*time.Hour), "COMPLETED")
+	arr.ArrayJobID, arr.ArrayTaskID, arr.Name = 55387, &task, "array task three"
+	storeJobs(t, e, end.Add(-3*time.Hour), end, arr, mk(200, end.Add(-3*time.Hour), "REQUEUED"), mk(200, end.Add(-2*time.Hour), "COMPLETED"))
+	r := e.srv.pool.QueryRow(context.Background(), `SELECT min(id), max(id) FROM jobs WHERE job_id = 200`)
+	if err := r.Scan(&older, &newer); err != nil {
+		t.Fatal(err)
+	}
+	return older, newer
+}
+
+// A receipt has an address by cluster and Slurm's id, answered exactly as
+// the one by Tally's row id: the viewer's scope, and 404 for anything else.
+func TestReceiptBySlurmID(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	older, _ := seedSlurmIDs(t, e)
+	cases := []struct {
+		user, path string
+		status     int
+		has, not   []string
+	}{
+		{"tally-t-alice", "/jobs/testbed/55387_3", 200, []string{"Receipt for job 55387_3", "array task three", `href="/jobs/testbed/55387_3/receipt.pdf"`}, []string{"same-slurm-id"}},
+		{"tally-t-alice", "/jobs/testbed/55390", 200, []string{"Receipt for job 55387_3", `href="/jobs/testbed/55390/receipt.pdf"`}, nil},
+		// A requeued job: the attempt submitted last, with the other linked.
+		{"tally-t-alice", "/jobs/testbed/200", 200, []string{"job 200 COMPLETED", "same-slurm-id", "2 jobs", fmt.Sprintf(`href="/jobs/%d"`, older), "REQUEUED"},
+			[]string{"job 200 REQUEUED"}},
+		{"tally-t-alice", fmt.Sprintf("/jobs/%d", older), 200, []string{"job 200 REQUEUED", fmt.Sprintf(`href="/jobs/%d/receipt.pdf"`, older)}, nil},
+		{"tally-t-alice", "/jobs/testbed/101", 200, []string{"alice&#39;s job"}, nil},
+		{"tally-t-alice", "/jobs/testbed/103", 404, nil, []string{"HYPERLINK"}},
+		{"tally-t-alice", "/jobs/testbed/103/receipt.pdf", 404, nil, []string{"HYPERLINK"}},
+		{"tally-t-alice", "/jobs/elsewhere/55387_3", 404, nil, []string{"array task three"}},
+		{"tally-t-alice", "/jobs/testbed/55387_4", 404, nil, nil},
+		{"tally-t-alice", "/jobs/testbed/55387_[1-3]", 404, nil, nil},
+		{"tally-t-alice", "/jobs/testbed/relax", 404, nil, nil},
+		{"tally-t-coord", "/jobs/testbed/55387_3", 200, []string{"array task three"}, nil}, // coordinates physics
+		{"tally-t-coord", "/jobs/testbed/103", 404, nil, []string{"HYPERLINK"}},
+		{"tally-t-admin", "/jobs/testbed/103", 200, []string{"HYPERLINK"}, nil},
+		// The routes beside it keep theirs.
+		{"tally-t-alice", "/jobs/running", 200, []string{"Running and waiting now"}, nil},
+	}
+	browsers := map[string]*browser{}
+	for _, c := range cases {
+		b := browsers[c.user]
+		if b == nil {
+			b = newBrowser(t, e)
+			b.login(c.user, pamUsers[c.user], "/")
+			browsers[c.user] = b
+		}
+		resp, body := b.get(c.path)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s: %d, want %d", c.user, c.path, resp.StatusCode, c.status)
+		}
+		for _, s := range c.has {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s %s lacks %q", c.user, c.path, s)
+			}
+		}
+		for _, s := range c.not {
+			if strings.Contains(body, s) {
+				t.Errorf("%s %s shows %q", c.user, c.path, s)
+			}
+		}
+	}
+	b := browsers["tally-t-alice"]
+	if resp, pdf := b.get("/jobs/testbed/55387_3/receipt.pdf"); resp.StatusCode != 200 || !strings.HasPrefix(pdf, "%PDF-") ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), "55387_3") {
+		t.Errorf("receipt pdf by Slurm id: %d %q", resp.StatusCode, resp.Header.Get("Content-Disposition"))
+	}
+	// The job list links receipts by Slurm's id.
+	for path, link := range map[string]string{"/jobs?q=55387_3": `href="/jobs/testbed/55387_3"`, "/jobs?q=101": `href="/jobs/testbed/101"`} {
+		if _, body := b.get(path); !strings.Contains(body, link) {
+			t.Errorf("%s does not link %s", path, link)
+		}
+	}
+}
