@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -115,6 +114,17 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 	}
 	view := templates.PeriodView{Period: f.periodHead(ps, currency), Statements: f.statements(ps.Statements), Adjustments: adjustmentRows(adj),
 		CanClose: v.Has(RoleAdmin), CanAdjust: v.Has(RoleAdmin), CanExport: true, Form: form}
+	if view.CanAdjust && !ps.Period.Closed() {
+		// The form's account is a choice among the accounts Tally knows.
+		details, err := s.billing.AccountDetailsAll(ctx)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		for _, d := range details {
+			view.Form.Accounts = append(view.Form.Accounts, d.Account)
+		}
+	}
 	for _, b := range []struct {
 		by  string
 		dst *[]templates.BreakdownRow
@@ -187,15 +197,7 @@ func (s *Server) addAdjustment(w http.ResponseWriter, r *http.Request, v *Viewer
 		return
 	}
 	a.Amount = amt
-	if strings.TrimSpace(f.JobID) != "" {
-		id, err := strconv.ParseInt(strings.TrimSpace(f.JobID), 10, 64)
-		if err != nil {
-			f.Error = "Job id: give the number Slurm uses"
-			s.renderPeriod(w, r, v, http.StatusUnprocessableEntity, f)
-			return
-		}
-		a.JobID = &id
-	}
+	a.Job = strings.TrimSpace(f.JobID) // Slurm's id: 55387, or 55387_3 for an array task
 	id, err := s.billing.AddAdjustment(r.Context(), a)
 	var be *billing.Error
 	if errors.As(err, &be) {

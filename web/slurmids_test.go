@@ -10,12 +10,11 @@ import (
 	"github.com/tally-hpc/tally/slurm"
 )
 
-// seedSlurmIDs stores, beside seedBilling's jobs, alice's array task
+// seedSlurmIDs stores, beside seedBilling's jobs (seeded first), alice's array task
 // 55387_3 (raw id 55390) and her job 200 requeued once (two records, one
 // id). It returns the row ids of job 200's attempts, older first.
 func seedSlurmIDs(t *testing.T, e *testEnv) (older, newer int64) {
 	t.Helper()
-	seedBilling(t, e)
 	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	task := int64(3)
 	mk := func(id int64, submit time.Time, state string) slurm.Job {
@@ -37,6 +36,7 @@ func seedSlurmIDs(t *testing.T, e *testEnv) (older, newer int64) {
 // the one by Tally's row id: the viewer's scope, and 404 for anything else.
 func TestReceiptBySlurmID(t *testing.T) {
 	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
 	older, _ := seedSlurmIDs(t, e)
 	cases := []struct {
 		user, path string
@@ -95,5 +95,52 @@ func TestReceiptBySlurmID(t *testing.T) {
 		if _, body := b.get(path); !strings.Contains(body, link) {
 			t.Errorf("%s does not link %s", path, link)
 		}
+	}
+}
+
+// An adjustment names its job as Slurm does, array tasks too, and its
+// account is chosen from a list.
+func TestAdjustmentBySlurmID(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	_, period := seedWithPeriod(t, e)
+	seedSlurmIDs(t, e)
+	b := newBrowser(t, e)
+	b.login("tally-t-admin", pamUsers["tally-t-admin"], "/")
+	_, page := b.get("/periods/" + period)
+	for _, s := range []string{`<select name="account" required>`, `<option value="physics">physics</option>`, `<option value="chem">chem</option>`} {
+		if !strings.Contains(page, s) {
+			t.Errorf("adjustment form lacks %s", s)
+		}
+	}
+	cases := []struct {
+		account, job string
+		status       int
+		says         string
+	}{
+		{"physics", "55387_3", 303, ""},
+		{"physics", " 200 ", 303, ""}, // the attempt submitted last
+		{"physics", "55390", 303, ""}, // the array task's own raw id
+		{"physics", "55387_[1-3]", 422, "give Slurm&#39;s job id"},
+		{"physics", "55387_9", 422, "job 55387_9 is not a job of account physics"},
+		{"chem", "55387_3", 422, "job 55387_3 is not a job of account chem"},
+	}
+	for _, c := range cases {
+		resp, body := b.post("/periods/"+period+"/adjustments", map[string][]string{"account": {c.account}, "job_id": {c.job},
+			"amount": {"-1.00"}, "reason": {"slow node"}})
+		if resp.StatusCode != c.status || !strings.Contains(body, c.says) {
+			t.Errorf("job %q of %s: %d, want %d saying %q", c.job, c.account, resp.StatusCode, c.status, c.says)
+		}
+		if c.status == 422 && !strings.Contains(body, `<option value="`+c.account+`" selected>`) {
+			t.Errorf("job %q: the form forgot the account chosen", c.job)
+		}
+	}
+	_, page = b.get("/periods/" + period)
+	for _, s := range []string{"<td>55387_3</td>", "<td>200</td>"} {
+		if strings.Count(page, s) == 0 {
+			t.Errorf("the period's adjustments do not show job %s", s)
+		}
+	}
+	if n := strings.Count(page, "<td>55387_3</td>"); n != 2 {
+		t.Errorf("adjustments naming 55387_3 (typed as such and as 55390): %d, want 2", n)
 	}
 }
