@@ -23,7 +23,7 @@ type Adjustment struct {
 	JobID   *int64 // the Slurm job id (the raw one of an array task), when it concerns one job
 	// Job is Slurm's name for that job, 55387 or 55387_3 for an array
 	// task: what AddAdjustment reads (JobID when empty) and Adjustments fill.
-	Job string
+	Job     string
 	Amount  billing.Micros
 	Reason  string
 	Author  string
