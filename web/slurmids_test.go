@@ -144,3 +144,78 @@ func TestAdjustmentBySlurmID(t *testing.T) {
 		t.Errorf("adjustments naming 55387_3 (typed as such and as 55390): %d, want 2", n)
 	}
 }
+
+// The job list sorts on the server, numbers as numbers, by links in its
+// headers; an order or a date it cannot read is refused beside its field.
+func TestJobListSortsOnTheServer(t *testing.T) {
+	e := newAuthServer(t, "", nil)
+	seedBilling(t, e)
+	end := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
+	var jobs []slurm.Job
+	for i, sec := range []int64{9, 100, 10} { // as text 10 < 100 < 9
+		jobs = append(jobs, slurm.Job{Cluster: "testbed", JobID: int64(301 + i), Submit: end.Add(-time.Hour), Start: end.Add(-time.Duration(sec) * time.Second),
+			End: end, User: "tally-t-alice", Account: "physics", Partition: "cpu", QOS: "normal", State: "COMPLETED", Name: fmt.Sprintf("short %d", sec),
+			ElapsedSeconds: sec, Requested: slurm.TRES{CPU: 1, MemMiB: 100, Nodes: 1}, Allocated: slurm.TRES{CPU: 1, MemMiB: 100, Nodes: 1}})
+	}
+	storeJobs(t, e, end.Add(-time.Hour), end, jobs...)
+	b := newBrowser(t, e)
+	b.login("tally-t-alice", pamUsers["tally-t-alice"], "/")
+
+	order := func(body string, names ...string) []int {
+		var at []int
+		for _, n := range names {
+			at = append(at, strings.Index(body, n))
+		}
+		return at
+	}
+	resp, body := b.get("/jobs?q=short&sort=elapsed&dir=asc")
+	if resp.StatusCode != 200 {
+		t.Fatalf("sorted list: %d", resp.StatusCode)
+	}
+	if at := order(body, "short 9", "short 10", "short 100"); !(at[0] >= 0 && at[0] < at[1] && at[1] < at[2]) {
+		t.Errorf("elapsed ascending is not numeric: positions %v", at)
+	}
+	for _, s := range []string{
+		`<th scope="col" class="num" aria-sort="ascending"><a class="sort" href="/jobs?dir=desc&amp;q=short&amp;sort=elapsed">Elapsed</a></th>`,
+		`<th scope="col"><a class="sort" href="/jobs?dir=desc&amp;q=short&amp;sort=partition">Partition</a></th>`,
+	} {
+		if !strings.Contains(body, s) {
+			t.Errorf("job list headers lack %s\n%s", s, body[strings.Index(body, "<thead>"):strings.Index(body, "</thead>")])
+		}
+	}
+	if strings.Contains(body, "data-sortable") {
+		t.Error("the paged job list is sorted in the browser too, over one page")
+	}
+	_, csvBody := b.get("/jobs.csv?q=short&sort=elapsed&dir=desc")
+	if at := order(csvBody, "short 100", "short 10,", "short 9,"); !(at[0] >= 0 && at[0] < at[1] && at[1] < at[2]) {
+		t.Errorf("the CSV is not in the list's order: positions %v\n%s", at, csvBody)
+	}
+	// A short, complete table keeps sorting in the browser.
+	if _, home := b.get("/"); !strings.Contains(home, "<table data-sortable>") {
+		t.Error("the dashboard's recent jobs are no longer sortable in place")
+	}
+
+	for _, c := range []struct {
+		path, testid, says string
+	}{
+		{"/jobs?from=2026-13-45", "from-error", `The &#34;from&#34; date must be a day such as 2026-03-31; &#34;2026-13-45&#34; is not one.`},
+		{"/jobs?to=yesterday&q=short", "to-error", `&#34;yesterday&#34; is not one`},
+		{"/jobs?sort=colour", "sort-error", `cannot be sorted by &#34;colour&#34;: sort by one of job, name, user`},
+		{"/jobs?sort=cost&dir=up", "sort-error", `neither asc nor desc`},
+	} {
+		resp, body := b.get(c.path)
+		if resp.StatusCode != 400 || !strings.Contains(body, `data-testid="`+c.testid+`"`) || !strings.Contains(body, c.says) ||
+			strings.Contains(body, "short 9") {
+			t.Errorf("%s: %d, want 400 saying %q beside the field\n%.2000s", c.path, resp.StatusCode, c.says, body)
+		}
+	}
+	if _, body := b.get("/jobs?from=2026-13-45"); !strings.Contains(body, `aria-invalid="true" aria-describedby="from-error"`) ||
+		!strings.Contains(body, `value="2026-13-45"`) {
+		t.Error("the bad date is not marked on its field, or not kept to correct")
+	}
+	for _, p := range []string{"/jobs.csv?sort=colour"} {
+		if resp, _ := b.get(p); resp.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", p, resp.StatusCode)
+		}
+	}
+}

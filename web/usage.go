@@ -244,6 +244,20 @@ func (s *Server) jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 	}
 	f := billingpg.JobFilter{Cluster: cluster, Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
 		State: q.Get("state"), Search: q.Get("q"), Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
+	// An order that cannot be given is refused, never quietly replaced:
+	// a CSV must come in the order asked for.
+	if !billingpg.SortKnown(sort) {
+		var keys []string
+		for _, c := range jobColumns() {
+			if c.key != "" {
+				keys = append(keys, c.key)
+			}
+		}
+		return f, &fieldError{"sort", inputError{fmt.Sprintf("A job list cannot be sorted by %q: sort by one of %s.", sort, strings.Join(keys, ", "))}}
+	}
+	if d := q.Get("dir"); d != "" && d != "asc" && d != "desc" {
+		return f, &fieldError{"sort", inputError{fmt.Sprintf("The sort direction %q is neither asc nor desc.", d)}}
+	}
 	date := func(key string) (time.Time, error) {
 		v := q.Get(key)
 		if v == "" {
@@ -251,7 +265,7 @@ func (s *Server) jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 		}
 		t, err := time.Parse("2006-01-02", v)
 		if err != nil || t.Year() < 1970 || t.Year() > 9999 {
-			return time.Time{}, &inputError{fmt.Sprintf("The %q date must be a day such as 2026-03-31.", key)}
+			return time.Time{}, &fieldError{key, inputError{fmt.Sprintf("The %q date must be a day such as 2026-03-31; %q is not one.", key, v)}}
 		}
 		return t, nil
 	}
@@ -280,6 +294,24 @@ func (s *Server) jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 		}
 	}
 	return f, nil
+}
+
+// fieldError is input refused because of one field of a form: the page
+// shows its message beside that field; elsewhere it is an inputError.
+type fieldError struct {
+	field string // the query key
+	inputError
+}
+
+func (e *fieldError) Unwrap() error { return &e.inputError }
+
+// jobColumns are the job list's columns, in the table's order, with the
+// sort each header asks for ("" for none).
+func jobColumns() []struct{ key, label string } {
+	return []struct{ key, label string }{
+		{"job", "Job"}, {"name", "Name"}, {"user", "User"}, {"account", "Account"}, {"partition", "Partition"}, {"state", "State"},
+		{"end", "Ended"}, {"elapsed", "Elapsed"}, {"cpus", "CPUs"}, {"gpus", "GPUs"}, {"efficiency", "Efficiency"}, {"cost", "Cost"},
+	}
 }
 
 // jobsPager links the neighbouring pages of a keyset-paged job list: one
@@ -337,6 +369,17 @@ func keysetPage(f billingpg.JobFilter, rows []billingpg.JobRow, size int) (page 
 
 func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	f, err := s.jobFilter(r)
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		// The form again with what is wrong beside the field, and no list:
+		// a filter that cannot be read is not taken as no filter.
+		q := r.URL.Query()
+		d := templates.JobsData{Heading: "Jobs", Form: templates.JobFilterForm{Cluster: q.Get("cluster"), Clusters: s.clusterNames(),
+			Account: q.Get("account"), Partition: q.Get("partition"), QOS: q.Get("qos"), State: q.Get("state"), Search: q.Get("q"),
+			From: q.Get("from"), To: q.Get("to"), Errors: map[string]string{fe.field: fe.Message}}}
+		s.render(w, r, http.StatusBadRequest, templates.Jobs(s.page(r, "Jobs"), d))
+		return
+	}
 	if err != nil {
 		s.badInput(w, r, err)
 		return
@@ -362,13 +405,15 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	if f.Account != "" {
 		d.Heading = "Jobs of account " + f.Account
 	}
-	for _, col := range []struct{ key, label string }{{"end", "End"}, {"cost", "Cost"}, {"elapsed", "Elapsed"}, {"cpus", "CPUs"}, {"efficiency", "Efficiency"}, {"job", "Job id"}} {
+	// Every header sorts the whole list on the server (first click: the
+	// column's largest first), and again the other way when it is the
+	// current order.
+	for _, col := range jobColumns() {
 		sq := r.URL.Query()
 		sq.Del("after")
 		sq.Del("before")
 		sq.Set("sort", col.key)
-		state := ""
-		dir := "desc"
+		state, dir := "", "desc"
 		if f.Sort == col.key {
 			state = "descending"
 			if !f.Desc {
@@ -378,7 +423,7 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 			}
 		}
 		sq.Set("dir", dir)
-		d.Sorts = append(d.Sorts, templates.SortLink{Label: col.label, Href: "/jobs?" + sq.Encode(), Sort: state})
+		d.Sorts = append(d.Sorts, templates.SortLink{Key: col.key, Label: col.label, Href: "/jobs?" + sq.Encode(), Sort: state})
 	}
 	s.render(w, r, http.StatusOK, templates.Jobs(s.pageWith(r, "Jobs", pol), d))
 }

@@ -55,7 +55,7 @@ type JobFilter struct {
 	Search    string    // a job id, or part of a job name
 	From      time.Time // end time, inclusive
 	To        time.Time // end time, exclusive
-	Sort      string    // end, cost, elapsed, cpus, efficiency, job, user, account
+	Sort      string    // end, cost, elapsed, cpus, gpus, efficiency, job, name, user, account, partition, state
 	Desc      bool
 	Limit     int
 	// Keyset pagination: at most one of After and Before. A page is found
@@ -85,8 +85,22 @@ func sortColumn(name string) (col, typ string, ok bool) {
 		return "j.username", "text", true
 	case "account":
 		return "j.account", "text", true
+	case "name":
+		return "j.name", "text", true
+	case "partition":
+		return "j.partition", "text", true
+	case "state":
+		return "j.state", "text", true
+	case "gpus":
+		return "j.req_gpu", "bigint", true
 	}
 	return "", "", false
+}
+
+// SortKnown says whether a job list can be sorted by name.
+func SortKnown(name string) bool {
+	_, _, ok := sortColumn(name)
+	return ok
 }
 
 // filterConds renders the scope and filter (without sorting or paging) as
@@ -258,7 +272,10 @@ func keyset(col, typ, beyond string, cur *Cursor, nullsAhead bool, args *[]any) 
 	}
 	*args = append(*args, cur.Value)
 	v := fmt.Sprintf("$%d::%s", len(*args), typ)
-	cond := fmt.Sprintf("%[1]s %[2]s %[3]s OR (%[1]s = %[3]s AND j.id %[2]s %[4]s)", col, beyond, v, id)
+	// A row comparison, past (value, id) in one step: ties on the value
+	// are ordered by id, so no row is skipped or shown twice at a page's
+	// edge, and PostgreSQL can start an index scan at the cursor.
+	cond := fmt.Sprintf("(%[1]s, j.id) %[2]s (%[3]s, %[4]s)", col, beyond, v, id)
 	if nullsAhead {
 		cond += " OR " + col + " IS NULL"
 	}
