@@ -67,7 +67,7 @@ func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (_ int64,
 		}
 		cond, args := "job_id = $1", []any{ref.ID, a.Account}
 		if ref.IsTask {
-			cond, args = "array_job_id = $1 AND array_task_id = $3", append(args, ref.Task)
+			cond, args = "array_job_id = $1 AND array_task_id = $3 AND array_job_id <> 0", append(args, ref.Task) // <> 0: jobs_array_task_idx
 		}
 		// An id Slurm gave several of the account's jobs (each attempt of a
 		// requeued job) names the one submitted last, as its receipt does.

@@ -135,7 +135,7 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 			add("(j.job_id = $? OR j.array_job_id = $?)", ref.ID)
 		} else if ok {
 			// Slurm's own name of an array task: 55387_3.
-			add("j.array_job_id = $?", ref.ID)
+			add("j.array_job_id = $? AND j.array_job_id <> 0", ref.ID) // <> 0: jobs_array_task_idx
 			add("j.array_task_id = $?", ref.Task)
 		} else {
 			add("j.name ILIKE $?", "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)+"%")
@@ -204,7 +204,15 @@ func (s *ReportStore) eachJob(ctx context.Context, sc Scope, f JobFilter, fn fun
 	if f.Before != nil {
 		nulls = "NULLS FIRST"
 	}
-	if f.After != nil {
+	// Forwards from a row with a value, the rows to come are those past it
+	// and then those without a value. The two are read apart (see below),
+	// so the row comparison starts the index scan at the cursor instead of
+	// filtering every row before it.
+	var past, valueless []string
+	if f.After != nil && !f.After.Null && !strings.HasPrefix(col, "c.") {
+		past = append(slices.Clone(conds), keyset(col, typ, beyond, f.After, false, &args))
+		valueless = append(slices.Clone(conds), col+" IS NULL")
+	} else if f.After != nil {
 		conds = append(conds, keyset(col, typ, beyond, f.After, true, &args))
 	} else if f.Before != nil {
 		conds = append(conds, keyset(col, typ, beyond, f.Before, false, &args))
@@ -227,7 +235,12 @@ func (s *ReportStore) eachJob(ctx context.Context, sc Scope, f JobFilter, fn fun
 	} else {
 		// The page is chosen from jobs alone; charges are looked up for
 		// its rows only, not for every job that matches.
-		q = `SELECT ` + columns + ` FROM (SELECT * FROM jobs j WHERE ` + strings.Join(conds, " AND ") + order + limit + `) j ` + charges + order
+		page := `SELECT * FROM jobs j WHERE ` + strings.Join(conds, " AND ") + order + limit
+		if past != nil {
+			page = `SELECT * FROM ((SELECT * FROM jobs j WHERE ` + strings.Join(past, " AND ") + order + limit + `)
+				UNION ALL (SELECT * FROM jobs j WHERE ` + strings.Join(valueless, " AND ") + order + limit + `)) j` + order + limit
+		}
+		q = `SELECT ` + columns + ` FROM (` + page + `) j ` + charges + order
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -487,7 +500,7 @@ func (s *ReportStore) JobsByRef(ctx context.Context, sc Scope, cluster string, r
 	cond := "j.cluster = $1 AND j.job_id = $2"
 	if ref.IsTask {
 		args = append(args, ref.Task)
-		cond = "j.cluster = $1 AND j.array_job_id = $2 AND j.array_task_id = $3"
+		cond = "j.cluster = $1 AND j.array_job_id = $2 AND j.array_task_id = $3 AND j.array_job_id <> 0" // <> 0: jobs_array_task_idx
 	}
 	cond += " AND " + sc.where(&args)
 	rows, err := s.pool.Query(ctx, `SELECT j.id, j.submit_time, j.state FROM jobs j WHERE `+cond+`
