@@ -27,12 +27,21 @@ func Duration(sec int64) string {
 	return fmt.Sprintf("%02d:%02d:%02d", h, m, s)
 }
 
-// When shows a time in UTC, or a dash.
+// Timestamp is how pages, PDFs and statements show a moment: to the
+// minute, with its zone, "2026-11-03 14:05 UTC". Tally keeps and shows
+// times in UTC, as Slurm's accounting is read; every page formats through
+// here (or TimestampSeconds), so a configured zone would be one change.
+func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
+
+// TimestampSeconds is Timestamp to the second, for logs (audit, ingest runs).
+func TimestampSeconds(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") }
+
+// When shows a time as Timestamp does, or a dash for none.
 func When(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return "—"
 	}
-	return t.UTC().Format("2006-01-02 15:04")
+	return Timestamp(*t)
 }
 
 // Percent shows parts per million as a percentage.
@@ -87,4 +96,20 @@ func Plural(n int64, one, many string) string {
 		return Count(n) + " " + one
 	}
 	return Count(n) + " " + many
+}
+
+// Requested is what a job asked for, on its receipt and in its PDF:
+// "1 CPU, 2,048 MiB, 0 GPUs".
+func Requested(cpus, memMiB, gpus int64) string {
+	return Plural(cpus, "CPU", "CPUs") + ", " + Count(memMiB) + " MiB, " + Plural(gpus, "GPU", "GPUs")
+}
+
+// Noun is the noun for a count already shown (as Count shows it), for
+// pages that keep the number in an element of its own: "job" after "1",
+// "jobs" after anything else.
+func Noun(shown, one, many string) string {
+	if shown == "1" {
+		return one
+	}
+	return many
 }

@@ -151,7 +151,7 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 		}
 		view.Anomalies, view.Changes, view.CanRecord = anomalyRows(anomalies), f.changes(changes, currency), true
 		if at != nil {
-			view.LastPreview = at.UTC().Format("2006-01-02 15:04 UTC")
+			view.LastPreview = templates.Timestamp(*at)
 		}
 	}
 	s.render(w, r, status, templates.PeriodPage(s.pageWith(r, "Period "+ps.Period.Name, pol), view))
@@ -333,7 +333,7 @@ func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer)
 		{Text: title, Bold: true, Size: 16},
 		{Text: fmt.Sprintf("Period %s: %s to %s (UTC)", ps.Period.Name, ps.Period.Starts.UTC().Format("2006-01-02"), ps.Period.Ends.UTC().Format("2006-01-02"))},
 		{Text: "Account " + account + " " + d.DisplayName, Bold: true, Gap: true},
-		{Text: fmt.Sprintf("%d jobs charged", st.Jobs)},
+		{Text: templates.Plural(int64(st.Jobs), "job", "jobs") + " charged"},
 	}
 	for _, x := range []struct{ k, v string }{{"PI", d.PI}, {"Cost centre", d.CostCentre}, {"PO", d.PONumber}} {
 		if x.v != "" {
@@ -420,8 +420,8 @@ func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer
 	}
 	lines := []pdfdoc.Line{
 		{Text: "Statement for " + us.User + ", period " + us.Period.Name, Bold: true, Size: 16},
-		{Text: fmt.Sprintf("%s to %s (UTC), %s; %d jobs, %s core-hours, %s GPU-hours", us.Period.Starts.UTC().Format("2006-01-02"),
-			us.Period.Ends.UTC().Format("2006-01-02"), us.Period.Status, us.Jobs, us.CoreHours, us.GPUHours)},
+		{Text: fmt.Sprintf("%s to %s (UTC), %s; %s, %s core-hours, %s GPU-hours", us.Period.Starts.UTC().Format("2006-01-02"),
+			us.Period.Ends.UTC().Format("2006-01-02"), us.Period.Status, templates.Plural(int64(us.Jobs), "job", "jobs"), us.CoreHours, us.GPUHours)},
 	}
 	byCluster := len(billing.LineClusters(us.Lines)) > 1
 	head := fmt.Sprintf("%-12s %6s %16s %12s", "Component", "Jobs", "Exact", "Amount")

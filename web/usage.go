@@ -189,7 +189,7 @@ func (s *Server) freshness(r *http.Request) string {
 	if ago < 0 {
 		ago = 0
 	}
-	return fmt.Sprintf("Records up to %s (%s ago).", last.UTC().Format("2006-01-02 15:04 UTC"), humanDuration(ago))
+	return fmt.Sprintf("Records up to %s (%s ago).", templates.Timestamp(*last), humanDuration(ago))
 }
 
 // refresh pulls the viewer's own recent records from every cluster, with
@@ -689,7 +689,7 @@ func (s *Server) renderRateCards(w http.ResponseWriter, r *http.Request, status 
 		if cl == "" {
 			cl = "any"
 		}
-		rows = append(rows, templates.RateCardRow{ID: c.ID, Name: c.Name, Version: c.Version, EffectiveFrom: c.EffectiveFrom.UTC().Format("2006-01-02 15:04"),
+		rows = append(rows, templates.RateCardRow{ID: c.ID, Name: c.Name, Version: c.Version, EffectiveFrom: templates.Timestamp(c.EffectiveFrom),
 			Currency: c.Currency, Cluster: cl, InForce: c == inForce, Spec: string(spec)})
 	}
 	if draft == "" && len(cards) > 0 {
@@ -728,7 +728,7 @@ func (s *Server) addRateCard(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	s.log.Info("rate card version added", "by", v.User, "card", c.Name, "version", c.Version, "effective_from", c.EffectiveFrom)
 	s.recordAdmin(r, v, "rate_card_added", fmt.Sprintf("%s v%d effective %s", c.Name, c.Version, c.EffectiveFrom.Format(time.RFC3339)))
 	s.flash(r, "success", fmt.Sprintf("Added %s version %d, effective %s. Open periods are re-rated at the next ingest.",
-		c.Name, c.Version, c.EffectiveFrom.Format("2006-01-02 15:04 UTC")))
+		c.Name, c.Version, templates.Timestamp(c.EffectiveFrom)))
 	http.Redirect(w, r, "/admin/rates", http.StatusSeeOther)
 }
 
@@ -936,7 +936,7 @@ func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		{Text: fmt.Sprintf("%s · user %s · account %s · %s/%s/%s · %s", j.Name, j.User, j.Account, j.Cluster, j.Partition, j.QOS, j.State)},
 		{Text: fmt.Sprintf("Submitted %s · started %s · ended %s · elapsed %s", templates.When(&j.Submit), templates.When(j.Start),
 			templates.When(j.End), templates.Duration(j.ElapsedSeconds))},
-		{Text: fmt.Sprintf("Requested %d CPUs, %d MiB, %d GPUs · CPU time used %s", j.CPUs, j.MemMiB, j.GPUs, templates.Duration(j.CPUTimeMicros/1_000_000))},
+		{Text: fmt.Sprintf("Requested %s · CPU time used %s", templates.Requested(j.CPUs, j.MemMiB, j.GPUs), templates.Duration(j.CPUTimeMicros/1_000_000))},
 	}
 	for _, c := range rc.Charges {
 		head := "Not yet in a billing period"
