@@ -63,7 +63,7 @@ func TestGoldenHTML(t *testing.T) {
 		"jobs-page": templates.Jobs(page("Jobs", "/jobs"), templates.JobsData{Heading: "Jobs", Rows: jobs(), CSVHref: "/jobs.csv?",
 			Totals: templates.JobTotalsView{Jobs: "1,234", CoreHours: "16.00", GPUHours: "2.00", Total: templates.Figure{Shown: "12.35 EUR", Exact: "12.345678"}},
 			Pager:  templates.Pager{NextHref: "/jobs?after=v.8.x", PrevHref: "/jobs?before=v.7.y", FirstHref: "/jobs"},
-			Sorts:  []templates.SortLink{{Label: "End", Href: "/jobs?sort=end&dir=asc", Sort: "descending"}, {Label: "Cost", Href: "/jobs?sort=cost&dir=desc"}}}),
+			Sorts:  []templates.SortLink{{Key: "end", Label: "Ended", Href: "/jobs?sort=end&dir=asc", Sort: "descending"}, {Key: "cost", Label: "Cost", Href: "/jobs?sort=cost&dir=desc"}}}),
 		"jobs-empty-filter": templates.Jobs(page("Jobs", "/jobs"), templates.JobsData{Heading: "Jobs", Form: templates.JobFilterForm{State: "FAILED"}}),
 		"dashboard": templates.Dashboard(page("", "/"), templates.DashboardData{Scope: "your jobs", MonthName: "November 2026",
 			Month: templates.SummaryView{Jobs: "2", CoreHours: "16.00", GPUHours: "2.00", Efficiency: "62%",

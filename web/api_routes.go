@@ -129,6 +129,8 @@ type apiJob struct {
 	JobID          int64      `json:"job_id"`
 	ArrayJobID     int64      `json:"array_job_id"`
 	ArrayTaskID    *int64     `json:"array_task_id"`
+	SlurmID        string     `json:"slurm_id" doc:"Slurm's name for the job: 55387, or 55387_3 for an array task"`
+	ReceiptURL     string     `json:"receipt_url" doc:"its receipt page in Tally, by cluster and slurm_id"`
 	Name           string     `json:"name"`
 	User           string     `json:"user"`
 	Account        string     `json:"account"`
@@ -153,7 +155,8 @@ type apiJobList struct {
 }
 
 func (f figures) job(j billingpg.JobRow) apiJob {
-	out := apiJob{ID: j.Row, Cluster: j.Cluster, JobID: j.JobID, ArrayJobID: j.ArrayJobID, ArrayTaskID: j.ArrayTaskID, Name: j.Name,
+	out := apiJob{ID: j.Row, Cluster: j.Cluster, JobID: j.JobID, ArrayJobID: j.ArrayJobID, ArrayTaskID: j.ArrayTaskID,
+		SlurmID: templates.JobLabel(j.JobID, j.ArrayJobID, j.ArrayTaskID), ReceiptURL: templates.JobHref(j.Cluster, j.JobID, j.ArrayJobID, j.ArrayTaskID), Name: j.Name,
 		User: j.User, Account: j.Account, Partition: j.Partition, QOS: j.QOS, State: j.State, Submit: j.Submit.UTC(),
 		Start: apiTime(j.Start), End: apiTime(j.End), ElapsedSeconds: j.ElapsedSeconds, CPUs: j.CPUs, MemMiB: j.MemMiB, GPUs: j.GPUs,
 		CPUTimeSeconds: j.CPUTimeMicros / 1_000_000}

@@ -32,7 +32,7 @@ func tokenRows(ts []apiToken, now time.Time) []templates.APITokenRow {
 		if t == nil {
 			return "never"
 		}
-		return t.UTC().Format("2006-01-02 15:04")
+		return templates.Timestamp(*t)
 	}
 	out := make([]templates.APITokenRow, 0, len(ts))
 	for _, t := range ts {

@@ -130,7 +130,7 @@ func (s *Server) budgetViewsWithAlerts(ctx context.Context, pol billing.Policy, 
 	held := map[string]string{}
 	for _, h := range holds {
 		if h.LiftedAt == nil && !h.DryRun {
-			held[h.Account] = fmt.Sprintf("%s on %s since %s", h.How, h.Cluster, h.HeldAt.UTC().Format("2006-01-02 15:04 UTC"))
+			held[h.Account] = fmt.Sprintf("%s on %s since %s", h.How, h.Cluster, templates.Timestamp(h.HeldAt))
 		}
 	}
 	return budgetViews(pol, bals, rows, held), nil
@@ -142,7 +142,7 @@ func alertRow(a billingpg.Alert) templates.AlertRow {
 	if a.Kind == billingpg.AlertRunsOut {
 		what = fmt.Sprintf("runs out within %d days", a.Threshold)
 	}
-	row := templates.AlertRow{When: a.CrossedAt.UTC().Format("2006-01-02 15:04 UTC"), What: what, To: strings.Join(a.Recipients, ", ")}
+	row := templates.AlertRow{When: templates.Timestamp(a.CrossedAt), What: what, To: strings.Join(a.Recipients, ", ")}
 	var status []string
 	switch {
 	case a.Skipped != "":

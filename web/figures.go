@@ -90,9 +90,7 @@ func adjustmentRows(as []billingpg.Adjustment) []templates.AdjustmentRow {
 	out := make([]templates.AdjustmentRow, 0, len(as))
 	for _, a := range as {
 		r := templates.AdjustmentRow{Account: a.Account, User: a.User, Amount: a.Amount.String(), Reason: a.Reason, Author: a.Author}
-		if a.JobID != nil {
-			r.Job = strconv.FormatInt(*a.JobID, 10)
-		}
+		r.Job = a.Job
 		out = append(out, r)
 	}
 	return out

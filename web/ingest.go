@@ -125,7 +125,7 @@ func (s *Server) ingestStatus(ctx context.Context, page int) (templates.IngestSt
 		return st, err
 	}
 	for _, run := range runs {
-		st.Runs = append(st.Runs, templates.IngestRun{Cluster: run.Cluster, Started: run.Started.UTC().Format("2006-01-02 15:04:05"),
+		st.Runs = append(st.Runs, templates.IngestRun{Cluster: run.Cluster, Started: templates.TimestampSeconds(run.Started),
 			Window: run.WindowStart.UTC().Format("01-02 15:04") + " → " + run.WindowEnd.UTC().Format("01-02 15:04"),
 			Source: run.Source, Fallback: run.Fallback, Trigger: run.Trigger, New: run.New, Changed: run.Changed,
 			Unchanged: run.Unchanged, Rejected: run.Rejected, Took: run.Took.Round(time.Millisecond).String(), Error: run.Error})
@@ -153,7 +153,7 @@ func (s *Server) clusterIngest(ctx context.Context, cluster string) (templates.C
 		return ci, err
 	}
 	if lastGood != nil {
-		ci.LastGood = lastGood.UTC().Format("2006-01-02 15:04 UTC")
+		ci.LastGood = templates.Timestamp(*lastGood)
 		ci.Lag = humanDuration(time.Since(*lastGood))
 	}
 	f, err := jobstore.ReadFreshness(ctx, s.pool, cluster)
@@ -168,7 +168,7 @@ func (s *Server) clusterIngest(ctx context.Context, cluster string) (templates.C
 		return ci, err
 	}
 	if ok {
-		ci.LastError, ci.LastErrorAt = msg, at.UTC().Format("2006-01-02 15:04 UTC")
+		ci.LastError, ci.LastErrorAt = msg, templates.Timestamp(at)
 	}
 	return ci, nil
 }

@@ -304,7 +304,7 @@ func TestJourneyAdmin(t *testing.T) {
 	j.run(chromedp.Navigate(j.base+"/periods/"+period), chromedp.WaitVisible(`[data-testid=add-adjustment]`))
 	j.shot("period-preview")
 	j.follow(`[data-testid=add-adjustment]`, `input[name=amount]`)
-	j.run(chromedp.SendKeys(`input[name=account]`, "physics"),
+	j.run(chromedp.SetValue(`select[name=account]`, "physics", chromedp.ByQuery), // a choice, not free text
 		chromedp.SendKeys(`input[name=amount]`, "-5.00"),
 		chromedp.SendKeys(`input[name=reason]`, "cluster outage credit"))
 	j.follow(`form[action$="/adjustments"] button[type=submit]`, `.flash`)

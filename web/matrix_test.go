@@ -23,6 +23,9 @@ func TestAuthorisationMatrixWithForeignIDs(t *testing.T) {
 	}{
 		{fmt.Sprintf("/jobs/%d", chemJob), map[string]want{"tally-t-alice": {404, false}, "tally-t-coord": {404, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
 		{fmt.Sprintf("/jobs/%d/receipt.pdf", chemJob), map[string]want{"tally-t-alice": {404, false}, "tally-t-coord": {404, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
+		// The same receipt by cluster and Slurm's id answers the same.
+		{"/jobs/testbed/103", map[string]want{"tally-t-alice": {404, false}, "tally-t-coord": {404, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
+		{"/jobs/testbed/103/receipt.pdf", map[string]want{"tally-t-alice": {404, false}, "tally-t-coord": {404, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
 		{"/jobs?account=chem", map[string]want{"tally-t-alice": {200, false}, "tally-t-coord": {200, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
 		{"/jobs.csv?account=chem", map[string]want{"tally-t-alice": {200, false}, "tally-t-coord": {200, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},
 		{"/accounts/chem", map[string]want{"tally-t-alice": {403, false}, "tally-t-coord": {404, false}, "tally-t-fin": {200, true}, "tally-t-admin": {200, true}}},

@@ -149,7 +149,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	}
 	out := make([]templates.AuditRow, 0, len(events))
 	for _, e := range events {
-		out = append(out, templates.AuditRow{At: e.At.UTC().Format("2006-01-02 15:04:05"), Username: e.Username, Action: e.Action,
+		out = append(out, templates.AuditRow{At: templates.TimestampSeconds(e.At), Username: e.Username, Action: e.Action,
 			Address: e.Address, Detail: e.Detail})
 	}
 	pg := templates.Pager{Page: page, HasPrev: page > 1, Base: "/admin/audit"}

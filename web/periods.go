@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -116,7 +115,7 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 	view := templates.PeriodView{Period: f.periodHead(ps, currency), Statements: f.statements(ps.Statements), Adjustments: adjustmentRows(adj),
 		CanClose: v.Has(RoleAdmin), CanAdjust: v.Has(RoleAdmin), CanExport: true}
 	if !ps.Period.Closed() && !ps.Period.Closable(time.Now()) {
-		view.ClosableAfter = ps.Period.ClosableAt().UTC().Format("2006-01-02 15:04 UTC")
+		view.ClosableAfter = templates.Timestamp(ps.Period.ClosableAt())
 	}
 	for _, b := range []struct {
 		by  string
@@ -144,7 +143,7 @@ func (s *Server) renderPeriod(w http.ResponseWriter, r *http.Request, v *Viewer,
 		}
 		view.Anomalies, view.Changes, view.CanRecord = anomalyRows(anomalies, ps.Period), f.changes(changes, currency), true
 		if at != nil {
-			view.LastPreview = at.UTC().Format("2006-01-02 15:04 UTC")
+			view.LastPreview = templates.Timestamp(*at)
 		}
 	}
 	s.render(w, r, status, templates.PeriodPage(s.pageWith(r, "Period "+ps.Period.Name, pol), view))
@@ -195,6 +194,17 @@ func (s *Server) renderAdjustments(w http.ResponseWriter, r *http.Request, statu
 		return
 	}
 	view := templates.AdjustmentsView{Period: p.Name, Closed: p.Closed(), Form: form, Adjustments: adjustmentRows(adj)}
+	if !p.Closed() {
+		// The form's account is a choice among the accounts Tally knows.
+		details, err := s.billing.AccountDetailsAll(r.Context())
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		for _, d := range details {
+			view.Form.Accounts = append(view.Form.Accounts, d.Account)
+		}
+	}
 	s.render(w, r, status, templates.AdjustmentsPage(s.page(r, "Adjustments "+p.Name), view))
 }
 
@@ -214,13 +224,7 @@ func (s *Server) addAdjustment(w http.ResponseWriter, r *http.Request, v *Viewer
 		f.Errors["amount"] = err.Error()
 	}
 	a.Amount = amt
-	if strings.TrimSpace(f.JobID) != "" {
-		id, err := strconv.ParseInt(strings.TrimSpace(f.JobID), 10, 64)
-		if err != nil {
-			f.Errors["job"] = "give the number Slurm uses"
-		}
-		a.JobID = &id
-	}
+	a.Job = strings.TrimSpace(f.JobID) // Slurm's id: 55387, or 55387_3 for an array task
 	if len(f.Errors) > 0 {
 		s.renderAdjustments(w, r, http.StatusUnprocessableEntity, f)
 		return
@@ -364,7 +368,7 @@ func (s *Server) statementPDF(w http.ResponseWriter, r *http.Request, v *Viewer)
 		{Text: title, Bold: true, Size: 16},
 		{Text: fmt.Sprintf("Period %s: %s to %s (UTC)", ps.Period.Name, ps.Period.Starts.UTC().Format("2006-01-02"), ps.Period.Ends.UTC().Format("2006-01-02"))},
 		{Text: "Account " + account + " " + d.DisplayName, Bold: true, Gap: true},
-		{Text: fmt.Sprintf("%d jobs charged", st.Jobs)},
+		{Text: templates.Plural(int64(st.Jobs), "job", "jobs") + " charged"},
 	}
 	for _, x := range []struct{ k, v string }{{"PI", d.PI}, {"Cost centre", d.CostCentre}, {"PO", d.PONumber}} {
 		if x.v != "" {
@@ -477,8 +481,8 @@ func (s *Server) userStatement(w http.ResponseWriter, r *http.Request, v *Viewer
 	}
 	lines := []pdfdoc.Line{
 		{Text: "Statement for " + us.User + ", period " + us.Period.Name, Bold: true, Size: 16},
-		{Text: fmt.Sprintf("%s to %s (UTC), %s; %d jobs, %s core-hours, %s GPU-hours", us.Period.Starts.UTC().Format("2006-01-02"),
-			us.Period.Ends.UTC().Format("2006-01-02"), us.Period.Status, us.Jobs, us.CoreHours, us.GPUHours)},
+		{Text: fmt.Sprintf("%s to %s (UTC), %s; %s, %s core-hours, %s GPU-hours", us.Period.Starts.UTC().Format("2006-01-02"),
+			us.Period.Ends.UTC().Format("2006-01-02"), us.Period.Status, templates.Plural(int64(us.Jobs), "job", "jobs"), us.CoreHours, us.GPUHours)},
 	}
 	byCluster := len(billing.LineClusters(us.Lines)) > 1
 	head := fmt.Sprintf("%-12s %6s %16s %12s", "Component", "Jobs", "Exact", "Amount")

@@ -248,6 +248,12 @@ func (s *Server) routes() {
 	s.handle("GET /jobs/running", s.signedIn(s.runningJobs))
 	s.handle("GET /jobs/{id}", s.signedIn(s.receipt))
 	s.handle("GET /jobs/{id}/receipt.pdf", s.signedIn(s.receiptPDF))
+	// A receipt by Slurm's name for the job. ServeMux gives a request to
+	// the most specific pattern that matches, so /jobs/running and
+	// /jobs/{id}/receipt.pdf keep theirs: /jobs/running has two segments,
+	// and receipt.pdf as a literal beats {slurmid}.
+	s.handle("GET /jobs/{cluster}/{slurmid}", s.signedIn(s.receipt))
+	s.handle("GET /jobs/{cluster}/{slurmid}/receipt.pdf", s.signedIn(s.receiptPDF))
 	s.handle("GET /estimate", s.signedIn(s.estimate))
 	s.handle("GET /prices", s.signedIn(s.prices))
 	s.handle("GET /accounts", s.anyRole(s.accountsPage, RoleCoordinator, RoleAdmin, RoleFinance))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/slurm"
 	"github.com/tally-hpc/tally/slurm/ingest"
 	"github.com/tally-hpc/tally/slurm/jobstore"
 	"github.com/tally-hpc/tally/templates"
@@ -27,6 +28,7 @@ type reportStore interface {
 	EachJob(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter, fn func(billingpg.JobRow) error) error
 	Totals(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) (billingpg.JobTotals, error)
 	Receipt(ctx context.Context, sc billingpg.Scope, row int64) (billingpg.Receipt, error)
+	JobsByRef(ctx context.Context, sc billingpg.Scope, cluster string, ref slurm.JobRef) ([]billingpg.JobMatch, error)
 	Summarize(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) (billingpg.Summary, error)
 	DailyCosts(ctx context.Context, sc billingpg.Scope, f billingpg.JobFilter) ([]billingpg.DayCost, error)
 	TotalsBy(ctx context.Context, sc billingpg.Scope, by string, f billingpg.JobFilter) ([]billingpg.AccountTotals, error)
@@ -213,7 +215,7 @@ func (s *Server) freshness(r *http.Request) string {
 	if ago < 0 {
 		ago = 0
 	}
-	return fmt.Sprintf("Records up to %s (%s ago).", last.UTC().Format("2006-01-02 15:04 UTC"), humanDuration(ago))
+	return fmt.Sprintf("Records up to %s (%s ago).", templates.Timestamp(*last), humanDuration(ago))
 }
 
 // refresh pulls the viewer's own recent records from every cluster, with
@@ -268,6 +270,20 @@ func (s *Server) jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 	}
 	f := billingpg.JobFilter{Cluster: cluster, Account: q.Get("account"), User: q.Get("user"), Partition: q.Get("partition"), QOS: q.Get("qos"),
 		State: q.Get("state"), Search: q.Get("q"), Unrated: q.Get("unrated") == "1", Wasteful: q.Get("wasteful") == "1", Sort: sort, Desc: q.Get("dir") != "asc", Limit: jobsPageSize + 1}
+	// An order that cannot be given is refused, never quietly replaced:
+	// a CSV must come in the order asked for.
+	if !billingpg.SortKnown(sort) {
+		var keys []string
+		for _, c := range jobColumns() {
+			if c.key != "" {
+				keys = append(keys, c.key)
+			}
+		}
+		return f, &fieldError{"sort", inputError{fmt.Sprintf("A job list cannot be sorted by %q: sort by one of %s.", sort, strings.Join(keys, ", "))}}
+	}
+	if d := q.Get("dir"); d != "" && d != "asc" && d != "desc" {
+		return f, &fieldError{"sort", inputError{fmt.Sprintf("The sort direction %q is neither asc nor desc.", d)}}
+	}
 	date := func(key string) (time.Time, error) {
 		v := q.Get(key)
 		if v == "" {
@@ -275,7 +291,7 @@ func (s *Server) jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 		}
 		t, err := time.Parse("2006-01-02", v)
 		if err != nil || t.Year() < 1970 || t.Year() > 9999 {
-			return time.Time{}, &inputError{fmt.Sprintf("The %q date must be a day such as 2026-03-31.", key)}
+			return time.Time{}, &fieldError{key, inputError{fmt.Sprintf("The %q date must be a day such as 2026-03-31; %q is not one.", key, v)}}
 		}
 		return t, nil
 	}
@@ -304,6 +320,24 @@ func (s *Server) jobFilter(r *http.Request) (billingpg.JobFilter, error) {
 		}
 	}
 	return f, nil
+}
+
+// fieldError is input refused because of one field of a form: the page
+// shows its message beside that field; elsewhere it is an inputError.
+type fieldError struct {
+	field string // the query key
+	inputError
+}
+
+func (e *fieldError) Unwrap() error { return &e.inputError }
+
+// jobColumns are the job list's columns, in the table's order, with the
+// sort each header asks for ("" for none).
+func jobColumns() []struct{ key, label string } {
+	return []struct{ key, label string }{
+		{"job", "Job"}, {"name", "Name"}, {"user", "User"}, {"account", "Account"}, {"partition", "Partition"}, {"state", "State"},
+		{"end", "Ended"}, {"elapsed", "Elapsed"}, {"cpus", "CPUs"}, {"gpus", "GPUs"}, {"efficiency", "Efficiency"}, {"cost", "Cost"},
+	}
 }
 
 // jobsPager links the neighbouring pages of a keyset-paged job list: one
@@ -361,6 +395,17 @@ func keysetPage(f billingpg.JobFilter, rows []billingpg.JobRow, size int) (page 
 
 func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	f, err := s.jobFilter(r)
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		// The form again with what is wrong beside the field, and no list:
+		// a filter that cannot be read is not taken as no filter.
+		q := r.URL.Query()
+		d := templates.JobsData{Heading: "Jobs", Form: templates.JobFilterForm{Cluster: q.Get("cluster"), Clusters: s.clusterNames(),
+			Account: q.Get("account"), Partition: q.Get("partition"), QOS: q.Get("qos"), State: q.Get("state"), Search: q.Get("q"),
+			From: q.Get("from"), To: q.Get("to"), Errors: map[string]string{fe.field: fe.Message}}}
+		s.render(w, r, http.StatusBadRequest, templates.Jobs(s.page(r, "Jobs"), d))
+		return
+	}
 	if err != nil {
 		s.badInput(w, r, err)
 		return
@@ -386,13 +431,15 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	if f.Account != "" {
 		d.Heading = "Jobs of account " + f.Account
 	}
-	for _, col := range []struct{ key, label string }{{"end", "End"}, {"cost", "Cost"}, {"elapsed", "Elapsed"}, {"cpus", "CPUs"}, {"efficiency", "Efficiency"}, {"job", "Job id"}} {
+	// Every header sorts the whole list on the server (first click: the
+	// column's largest first), and again the other way when it is the
+	// current order.
+	for _, col := range jobColumns() {
 		sq := r.URL.Query()
 		sq.Del("after")
 		sq.Del("before")
 		sq.Set("sort", col.key)
-		state := ""
-		dir := "desc"
+		state, dir := "", "desc"
 		if f.Sort == col.key {
 			state = "descending"
 			if !f.Desc {
@@ -402,7 +449,7 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *Viewer) {
 			}
 		}
 		sq.Set("dir", dir)
-		d.Sorts = append(d.Sorts, templates.SortLink{Label: col.label, Href: "/jobs?" + sq.Encode(), Sort: state})
+		d.Sorts = append(d.Sorts, templates.SortLink{Key: col.key, Label: col.label, Href: "/jobs?" + sq.Encode(), Sort: state})
 	}
 	s.render(w, r, http.StatusOK, templates.Jobs(s.pageWith(r, "Jobs", pol), d))
 }
@@ -455,17 +502,25 @@ func (s *Server) jobsCSV(w http.ResponseWriter, r *http.Request, v *Viewer) {
 
 // loadReceipt finds the receipt of the job in the URL within the viewer's
 // scope, or answers 404 itself: the same whether the job exists or not.
-func (s *Server) loadReceipt(w http.ResponseWriter, r *http.Request, v *Viewer) (billingpg.Receipt, bool) {
-	rc, err := s.receiptFor(r.Context(), v, r.PathValue("id"))
+// The URL names the job by Tally's row id (/jobs/{id}) or by cluster and
+// Slurm's id (/jobs/{cluster}/{slurmid}); others are the further jobs in
+// scope that Slurm id names (requeued attempts), newest first.
+func (s *Server) loadReceipt(w http.ResponseWriter, r *http.Request, v *Viewer) (rc billingpg.Receipt, others []billingpg.JobMatch, ok bool) {
+	var err error
+	if cluster := r.PathValue("cluster"); cluster != "" {
+		rc, others, err = s.receiptByRef(r.Context(), v, cluster, r.PathValue("slurmid"))
+	} else {
+		rc, err = s.receiptFor(r.Context(), v, r.PathValue("id"))
+	}
 	if errors.Is(err, billingpg.ErrNotVisible) {
 		s.notFound(w, r)
-		return rc, false
+		return rc, nil, false
 	}
 	if err != nil {
 		s.serverError(w, r, err)
-		return rc, false
+		return rc, nil, false
 	}
-	return rc, true
+	return rc, others, true
 }
 
 // receiptFor is the receipt of job row id (as the URL has it) within the
@@ -479,9 +534,32 @@ func (s *Server) receiptFor(ctx context.Context, v *Viewer, id string) (billingp
 	return s.billing.Receipt(ctx, scope(v), row)
 }
 
+// receiptByRef is the receipt of the job Slurm calls ref (55387 or
+// 55387_3) on cluster, within the viewer's scope, as receiptFor. When the
+// id names several jobs (Slurm keeps a requeued job's id for each attempt,
+// and re-uses ids after a reset), the newest submission is shown and the
+// rest are returned for the page to link by row id: deterministic, and
+// none hidden.
+func (s *Server) receiptByRef(ctx context.Context, v *Viewer, cluster, ref string) (billingpg.Receipt, []billingpg.JobMatch, error) {
+	jr, ok := slurm.ParseJobRef(ref)
+	if !ok {
+		return billingpg.Receipt{}, nil, billingpg.ErrNotVisible
+	}
+	matches, err := s.billing.JobsByRef(ctx, scope(v), cluster, jr)
+	if err != nil {
+		return billingpg.Receipt{}, nil, err
+	}
+	if len(matches) == 0 {
+		return billingpg.Receipt{}, nil, billingpg.ErrNotVisible
+	}
+	rc, err := s.billing.Receipt(ctx, scope(v), matches[0].Row)
+	return rc, matches[1:], err
+}
+
 func (s *Server) receipt(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	if rc, ok := s.loadReceipt(w, r, v); ok {
-		s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), rc, s.costSoFar(r.Context(), rc, time.Now())))
+	if rc, others, ok := s.loadReceipt(w, r, v); ok {
+		s.render(w, r, http.StatusOK, templates.ReceiptPage(s.page(r, "Receipt"), templates.ReceiptView{Receipt: rc,
+			SoFar: s.costSoFar(r.Context(), rc, time.Now()), PDFHref: r.URL.EscapedPath() + "/receipt.pdf", Others: others}))
 	}
 }
 
@@ -688,7 +766,7 @@ func (s *Server) renderRateCards(w http.ResponseWriter, r *http.Request, status 
 		if cl == "" {
 			cl = "any"
 		}
-		row := templates.RateCardRow{ID: c.ID, Name: c.Name, Version: c.Version, EffectiveFrom: c.EffectiveFrom.UTC().Format("2006-01-02 15:04"),
+		row := templates.RateCardRow{ID: c.ID, Name: c.Name, Version: c.Version, EffectiveFrom: templates.Timestamp(c.EffectiveFrom),
 			Currency: c.Currency, Cluster: cl, InForce: c == inForce, Spec: string(spec), PrevID: prev[c.Name+"\x00"+c.Cluster]}
 		for _, e := range c.Table() {
 			row.Table = append(row.Table, templates.RateTableRow{Section: e.Section, Subject: e.Subject, Item: e.Item, Value: e.Value})
@@ -732,7 +810,7 @@ func (s *Server) addRateCard(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	s.log.Info("rate card version added", "by", v.User, "card", c.Name, "version", c.Version, "effective_from", c.EffectiveFrom)
 	s.recordAdmin(r, v, "rate_card_added", fmt.Sprintf("%s v%d effective %s", c.Name, c.Version, c.EffectiveFrom.Format(time.RFC3339)))
 	s.flash(r, "success", fmt.Sprintf("Added %s version %d, effective %s. Open periods are re-rated at the next ingest.",
-		c.Name, c.Version, c.EffectiveFrom.Format("2006-01-02 15:04 UTC")))
+		c.Name, c.Version, templates.Timestamp(c.EffectiveFrom)))
 	http.Redirect(w, r, "/admin/rates", http.StatusSeeOther)
 }
 
@@ -1011,7 +1089,7 @@ func (s *Server) cardCurrency(ctx context.Context) string {
 
 // receiptPDF is a job's receipt as a PDF, scoped like the page.
 func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
-	rc, ok := s.loadReceipt(w, r, v)
+	rc, _, ok := s.loadReceipt(w, r, v)
 	if !ok {
 		return
 	}
@@ -1023,7 +1101,7 @@ func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, v *Viewer) {
 		{Text: fmt.Sprintf("%s · user %s · account %s · %s/%s/%s · %s", j.Name, j.User, j.Account, j.Cluster, j.Partition, j.QOS, j.State)},
 		{Text: fmt.Sprintf("Submitted %s · started %s · ended %s · elapsed %s", templates.When(&j.Submit), templates.When(j.Start),
 			templates.When(j.End), templates.Duration(j.ElapsedSeconds))},
-		{Text: fmt.Sprintf("Requested %d CPUs, %d MiB, %d GPUs · CPU time used %s", j.CPUs, j.MemMiB, j.GPUs, templates.Duration(j.CPUTimeMicros/1_000_000))},
+		{Text: fmt.Sprintf("Requested %s · CPU time used %s", templates.Requested(j.CPUs, j.MemMiB, j.GPUs), templates.Duration(j.CPUTimeMicros/1_000_000))},
 	}
 	for _, c := range rc.Charges {
 		head := "Not yet in a billing period"

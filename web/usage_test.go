@@ -271,13 +271,13 @@ func TestJobFiltersAndHostileInput(t *testing.T) {
 			}
 		}
 	}
-	// SQL in any filter is just text; a cursor that cannot mark a row of
-	// the list (not a time where the list is sorted by time) is refused
-	// with 400 and a message, never run.
+	// SQL in any filter is just text; a sort that is not a column, or a
+	// cursor that cannot mark a row of the list (not a time where the list
+	// is sorted by time), is refused with 400 and a message, never run.
 	for path, want := range map[string]int{
 		"/jobs?q=%27%3B%20DROP%20TABLE%20jobs%3B--":                             200,
-		"/jobs?account=%27%20OR%201%3D1%20--&sort=end%3B%20DROP%20TABLE%20jobs": 200,
-		"/jobs?sort=%28SELECT%201%29&dir=%3B":                                   200,
+		"/jobs?account=%27%20OR%201%3D1%20--&sort=end%3B%20DROP%20TABLE%20jobs": 400,
+		"/jobs?sort=%28SELECT%201%29&dir=%3B":                                   400,
 		"/jobs?after=v.1.%27%3B%20DROP%20TABLE%20jobs%3B--":                     400,
 		"/jobs?before=v.1.2026-13-45&sort=end":                                  400,
 		"/jobs?after=v.1.%27%3B%20DROP%20TABLE%20jobs%3B--&sort=user":           200,

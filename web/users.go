@@ -25,7 +25,7 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request, v *Viewer) {
 	for _, p := range people {
 		u := templates.UserRow{Name: p.Name, Accounts: p.Accounts}
 		if p.LastSignIn != nil {
-			u.LastSignIn = p.LastSignIn.UTC().Format("2006-01-02 15:04")
+			u.LastSignIn = templates.Timestamp(*p.LastSignIn)
 		}
 		out = append(out, u)
 	}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/slurm"
 )
 
 // Adjustment is a credit (negative) or debit on an account in a period.
@@ -18,7 +20,10 @@ type Adjustment struct {
 	Period  string
 	Account string
 	User    string
-	JobID   *int64 // the Slurm job id, when it concerns one job
+	JobID   *int64 // the Slurm job id (the raw one of an array task), when it concerns one job
+	// Job is Slurm's name for that job, 55387 or 55387_3 for an array
+	// task: what AddAdjustment reads (JobID when empty) and Adjustments fill.
+	Job     string
 	Amount  billing.Micros
 	Reason  string
 	Author  string
@@ -52,11 +57,24 @@ func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (_ int64,
 		return 0, billing.InvalidFieldf("account", "unknown account %q", a.Account)
 	}
 	var jobRow *int64
-	if a.JobID != nil {
+	if a.Job == "" && a.JobID != nil {
+		a.Job = strconv.FormatInt(*a.JobID, 10)
+	}
+	if a.Job != "" {
+		ref, ok := slurm.ParseJobRef(a.Job)
+		if !ok {
+			return 0, billing.InvalidFieldf("job", "job %q: give Slurm's job id, such as 55387, or 55387_3 for an array task", a.Job)
+		}
+		cond, args := "job_id = $1", []any{ref.ID, a.Account}
+		if ref.IsTask {
+			cond, args = "array_job_id = $1 AND array_task_id = $3 AND array_job_id <> 0", append(args, ref.Task) // <> 0: jobs_array_task_idx
+		}
+		// An id Slurm gave several of the account's jobs (each attempt of a
+		// requeued job) names the one submitted last, as its receipt does.
 		var row int64
-		err := s.pool.QueryRow(ctx, `SELECT id FROM jobs WHERE job_id = $1 AND account = $2 ORDER BY submit_time DESC LIMIT 1`, *a.JobID, a.Account).Scan(&row)
+		err := s.pool.QueryRow(ctx, `SELECT id FROM jobs WHERE `+cond+` AND account = $2 ORDER BY submit_time DESC, id DESC LIMIT 1`, args...).Scan(&row)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return 0, billing.InvalidFieldf("job", "job %d is not a job of account %s", *a.JobID, a.Account)
+			return 0, billing.InvalidFieldf("job", "job %s is not a job of account %s", ref, a.Account)
 		}
 		if err != nil {
 			return 0, err
@@ -82,7 +100,7 @@ func (s *PeriodStore) Adjustments(ctx context.Context, period string, accounts [
 		args = append(args, accounts)
 		cond = " AND a.account = ANY($2)"
 	}
-	rows, err := s.pool.Query(ctx, `SELECT a.id, p.name, a.account, a.username, j.job_id, a.amount_micros, a.reason, a.author, a.created_at
+	rows, err := s.pool.Query(ctx, `SELECT a.id, p.name, a.account, a.username, j.job_id, j.array_job_id, j.array_task_id, a.amount_micros, a.reason, a.author, a.created_at
 		FROM adjustments a JOIN billing_periods p ON p.id = a.period_id LEFT JOIN jobs j ON j.id = a.job_row
 		WHERE p.name = $1`+cond+` ORDER BY a.account, a.id`, args...)
 	if err != nil {
@@ -93,8 +111,13 @@ func (s *PeriodStore) Adjustments(ctx context.Context, period string, accounts [
 	for rows.Next() {
 		var a Adjustment
 		var amt int64
-		if err := rows.Scan(&a.ID, &a.Period, &a.Account, &a.User, &a.JobID, &amt, &a.Reason, &a.Author, &a.Created); err != nil {
+		var arrayJob *int64
+		var task *int64
+		if err := rows.Scan(&a.ID, &a.Period, &a.Account, &a.User, &a.JobID, &arrayJob, &task, &amt, &a.Reason, &a.Author, &a.Created); err != nil {
 			return nil, err
+		}
+		if a.JobID != nil {
+			a.Job = slurm.RefOf(*a.JobID, *arrayJob, task).String()
 		}
 		a.Amount = billing.Micros(amt)
 		out = append(out, a)

@@ -72,6 +72,14 @@ func (r JobRow) CursorFor(sort string) Cursor {
 		c.Value = r.User
 	case "account":
 		c.Value = r.Account
+	case "name":
+		c.Value = r.Name
+	case "partition":
+		c.Value = r.Partition
+	case "state":
+		c.Value = r.State
+	case "gpus":
+		num(&r.GPUs)
 	default: // end
 		if r.End == nil {
 			c.Null = true

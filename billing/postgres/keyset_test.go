@@ -33,7 +33,7 @@ func TestKeysetPagingMeetsEveryRowOnce(t *testing.T) {
 	addJobs(t, pool, jobs...)
 	s := New(pool)
 	sc := Scope{User: "u1"}
-	for _, sort := range []string{"end", "cpus", "elapsed", "job", "cost", "efficiency", "account"} {
+	for _, sort := range []string{"end", "cpus", "gpus", "elapsed", "job", "cost", "efficiency", "account", "user", "name", "partition", "state"} {
 		for _, desc := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s desc=%v", sort, desc), func(t *testing.T) {
 				all, err := s.Jobs(ctx, sc, JobFilter{Sort: sort, Desc: desc, Limit: 1000})

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tally-hpc/tally/billing"
+	"github.com/tally-hpc/tally/slurm"
 )
 
 // Scope limits what a query may return: the caller's authorisation,
@@ -57,7 +57,7 @@ type JobFilter struct {
 	Wasteful  bool      // only jobs billing.Waste() flags
 	From      time.Time // end time, inclusive
 	To        time.Time // end time, exclusive
-	Sort      string    // end, cost, elapsed, cpus, efficiency, job, user, account
+	Sort      string    // end, cost, elapsed, cpus, gpus, efficiency, job, name, user, account, partition, state
 	Desc      bool
 	Limit     int
 	// Keyset pagination: at most one of After and Before. A page is found
@@ -87,8 +87,22 @@ func sortColumn(name string) (col, typ string, ok bool) {
 		return "j.username", "text", true
 	case "account":
 		return "j.account", "text", true
+	case "name":
+		return "j.name", "text", true
+	case "partition":
+		return "j.partition", "text", true
+	case "state":
+		return "j.state", "text", true
+	case "gpus":
+		return "j.req_gpu", "bigint", true
 	}
 	return "", "", false
+}
+
+// SortKnown says whether a job list can be sorted by name.
+func SortKnown(name string) bool {
+	_, _, ok := sortColumn(name)
+	return ok
 }
 
 // filterConds renders the scope and filter (without sorting or paging) as
@@ -121,16 +135,13 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 		conds = append(conds, "j.end_time IS NOT NULL AND NOT EXISTS (SELECT 1 FROM job_charges uc WHERE uc.job_row = j.id)")
 	}
 	if f.Search != "" {
-		q := strings.TrimSpace(f.Search)
-		arrayID, taskID, isTask := strings.Cut(q, "_")
-		array, err1 := strconv.ParseInt(arrayID, 10, 64)
-		task, err2 := strconv.ParseInt(taskID, 10, 64)
-		if id, err := strconv.ParseInt(q, 10, 64); err == nil {
-			add("(j.job_id = $? OR j.array_job_id = $?)", id)
-		} else if isTask && err1 == nil && err2 == nil {
+		if ref, ok := slurm.ParseJobRef(f.Search); ok && !ref.IsTask {
+			// A job, or every task of an array job.
+			add("(j.job_id = $? OR j.array_job_id = $?)", ref.ID)
+		} else if ok {
 			// Slurm's own name of an array task: 55387_3.
-			add("j.array_job_id = $?", array)
-			add("j.array_task_id = $?", task)
+			add("j.array_job_id = $? AND j.array_job_id <> 0", ref.ID) // <> 0: jobs_array_task_idx
+			add("j.array_task_id = $?", ref.Task)
 		} else {
 			add("j.name ILIKE $?", "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search)+"%")
 		}
@@ -205,7 +216,15 @@ func (s *ReportStore) eachJob(ctx context.Context, sc Scope, f JobFilter, fn fun
 	if f.Before != nil {
 		nulls = "NULLS FIRST"
 	}
-	if f.After != nil {
+	// Forwards from a row with a value, the rows to come are those past it
+	// and then those without a value. The two are read apart (see below),
+	// so the row comparison starts the index scan at the cursor instead of
+	// filtering every row before it.
+	var past, valueless []string
+	if f.After != nil && !f.After.Null && !strings.HasPrefix(col, "c.") {
+		past = append(slices.Clone(conds), keyset(col, typ, beyond, f.After, false, &args))
+		valueless = append(slices.Clone(conds), col+" IS NULL")
+	} else if f.After != nil {
 		conds = append(conds, keyset(col, typ, beyond, f.After, true, &args))
 	} else if f.Before != nil {
 		conds = append(conds, keyset(col, typ, beyond, f.Before, false, &args))
@@ -228,7 +247,12 @@ func (s *ReportStore) eachJob(ctx context.Context, sc Scope, f JobFilter, fn fun
 	} else {
 		// The page is chosen from jobs alone; charges are looked up for
 		// its rows only, not for every job that matches.
-		q = `SELECT ` + columns + ` FROM (SELECT * FROM jobs j WHERE ` + strings.Join(conds, " AND ") + order + limit + `) j ` + charges + order
+		page := `SELECT * FROM jobs j WHERE ` + strings.Join(conds, " AND ") + order + limit
+		if past != nil {
+			page = `SELECT * FROM ((SELECT * FROM jobs j WHERE ` + strings.Join(past, " AND ") + order + limit + `)
+				UNION ALL (SELECT * FROM jobs j WHERE ` + strings.Join(valueless, " AND ") + order + limit + `)) j` + order + limit
+		}
+		q = `SELECT ` + columns + ` FROM (` + page + `) j ` + charges + order
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -273,7 +297,10 @@ func keyset(col, typ, beyond string, cur *Cursor, nullsAhead bool, args *[]any) 
 	}
 	*args = append(*args, cur.Value)
 	v := fmt.Sprintf("$%d::%s", len(*args), typ)
-	cond := fmt.Sprintf("%[1]s %[2]s %[3]s OR (%[1]s = %[3]s AND j.id %[2]s %[4]s)", col, beyond, v, id)
+	// A row comparison, past (value, id) in one step: ties on the value
+	// are ordered by id, so no row is skipped or shown twice at a page's
+	// edge, and PostgreSQL can start an index scan at the cursor.
+	cond := fmt.Sprintf("(%[1]s, j.id) %[2]s (%[3]s, %[4]s)", col, beyond, v, id)
 	if nullsAhead {
 		cond += " OR " + col + " IS NULL"
 	}
@@ -464,6 +491,45 @@ func (s *ReportStore) Receipt(ctx context.Context, sc Scope, row int64) (_ Recei
 		rc.Charges = append(rc.Charges, ch)
 	}
 	return rc, crow.Err()
+}
+
+// JobMatch is one job row a Slurm id names.
+type JobMatch struct {
+	Row    int64
+	Submit time.Time
+	State  string
+}
+
+// JobsByRef are the jobs in scope on cluster that Slurm calls ref, newest
+// submission first (ties by Tally's row id, newest first), so the first is
+// the one a person means: Slurm re-uses a job's id for each requeued
+// attempt (a row each here), and after its id counter wraps or the
+// controller's state is reset. None: not there, or not the viewer's,
+// alike. An id is at most a few rows, so the list is not paged.
+func (s *ReportStore) JobsByRef(ctx context.Context, sc Scope, cluster string, ref slurm.JobRef) (_ []JobMatch, err error) {
+	defer annotate(&err, "finding job %s on %s", ref, cluster)
+	args := []any{cluster, ref.ID}
+	cond := "j.cluster = $1 AND j.job_id = $2"
+	if ref.IsTask {
+		args = append(args, ref.Task)
+		cond = "j.cluster = $1 AND j.array_job_id = $2 AND j.array_task_id = $3 AND j.array_job_id <> 0" // <> 0: jobs_array_task_idx
+	}
+	cond += " AND " + sc.where(&args)
+	rows, err := s.pool.Query(ctx, `SELECT j.id, j.submit_time, j.state FROM jobs j WHERE `+cond+`
+		ORDER BY j.submit_time DESC, j.id DESC LIMIT 100`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []JobMatch
+	for rows.Next() {
+		var m JobMatch
+		if err := rows.Scan(&m.Row, &m.Submit, &m.State); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 // Summary adds up usage in scope over a time range.
