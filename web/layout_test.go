@@ -23,7 +23,7 @@ import (
 
 // The widths every page must fit: a phone held upright and a projector
 // (or a laptop with the browser not quite full screen).
-var layoutWidths = []int64{390, 1400}
+const phoneWidth, screenWidth = 390, 1400
 
 // layoutSamples gives each GET page route with a path parameter (or one
 // worth visiting in more than one state) the paths to visit, built from
@@ -46,12 +46,14 @@ var notPages = regexp.MustCompile(`\.(csv|pdf|json)$|^/(metrics|healthz|readyz)$
 
 // layoutShots are the pages photographed for a human at both widths:
 // each role's main pages.
-var layoutShots = map[string]map[string]bool{
-	"alice": {"GET /{$}": true, "GET /jobs": true, "GET /jobs/{id}": true, "GET /statements": true, "GET /statements/{period}/{user}": true},
-	"coord": {"GET /{$}": true, "GET /accounts/{account}": true, "GET /periods/{name}": true},
-	"fin":   {"GET /finance": true, "GET /periods/{name}": true},
-	"admin": {"GET /{$}": true, "GET /periods/{name}": true, "GET /admin/rates": true, "GET /admin/budgets": true, "GET /admin/ingest": true,
-		"GET /admin/accounts": true, "GET /admin/users": true, "GET /admin/audit": true},
+func layoutShots() map[string]map[string]bool {
+	return map[string]map[string]bool{
+		"alice": {"GET /{$}": true, "GET /jobs": true, "GET /jobs/{id}": true, "GET /statements": true, "GET /statements/{period}/{user}": true},
+		"coord": {"GET /{$}": true, "GET /accounts/{account}": true, "GET /periods/{name}": true},
+		"fin":   {"GET /finance": true, "GET /periods/{name}": true},
+		"admin": {"GET /{$}": true, "GET /periods/{name}": true, "GET /admin/rates": true, "GET /admin/budgets": true, "GET /admin/ingest": true,
+			"GET /admin/accounts": true, "GET /admin/users": true, "GET /admin/audit": true},
+	}
 }
 
 // layoutPath is a path to visit and the route it exercises.
@@ -165,7 +167,10 @@ func TestBrowserEveryPageFits(t *testing.T) {
 	}
 	for _, user := range []string{"tally-t-alice", "tally-t-coord", "tally-t-fin", "tally-t-admin"} {
 		role := strings.TrimPrefix(user, "tally-t-")
-		t.Run(role, func(t *testing.T) { checkLayout(t, e.http.URL, user, paths, layoutShots[role], shots) })
+		t.Run(role, func(t *testing.T) {
+			t.Parallel() // four browsers: most of the time is waiting on the server and Chromium
+			checkLayout(t, e.http.URL, user, paths, layoutShots()[role], shots)
+		})
 	}
 }
 
@@ -185,7 +190,7 @@ func checkLayout(t *testing.T, base, user string, paths []layoutPath, shoot map[
 		}
 	})
 	started := time.Now()
-	err := chromedp.Run(ctx, network.Enable(), chromedp.EmulateViewport(1400, 900),
+	err := chromedp.Run(ctx, network.Enable(), chromedp.EmulateViewport(screenWidth, 900),
 		chromedp.Navigate(base+"/login"), chromedp.WaitVisible(`input[name=username]`),
 		chromedp.SendKeys(`input[name=username]`, user), chromedp.SendKeys(`input[name=password]`, pamUsers[user]),
 		chromedp.Submit(`input[name=password]`), chromedp.WaitVisible(`.who .user`))
@@ -193,16 +198,17 @@ func checkLayout(t *testing.T, base, user string, paths []layoutPath, shoot map[
 		t.Fatalf("signing in: %v", err)
 	}
 	shot := map[string]bool{} // one picture per route (its first sample)
-	// One load per page, measured at each width: the viewport changes
-	// without a reload, and media queries follow it.
+	// One load per page, measured at each width: the viewport widens
+	// without a reload, and media queries and scripts follow it (it loads
+	// narrow, as on a phone, where scripts keep the most folded).
 	for _, p := range paths {
-		if err := chromedp.Run(ctx, chromedp.Navigate(base+p.path)); err != nil {
+		if err := chromedp.Run(ctx, chromedp.EmulateViewport(phoneWidth, 900), chromedp.Navigate(base+p.path)); err != nil {
 			t.Fatalf("%s: %v", p.path, err)
 		}
 		mu.Lock()
 		code := status
 		mu.Unlock()
-		for _, w := range layoutWidths {
+		for _, w := range []int64{phoneWidth, screenWidth} {
 			var m layoutMeasure
 			if err := chromedp.Run(ctx, chromedp.EmulateViewport(w, 900), chromedp.Evaluate(measureLayout, &m)); err != nil {
 				t.Fatalf("%s at %d px: %v", p.path, w, err)
@@ -214,7 +220,11 @@ func checkLayout(t *testing.T, base, user string, paths []layoutPath, shoot map[
 				t.Errorf("%s (%d) as %s at %d px: %s", p.path, code, role, w, c)
 			}
 			if shoot[p.pattern] && code == 200 && !shot[p.pattern] {
-				file := fmt.Sprintf("%s-%d-%s.jpg", role, w, strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(p.path, "-"), "-"))
+				name := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(p.path, "-"), "-")
+				if name == "" {
+					name = "home"
+				}
+				file := fmt.Sprintf("%s-%d-%s.jpg", role, w, name)
 				if err := chromedp.Run(ctx, screenshot(filepath.Join(shots, file))); err != nil {
 					t.Fatal(err)
 				}
@@ -222,7 +232,7 @@ func checkLayout(t *testing.T, base, user string, paths []layoutPath, shoot map[
 		}
 		shot[p.pattern] = true
 	}
-	t.Logf("%d paths at %d widths in %s", len(paths), len(layoutWidths), time.Since(started).Round(time.Millisecond))
+	t.Logf("%d paths at 2 widths in %s", len(paths), time.Since(started).Round(time.Millisecond))
 }
 
 // screenshot saves the page, full length up to 5000 px (a longer page
