@@ -73,6 +73,7 @@ type layoutMeasure struct {
 	InnerWidth  int64    `json:"innerWidth"`
 	Widest      string   `json:"widest"`
 	Cards       []string `json:"cards"`
+	Scrolling   []string `json:"scrolling"` // tables that scroll in their wrapper
 }
 
 // measureLayout finds, for a page too wide, the element reaching furthest
@@ -103,7 +104,7 @@ const measureLayout = `(() => {
   // Closed details keep their content's boxes but show none of it.
   const shown = el => { const d = el.closest('details:not([open])'); return !d || el.closest('summary')?.parentElement === d; };
   const visible = r => r.width > 0 || r.height > 0;
-  const out = {scrollWidth: document.documentElement.scrollWidth, innerWidth: W, widest: '', cards: []};
+  const out = {scrollWidth: document.documentElement.scrollWidth, innerWidth: W, widest: '', cards: [], scrolling: []};
   if (out.scrollWidth > W) {
     let right = W + 0.5;
     for (const el of document.body.querySelectorAll('*')) {
@@ -122,6 +123,7 @@ const measureLayout = `(() => {
       }
     }
   }
+  out.scrolling = Array.from(document.querySelectorAll('.table-wrap')).filter(w => shown(w) && w.scrollWidth > w.clientWidth + 1).map(name);
   return out;
 })()`
 
@@ -218,6 +220,12 @@ func checkLayout(t *testing.T, base, user string, paths []layoutPath, shoot map[
 			}
 			for _, c := range m.Cards {
 				t.Errorf("%s (%d) as %s at %d px: %s", p.path, code, role, w, c)
+			}
+			// A wide screen has room for every table: none hides a column.
+			for _, c := range m.Scrolling {
+				if w == screenWidth {
+					t.Errorf("%s (%d) as %s at %d px: a table scrolls: %s", p.path, code, role, w, c)
+				}
 			}
 			if shoot[p.pattern] && code == 200 && !shot[p.pattern] {
 				name := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(p.path, "-"), "-")
