@@ -718,7 +718,7 @@ func Audit(p Page, rows []AuditRow, pg Pager) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<div class=\"table-wrap\"><table data-sortable><thead><tr><th>Time (UTC)</th><th>User</th><th>Event</th><th>Address</th><th>Detail</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Audit log\" tabindex=\"0\"><table data-sortable><thead><tr><th>Time (UTC)</th><th>User</th><th>Event</th><th>Address</th><th>Detail</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -1154,7 +1154,7 @@ func Users(p Page, v UsersView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, "<div class=\"table-wrap\"><table data-sortable data-testid=\"users\"><thead><tr><th>User</th><th>Roles</th><th>Coordinates</th><th>Accounts</th><th>Last sign-in (UTC)</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Users\" tabindex=\"0\"><table data-sortable data-testid=\"users\"><thead><tr><th>User</th><th>Roles</th><th>Coordinates</th><th>Accounts</th><th>Last sign-in (UTC)</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

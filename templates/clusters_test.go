@@ -51,7 +51,8 @@ func TestStatementClusterColumn(t *testing.T) {
 		if !strings.Contains(html, c.span) {
 			t.Errorf("%s: the Total does not span the label columns (%s)", c.name, c.span)
 		}
-		if c.columns == 1 && (!strings.Contains(html, "<td>gpu</td>") || !strings.Contains(html, "<td></td><td>adjustments</td>")) {
+		if c.columns == 1 && (!strings.Contains(html, `<td data-label="Cluster">gpu</td>`) ||
+			!strings.Contains(html, `<td data-label="Cluster"></td><td data-label="Component">adjustments</td>`)) {
 			t.Errorf("%s: lines do not say their cluster:\n%s", c.name, html)
 		}
 	}

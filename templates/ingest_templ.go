@@ -231,7 +231,7 @@ func Ingest(p Page, s IngestStatus) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(s.Clusters) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<h2>Clusters</h2><div class=\"table-wrap\"><table data-testid=\"ingest-clusters\"><thead><tr><th>Cluster</th><th>Data current to</th><th>Behind</th><th>State</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<h2>Clusters</h2><div class=\"table-wrap\" role=\"region\" aria-label=\"Clusters\" tabindex=\"0\"><table data-testid=\"ingest-clusters\"><thead><tr><th>Cluster</th><th>Data current to</th><th>Behind</th><th>State</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -387,7 +387,7 @@ func Ingest(p Page, s IngestStatus) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "<div class=\"table-wrap\"><table><thead><tr><th class=\"num\">Run</th><th class=\"num\">Line</th><th>Reason</th><th>Text</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Rejected lines\" tabindex=\"0\"><table><thead><tr><th class=\"num\">Run</th><th class=\"num\">Line</th><th>Reason</th><th>Text</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -506,7 +506,7 @@ func IngestLive(s IngestStatus) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if len(s.Schedule) > 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 46, "<h2>Schedule</h2><div class=\"table-wrap\"><table data-testid=\"ingest-schedule\"><thead><tr><th>Cluster</th><th>Runs</th><th>Next run</th><th>Now</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 46, "<h2>Schedule</h2><div class=\"table-wrap\" role=\"region\" aria-label=\"Ingest schedule\" tabindex=\"0\"><table data-testid=\"ingest-schedule\"><thead><tr><th>Cluster</th><th>Runs</th><th>Next run</th><th>Now</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -609,7 +609,7 @@ func IngestLive(s IngestStatus) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, "<div class=\"table-wrap\"><table data-sortable><thead><tr>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Ingest runs\" tabindex=\"0\"><table data-sortable><thead><tr>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

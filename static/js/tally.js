@@ -148,3 +148,27 @@ document.addEventListener("submit", function (ev) {
     })
     .catch(function () { form.submit(); }); // fall back to the plain post
 });
+
+// A wide screen has room for the filters a phone keeps behind a summary
+// (also once a phone turns sideways or a window widens).
+var wide = window.matchMedia("(min-width: 40rem)");
+function openWide() {
+  if (!wide.matches) return;
+  document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+}
+openWide();
+wide.addEventListener("change", openWide);
+
+// The header's menus (Admin, and the phone's Menu) close on a click
+// elsewhere or on Escape, as menus do.
+function closeMenus(except) {
+  document.querySelectorAll(".site-header details[open]").forEach(function (d) {
+    if (d !== except) d.open = false;
+  });
+}
+document.addEventListener("click", function (ev) {
+  closeMenus(ev.target.closest(".site-header details"));
+});
+document.addEventListener("keydown", function (ev) {
+  if (ev.key === "Escape") closeMenus(null);
+});
