@@ -215,7 +215,7 @@ func Prices(p Page, lists []PriceList) templ.Component {
 							return templ_7745c5c3_Err
 						}
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</ul><div class=\"table-wrap\"><table><thead><tr><th>Partition</th><th class=\"num\">Core-hour</th><th class=\"num\">GiB-hour</th><th class=\"num\">GPU-hour</th><th class=\"num\">Node-hour</th><th class=\"num\">Billing-hour</th><th class=\"num\">CPU-hour used</th><th class=\"num\">Per job</th><th class=\"num\">Minimum</th></tr></thead> <tbody>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</ul><div class=\"table-wrap\" role=\"region\" aria-label=\"Prices\" tabindex=\"0\"><table><thead><tr><th>Partition</th><th class=\"num\">Core-hour</th><th class=\"num\">GiB-hour</th><th class=\"num\">GPU-hour</th><th class=\"num\">Node-hour</th><th class=\"num\">Billing-hour</th><th class=\"num\">CPU-hour used</th><th class=\"num\">Per job</th><th class=\"num\">Minimum</th></tr></thead> <tbody>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

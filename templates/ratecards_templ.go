@@ -433,7 +433,7 @@ func rateCardCompare(cards []RateCardRow, diff *RateDiffView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "</p><div class=\"table-wrap\"><table data-testid=\"rate-diff\"><thead><tr><th>Section</th><th>Of</th><th>Price or setting</th><th class=\"num\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "</p><div class=\"table-wrap\" role=\"region\" aria-label=\"Rate card comparison\" tabindex=\"0\"><table class=\"rate-diff\" data-testid=\"rate-diff\"><thead><tr><th>Section</th><th>Of</th><th>Price or setting</th><th class=\"num\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

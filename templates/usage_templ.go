@@ -3766,7 +3766,7 @@ func WastefulList(w WastefulJobs) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 326, "<div class=\"table-wrap\"><table><thead><tr><th>Job</th><th>User</th><th>Partition</th><th class=\"num\">CPUs</th><th class=\"num\">GPUs</th><th class=\"num\">CPU efficiency</th><th class=\"num\">Charged</th><th class=\"num\">Wasted</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 326, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Jobs that wasted most\" tabindex=\"0\"><table><thead><tr><th>Job</th><th>User</th><th>Partition</th><th class=\"num\">CPUs</th><th class=\"num\">GPUs</th><th class=\"num\">CPU efficiency</th><th class=\"num\">Charged</th><th class=\"num\">Wasted</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

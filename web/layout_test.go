@@ -46,7 +46,8 @@ func layoutSamples(d layoutData) map[string][]string {
 }
 
 // notPages are GET routes that answer something other than an HTML page.
-var notPages = regexp.MustCompile(`\.(csv|pdf|json)$|^/(metrics|healthz|readyz)$|^/api/`)
+// /admin/ingest/live is a fragment the ingest page's script puts in place.
+var notPages = regexp.MustCompile(`\.(csv|pdf|json)$|^/(metrics|healthz|readyz)$|^/api/|^/admin/ingest/live$`)
 
 // layoutShots are the pages photographed for a human at both widths:
 // each role's main pages.
