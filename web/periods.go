@@ -201,8 +201,14 @@ func (s *Server) renderAdjustments(w http.ResponseWriter, r *http.Request, statu
 			s.serverError(w, r, err)
 			return
 		}
+		known := false
 		for _, d := range details {
 			view.Form.Accounts = append(view.Form.Accounts, d.Account)
+			known = known || d.Account == form.Account
+		}
+		if form.Account != "" && !known {
+			// What was sent stays chosen beside its error, not lost.
+			view.Form.Accounts = append(view.Form.Accounts, form.Account)
 		}
 	}
 	s.render(w, r, status, templates.AdjustmentsPage(s.page(r, "Adjustments "+p.Name), view))

@@ -56,7 +56,7 @@ func TestPeriodWorkflow(t *testing.T) {
 		want  string
 	}{
 		{"amount", map[string][]string{"account": {"physics"}, "amount": {"twelve"}, "reason": {"goodwill"}}, "amount", "is not a number"},
-		{"job id", map[string][]string{"account": {"physics"}, "job_id": {"x9"}, "amount": {"-1"}, "reason": {"goodwill"}}, "job_id", "give the number Slurm uses"},
+		{"job id", map[string][]string{"account": {"physics"}, "job_id": {"x9"}, "amount": {"-1"}, "reason": {"goodwill"}}, "job_id", "such as 55387"},
 		{"unknown account", map[string][]string{"account": {"nosuch"}, "amount": {"-1"}, "reason": {"goodwill"}}, "account", "unknown account"},
 		{"no reason", map[string][]string{"account": {"physics"}, "amount": {"-1"}, "reason": {" "}}, "reason", "give a reason"},
 		{"not this account's job", map[string][]string{"account": {"physics"}, "job_id": {"501"}, "amount": {"-1"}, "reason": {"goodwill"}}, "job_id", "is not a job of account physics"},

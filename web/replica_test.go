@@ -56,14 +56,19 @@ func TestPagesFromReadReplica(t *testing.T) {
 		lag, usable := router.Status()
 		t.Fatalf("timed out waiting for %s (lag %s, usable %v)", what, lag, usable)
 	}
-	caughtUp := func(lag time.Duration, usable bool) bool { return usable && lag < 500*time.Millisecond }
-	waitFor("the replica to catch up", caughtUp)
+	// has says the replica holds everything committed before t.
+	has := func(t time.Time) func(time.Duration, bool) bool {
+		return func(lag time.Duration, usable bool) bool { return usable && time.Now().Add(-lag).After(t) }
+	}
 
 	alice := newBrowser(t, e)
 	alice.login("tally-t-alice", "tally-alice-pw", "/")
 	// A second session of alice's that changes nothing.
 	other := newBrowser(t, e)
 	other.login("tally-t-alice", "tally-alice-pw", "/")
+	// A sign-in is a change: each session reads the primary until the
+	// replica has it.
+	waitFor("the replica to have the sign-ins", has(time.Now()))
 	jobs := func(b *browser) string {
 		t.Helper()
 		resp, body := b.get("/jobs")
@@ -82,6 +87,7 @@ func TestPagesFromReadReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	addJob(t, primary, 201, "after the pause")
+	wrote := time.Now()
 	waitFor("a lag over the notice", func(lag time.Duration, usable bool) bool { return usable && lag > 1500*time.Millisecond })
 	body := jobs(other)
 	if strings.Contains(body, "after the pause") || !strings.Contains(body, notice) {
@@ -110,7 +116,7 @@ func TestPagesFromReadReplica(t *testing.T) {
 	if _, err := standby.Exec(ctx, `SELECT pg_wal_replay_resume()`); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the replica to catch up again", caughtUp)
+	waitFor("the replica to catch up again", has(wrote))
 	if body := jobs(other); !strings.Contains(body, "after the pause") || strings.Contains(body, notice) {
 		t.Errorf("caught-up replica: the job list lacks the new job")
 	}
@@ -120,6 +126,7 @@ func TestPagesFromReadReplica(t *testing.T) {
 	rep.StopReplica()
 	waitFor("the stopped replica to count as away", func(lag time.Duration, usable bool) bool { return !usable })
 	addJob(t, primary, 202, "while the replica was down")
+	wrote = time.Now()
 	for _, path := range []string{"/", "/jobs", "/me", "/statements"} {
 		if resp, body := other.get(path); resp.StatusCode != 200 {
 			t.Errorf("%s with the replica down: %d\n%s", path, resp.StatusCode, body)
@@ -129,7 +136,7 @@ func TestPagesFromReadReplica(t *testing.T) {
 		t.Errorf("replica down: pages should read the primary")
 	}
 	rep.StartReplica()
-	waitFor("the restarted replica", caughtUp)
+	waitFor("the restarted replica", has(wrote))
 	if body := jobs(other); !strings.Contains(body, "while the replica was down") || strings.Contains(body, notice) {
 		t.Errorf("restarted replica: the job list lacks what was written while it was down")
 	}

@@ -267,7 +267,7 @@ func TestAccountPagePeriodGPUHoursAndWaste(t *testing.T) {
 	for _, want := range []string{
 		`data-testid="account-gpu-hours">384.00<`, // 2 jobs × 4 GPUs × 48 h
 		`data-testid="period-choice"`, `href="/accounts/physics?period=2026-10">2026-10</a>`,
-		"Jobs that wasted most", fmt.Sprintf(`href="/jobs/%d">700</a>`, waster), "3%",
+		"Jobs that wasted most", `href="/jobs/testbed/700">700</a>`, "3%",
 		"charged 10.00 USD or more while using under 20% of the CPU time they held",
 		`href="/jobs?account=physics&amp;from=`,
 	} {
@@ -290,13 +290,13 @@ func TestAccountPagePeriodGPUHoursAndWaste(t *testing.T) {
 	}
 	// The job list's filter lists exactly the wasteful one.
 	_, body = b.get("/jobs?account=physics&wasteful=1")
-	if !strings.Contains(body, fmt.Sprintf(`href="/jobs/%d"`, waster)) || strings.Contains(body, ">701<") || strings.Contains(body, ">702<") ||
+	if !strings.Contains(body, `href="/jobs/testbed/700"`) || strings.Contains(body, ">701<") || strings.Contains(body, ">702<") ||
 		!strings.Contains(body, `data-testid="wasteful-rule"`) {
 		t.Errorf("wasteful=1 does not list exactly job 700:\n%s", body)
 	}
 	// The coordinator's dashboard lists it too.
 	_, body = b.get("/")
-	if !strings.Contains(body, "Jobs that wasted most") || !strings.Contains(body, fmt.Sprintf(`href="/jobs/%d">700</a>`, waster)) {
+	if !strings.Contains(body, "Jobs that wasted most") || !strings.Contains(body, `href="/jobs/testbed/700">700</a>`) {
 		t.Error("the coordinator's dashboard does not list the wasteful job")
 	}
 }
