@@ -138,7 +138,13 @@ func TestPagesFromReadReplica(t *testing.T) {
 	rep.StartReplica()
 	waitFor("the restarted replica", has(wrote))
 	if body := jobs(other); !strings.Contains(body, "while the replica was down") || strings.Contains(body, notice) {
-		t.Errorf("restarted replica: the job list lacks what was written while it was down")
+		lag, usable := router.Status()
+		var n int
+		var rp, ip string
+		standby.QueryRow(ctx, `SELECT count(*), pg_last_wal_replay_lsn()::text FROM jobs WHERE job_id = 202`).Scan(&n, &rp)
+		primary.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&ip)
+		t.Logf("standby has %d rows of job 202 at replay %s; primary insert %s", n, rp, ip)
+		t.Errorf("restarted replica (lag %s, usable %v): the job list lacks what was written while it was down:\n%s", lag, usable, body[strings.Index(body, "<main"):])
 	}
 }
 

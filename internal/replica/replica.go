@@ -26,8 +26,8 @@ type Router struct {
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	samples []sample      // the primary's WAL position over time, oldest first
-	lag     time.Duration // as of the last measurement
+	samples []sample  // the primary's WAL insert position over time, oldest first
+	asOf    time.Time // the replica holds everything committed before this
 	usable  bool
 	reason  string // why not usable, for the log when it changes
 }
@@ -61,7 +61,8 @@ func (r *Router) Run(ctx context.Context, interval time.Duration) {
 }
 
 // Measure compares the replica's replayed WAL position with the primary's
-// recent positions. The lag is the age of the newest primary position the
+// recent insert positions (not its write position, which can trail a
+// commit made with synchronous_commit off). The lag is the age of the newest primary position the
 // replica has replayed: it has everything committed before then. Comparing
 // positions, not the replica's last replay time, also catches a replica
 // that lost its connection to the primary and so "replays" nothing new.
@@ -70,15 +71,15 @@ func (r *Router) Measure(ctx context.Context) {
 	defer cancel()
 	now := time.Now()
 	var primaryLSN string
-	if err := r.primary.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&primaryLSN); err != nil {
+	if err := r.primary.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&primaryLSN); err != nil {
 		// Without the primary there is no telling how stale the replica
 		// is; pages fail on the primary anyway.
-		r.set(0, false, "primary unreachable")
+		r.set(time.Time{}, false, "primary unreachable")
 		return
 	}
 	p, err := parseLSN(primaryLSN)
 	if err != nil {
-		r.set(0, false, err.Error())
+		r.set(time.Time{}, false, err.Error())
 		return
 	}
 	r.mu.Lock()
@@ -90,69 +91,81 @@ func (r *Router) Measure(ctx context.Context) {
 
 	var replayed *string
 	if err := r.replica.QueryRow(ctx, `SELECT pg_last_wal_replay_lsn()::text`).Scan(&replayed); err != nil {
-		r.set(0, false, "replica unreachable")
+		r.set(time.Time{}, false, "replica unreachable")
 		return
 	}
 	if replayed == nil {
-		r.set(0, false, "the read database is not a replica (no replayed WAL)")
+		r.set(time.Time{}, false, "the read database is not a replica (no replayed WAL)")
 		return
 	}
 	rp, err := parseLSN(*replayed)
 	if err != nil {
-		r.set(0, false, err.Error())
+		r.set(time.Time{}, false, err.Error())
 		return
 	}
 	// The replica holds everything the primary had committed at the
 	// latest sample whose position it has replayed: its data are as old
 	// as that sample.
 	r.mu.Lock()
-	lag, found := time.Duration(0), false
+	var asOf time.Time
 	for _, s := range r.samples {
 		if s.lsn <= rp {
-			lag, found = now.Sub(s.at), true
+			asOf = s.at
 		}
 	}
 	r.mu.Unlock()
-	if !found {
-		lag = r.away + time.Second // older than anything remembered
-	}
-	if lag > r.away {
-		r.set(lag, false, fmt.Sprintf("replica %s behind", lag.Round(time.Second)))
+	if asOf.IsZero() {
+		r.set(time.Time{}, false, "replica behind anything remembered")
 		return
 	}
-	r.set(lag, true, "")
+	if lag := now.Sub(asOf); lag > r.away {
+		r.set(asOf, false, fmt.Sprintf("replica %s behind", lag.Round(time.Second)))
+		return
+	}
+	r.set(asOf, true, "")
 }
 
-func (r *Router) set(lag time.Duration, usable bool, reason string) {
+func (r *Router) set(asOf time.Time, usable bool, reason string) {
 	r.mu.Lock()
 	changed := usable != r.usable
-	r.lag, r.usable, r.reason = lag, usable, reason
+	r.asOf, r.usable, r.reason = asOf, usable, reason
 	r.mu.Unlock()
 	if changed && r.log != nil {
 		if usable {
-			r.log.Info("pages read from the replica again", "lag", lag.Round(time.Millisecond))
+			r.log.Info("pages read from the replica again", "lag", time.Since(asOf).Round(time.Millisecond))
 		} else {
 			r.log.Warn("pages read from the primary", "why", reason)
 		}
 	}
 }
 
-// Status says how far behind the replica is and whether pages may use it.
+// Status says how far behind the replica is now and whether pages may
+// use it.
 func (r *Router) Status() (lag time.Duration, usable bool) {
+	asOf, usable := r.state()
+	if !usable {
+		return 0, false
+	}
+	return time.Since(asOf), true
+}
+
+// state is the time up to which the replica holds everything, as last
+// measured, and whether pages may use it.
+func (r *Router) state() (asOf time.Time, usable bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.lag, r.usable
+	return r.asOf, r.usable
 }
 
 // Reading returns ctx marked to read from the replica when that shows
 // everything written up to notBefore (a person's last write: they must see
 // it), with the replica's lag; otherwise ctx unchanged and ok false.
 func (r *Router) Reading(ctx context.Context, notBefore time.Time) (_ context.Context, lag time.Duration, ok bool) {
-	lag, usable := r.Status()
-	if !usable || time.Now().Add(-lag).Before(notBefore) {
+	asOf, usable := r.state()
+	if !usable || !asOf.After(notBefore) {
 		return ctx, 0, false
 	}
-	return context.WithValue(ctx, poolKey{}, r.replica), lag, true
+	return context.WithValue(ctx, poolKey{}, r.replica), time.Since(asOf), true
 }
 
 type poolKey struct{}
