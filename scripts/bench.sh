@@ -46,4 +46,5 @@ if [ "${SCALE_JOBS:-5000000}" != 0 ]; then
     go test -count=1 -run '^TestPagesAtScale$' -timeout 60m ./web/ >/dev/null
   cat .tally/scale.md >>"$out"
 fi
+scripts/bench-start.sh "$out" # JSON decode per release, the demo's first start
 cat "$out"
