@@ -65,7 +65,13 @@ func JobLabel(id, arrayJob int64, task *int64) string {
 // newest job with that id, when Slurm gave it to several (its receipt
 // links the others); /jobs/{row id} keeps naming one row.
 func JobHref(cluster string, id, arrayJob int64, task *int64) string {
-	return "/jobs/" + url.PathEscape(cluster) + "/" + JobLabel(id, arrayJob, task)
+	return SlurmIDHref(cluster, JobLabel(id, arrayJob, task))
+}
+
+// SlurmIDHref is JobHref for an id already in Slurm's form (55387_3), as
+// the running-now page has it.
+func SlurmIDHref(cluster, slurmID string) string {
+	return "/jobs/" + url.PathEscape(cluster) + "/" + slurmID
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -218,13 +218,9 @@ func (s *Server) renderBudgetsAdmin(w http.ResponseWriter, r *http.Request, v *V
 		s.serverError(w, r, err)
 		return
 	}
-	details, err := s.billing.AccountDetailsAll(ctx)
-	if err != nil {
+	if form.Accounts, err = s.accountChoices(ctx, ""); err != nil {
 		s.serverError(w, r, err)
 		return
-	}
-	for _, d := range details {
-		form.Accounts = append(form.Accounts, d.Account)
 	}
 	pol := s.policy(ctx)
 	views, err := s.budgetViewsWithAlerts(ctx, pol, bals)

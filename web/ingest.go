@@ -82,7 +82,7 @@ func (s *Server) ingestSchedule(now time.Time) (rows []templates.IngestSchedule,
 			row.Every = "every " + every
 		}
 		if !st.Next.IsZero() {
-			row.Next = st.Next.UTC().Format("2006-01-02 15:04:05 UTC")
+			row.Next = templates.TimestampSeconds(st.Next)
 			if d := st.Next.Sub(now); d > 0 {
 				row.Next += " (in " + humanDuration(d) + ")"
 			}

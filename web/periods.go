@@ -195,20 +195,10 @@ func (s *Server) renderAdjustments(w http.ResponseWriter, r *http.Request, statu
 	}
 	view := templates.AdjustmentsView{Period: p.Name, Closed: p.Closed(), Form: form, Adjustments: adjustmentRows(adj)}
 	if !p.Closed() {
-		// The form's account is a choice among the accounts Tally knows.
-		details, err := s.billing.AccountDetailsAll(r.Context())
-		if err != nil {
+		// What was sent stays chosen beside its error, not lost.
+		if view.Form.Accounts, err = s.accountChoices(r.Context(), form.Account); err != nil {
 			s.serverError(w, r, err)
 			return
-		}
-		known := false
-		for _, d := range details {
-			view.Form.Accounts = append(view.Form.Accounts, d.Account)
-			known = known || d.Account == form.Account
-		}
-		if form.Account != "" && !known {
-			// What was sent stays chosen beside its error, not lost.
-			view.Form.Accounts = append(view.Form.Accounts, form.Account)
 		}
 	}
 	s.render(w, r, status, templates.AdjustmentsPage(s.page(r, "Adjustments "+p.Name), view))
@@ -253,6 +243,27 @@ func (s *Server) addAdjustment(w http.ResponseWriter, r *http.Request, v *Viewer
 	s.recordAdmin(r, v, "adjustment_added", fmt.Sprintf("#%d %s %s %s: %s", id, name, a.Account, a.Amount, a.Reason))
 	s.flash(r, "success", fmt.Sprintf("Adjustment of %s added to %s.", a.Amount, a.Account))
 	http.Redirect(w, r, "/periods/"+name+"/adjustments", http.StatusSeeOther)
+}
+
+// accountChoices is what an admin's forms (adjustments, budgets) offer as
+// the account: every account Tally knows, and keep when it is set and not
+// among them (a value sent back with its error stays chosen).
+func (s *Server) accountChoices(ctx context.Context, keep string) ([]string, error) {
+	details, err := s.billing.AccountDetailsAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range details {
+		out = append(out, d.Account)
+		if d.Account == keep {
+			keep = ""
+		}
+	}
+	if keep != "" {
+		out = append(out, keep)
+	}
+	return out, nil
 }
 
 func (s *Server) accountsAdmin(w http.ResponseWriter, r *http.Request, v *Viewer) {

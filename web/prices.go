@@ -45,7 +45,7 @@ func (s *Server) prices(w http.ResponseWriter, r *http.Request, v *Viewer) {
 // priceList describes one card in force.
 func priceList(card *billing.RateCard, cluster string) templates.PriceList {
 	l := templates.PriceList{Clusters: []string{cluster}, Card: card.Name, Version: card.Version, Currency: card.Currency,
-		From: card.EffectiveFrom.UTC().Format("2006-01-02 15:04 UTC"), Basis: card.Basis}
+		From: templates.Timestamp(card.EffectiveFrom), Basis: card.Basis}
 	if l.Basis == "" {
 		l.Basis = "requested"
 	}

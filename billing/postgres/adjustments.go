@@ -65,14 +65,12 @@ func (s *PeriodStore) AddAdjustment(ctx context.Context, a Adjustment) (_ int64,
 		if !ok {
 			return 0, billing.InvalidFieldf("job", "job %q: give Slurm's job id, such as 55387, or 55387_3 for an array task", a.Job)
 		}
-		cond, args := "job_id = $1", []any{ref.ID, a.Account}
-		if ref.IsTask {
-			cond, args = "array_job_id = $1 AND array_task_id = $3 AND array_job_id <> 0", append(args, ref.Task) // <> 0: jobs_array_task_idx
-		}
+		args := []any{a.Account}
+		cond := jobRefCond(ref, &args)
 		// An id Slurm gave several of the account's jobs (each attempt of a
 		// requeued job) names the one submitted last, as its receipt does.
 		var row int64
-		err := s.pool.QueryRow(ctx, `SELECT id FROM jobs WHERE `+cond+` AND account = $2 ORDER BY submit_time DESC, id DESC LIMIT 1`, args...).Scan(&row)
+		err := s.pool.QueryRow(ctx, `SELECT j.id FROM jobs j WHERE j.account = $1 AND `+cond+` ORDER BY `+newestFirst+` LIMIT 1`, args...).Scan(&row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return 0, billing.InvalidFieldf("job", "job %s is not a job of account %s", ref, a.Account)
 		}

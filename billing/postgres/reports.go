@@ -508,15 +508,11 @@ type JobMatch struct {
 // alike. An id is at most a few rows, so the list is not paged.
 func (s *ReportStore) JobsByRef(ctx context.Context, sc Scope, cluster string, ref slurm.JobRef) (_ []JobMatch, err error) {
 	defer annotate(&err, "finding job %s on %s", ref, cluster)
-	args := []any{cluster, ref.ID}
-	cond := "j.cluster = $1 AND j.job_id = $2"
-	if ref.IsTask {
-		args = append(args, ref.Task)
-		cond = "j.cluster = $1 AND j.array_job_id = $2 AND j.array_task_id = $3 AND j.array_job_id <> 0" // <> 0: jobs_array_task_idx
-	}
+	args := []any{cluster}
+	cond := "j.cluster = $1 AND " + jobRefCond(ref, &args)
 	cond += " AND " + sc.where(&args)
 	rows, err := s.pool.Query(ctx, `SELECT j.id, j.submit_time, j.state FROM jobs j WHERE `+cond+`
-		ORDER BY j.submit_time DESC, j.id DESC LIMIT 100`, args...)
+		ORDER BY `+newestFirst+` LIMIT 100`, args...)
 	if err != nil {
 		return nil, err
 	}
