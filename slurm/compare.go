@@ -26,16 +26,64 @@ func CompareRecords(a, b Job) string {
 			a.Steps[i].ExitCode, b.Steps[i].ExitCode = nil, nil
 		}
 	}
-	if reflect.DeepEqual(a, b) {
+	if d := firstDifference("", reflect.ValueOf(a), reflect.ValueOf(b)); d != "" {
+		return d
+	}
+	return ""
+}
+
+// firstDifference names the first field where a and b differ, with both
+// values written out (a pointer's value, not its address), such as
+// "Steps[0].ExitCode: 0 != 15".
+func firstDifference(path string, a, b reflect.Value) string {
+	switch a.Kind() {
+	case reflect.Pointer:
+		if a.IsNil() || b.IsNil() {
+			if a.IsNil() != b.IsNil() {
+				return fmt.Sprintf("%s: %s != %s", path, show(a), show(b))
+			}
+			return ""
+		}
+		return firstDifference(path, a.Elem(), b.Elem())
+	case reflect.Struct:
+		if _, ok := a.Interface().(interface{ String() string }); ok {
+			break // time.Time and the like compare as a whole
+		}
+		for i := 0; i < a.NumField(); i++ {
+			name := a.Type().Field(i).Name
+			if path != "" {
+				name = path + "." + name
+			}
+			if d := firstDifference(name, a.Field(i), b.Field(i)); d != "" {
+				return d
+			}
+		}
+		return ""
+	case reflect.Slice:
+		if a.Len() != b.Len() {
+			return fmt.Sprintf("%s: %d entries != %d", path, a.Len(), b.Len())
+		}
+		for i := 0; i < a.Len(); i++ {
+			if d := firstDifference(fmt.Sprintf("%s[%d]", path, i), a.Index(i), b.Index(i)); d != "" {
+				return d
+			}
+		}
 		return ""
 	}
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := 0; i < va.NumField(); i++ {
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			return fmt.Sprintf("%s: %v != %v", va.Type().Field(i).Name, va.Field(i).Interface(), vb.Field(i).Interface())
-		}
+	if !reflect.DeepEqual(a.Interface(), b.Interface()) {
+		return fmt.Sprintf("%s: %s != %s", path, show(a), show(b))
 	}
-	return "differs"
+	return ""
+}
+
+func show(v reflect.Value) string {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return "nil"
+		}
+		v = v.Elem()
+	}
+	return fmt.Sprintf("%v", v.Interface())
 }
 
 func comparable(j Job) Job {
