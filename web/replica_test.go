@@ -153,6 +153,9 @@ func TestPagesFromReadReplica(t *testing.T) {
 func addJob(t *testing.T, pool *pgxpool.Pool, id int64, name string) {
 	t.Helper()
 	end := time.Now().UTC().Add(-time.Hour)
+	if _, err := pool.Exec(context.Background(), `SELECT ensure_month_partitions($1, $1)`, end.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := pool.Exec(context.Background(), `INSERT INTO jobs (cluster, job_id, submit_time, name, username, account, partition,
 		state, start_time, end_time, elapsed_seconds, req_cpu, content_hash, source)
 		VALUES ('testbed', $1, $2, $3, 'tally-t-alice', 'physics', 'cpu', 'COMPLETED', $2, $4, 3600, 1, 'x', 'demo')`,

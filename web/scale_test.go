@@ -42,6 +42,9 @@ func TestPagesAtScale(t *testing.T) {
 	now := time.Now().UTC()
 	// total jobs over the last 180 days, every 50th... the first `mine` of
 	// them belong to tally-t-alice, the rest to 2,000 others.
+	if _, err := pool.Exec(ctx, `SELECT ensure_month_partitions($1, $2)`, now.AddDate(0, 0, -200), now); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := pool.Exec(ctx, `INSERT INTO jobs (cluster, job_id, submit_time, name, username, account, partition, qos, state,
 			start_time, end_time, elapsed_seconds, cpu_time_us, req_cpu, req_mem_mib, req_nodes, req_gpu, alloc_cpu, alloc_mem_mib, alloc_nodes,
 			content_hash, source)

@@ -46,7 +46,7 @@ func (s *PeriodStore) Anomalies(ctx context.Context, name string) (_ []Anomaly, 
 
 	// Jobs that ended in the period but carry no charge: rating failed.
 	if err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(min(j.partition || ' / ' || j.account), '') FROM jobs j
-		WHERE j.end_time >= $1 AND j.end_time < $2 AND j.end_time <= now() AND NOT EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id)`,
+		WHERE j.end_time >= $1 AND j.end_time < $2 AND j.end_time <= now() AND NOT EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = j.id AND c.job_submit = j.submit_time)`,
 		p.Starts, p.Ends).Scan(&n, &ex); err != nil {
 		return nil, err
 	}

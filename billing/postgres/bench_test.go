@@ -18,6 +18,9 @@ import (
 func seedJobs(b *testing.B, pool interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 }, n int) {
+	if _, err := pool.Exec(context.Background(), `SELECT ensure_month_partitions('2026-09-01', '2026-11-30')`); err != nil {
+		b.Fatal(err)
+	}
 	_, err := pool.Exec(context.Background(), `INSERT INTO jobs (cluster, job_id, submit_time, username, account, partition, qos, state,
 			start_time, end_time, elapsed_seconds, cpu_time_us, req_cpu, req_mem_mib, req_nodes, req_gpu, req_gpu_types,
 			alloc_cpu, alloc_mem_mib, alloc_nodes, content_hash, source)

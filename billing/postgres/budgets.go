@@ -285,7 +285,7 @@ func (s *BudgetStore) used(ctx context.Context, b billing.Budget, periods []int6
 		return out, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT c.period_id, coalesce(sum(`+useColumn(b.Unit)+` * `+useSeconds+`), 0)::bigint
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit
 		WHERE c.period_id = ANY($1) AND c.account = $2 AND ($3 = '' OR c.username = $3) AND c.not_charged = ''
 		GROUP BY c.period_id`, periods, b.Account, b.User)
 	if err != nil {
@@ -311,7 +311,7 @@ func (s *BudgetStore) recent(ctx context.Context, b billing.Budget, now time.Tim
 	}
 	var n int64
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(`+expr+`), 0)::bigint
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit
 		WHERE c.portion_end > $1 AND c.portion_end <= $2 AND c.account = $3 AND ($4 = '' OR c.username = $4)
 		  AND c.not_charged = '' AND ($5 = '' OR c.currency = $5)`,
 		now.Add(-billing.ForecastWindow), now, b.Account, b.User, b.Currency).Scan(&n)
@@ -349,7 +349,7 @@ func (s *BudgetStore) chargedUntil(ctx context.Context, running []billing.Runnin
 		return running, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT j.cluster, j.job_id, max(c.portion_end)
-		FROM jobs j JOIN job_charges c ON c.job_row = j.id
+		FROM jobs j JOIN job_charges c ON c.job_row = j.id AND c.job_submit = j.submit_time
 		WHERE j.end_time IS NULL AND c.not_charged = '' GROUP BY 1, 2`)
 	if err != nil {
 		return nil, fmt.Errorf("charges of running jobs: %w", err)

@@ -104,7 +104,8 @@ func TestCloseWaitsForAChargeInFlight(t *testing.T) {
 	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, `INSERT INTO job_charges (`+chargeColumns+`)
 		SELECT (SELECT id FROM jobs WHERE job_id = 2), portion_start, portion_end, period_id, cluster, account, username, rate_card_id, currency,
-			total_micros, idle_micros, efficiency_ppm, not_charged, account_reason, lines, charge_hash
+			total_micros, idle_micros, efficiency_ppm, not_charged, account_reason, lines, charge_hash,
+			(SELECT submit_time FROM jobs WHERE job_id = 2)
 		FROM job_charges`); err != nil {
 		t.Fatal(err)
 	}

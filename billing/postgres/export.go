@@ -77,7 +77,7 @@ func (s *ExportStore) WriteAccountSummary(ctx context.Context, w io.Writer, name
 	}
 	usage := map[string][2]string{}
 	urows, err := s.pool.Query(ctx, `SELECT c.account, coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row WHERE c.period_id = $1 AND c.not_charged = '' GROUP BY 1`, ps.Period.ID)
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit WHERE c.period_id = $1 AND c.not_charged = '' GROUP BY 1`, ps.Period.ID)
 	if err != nil {
 		return fmt.Errorf("usage of %s: %w", name, err)
 	}
@@ -136,7 +136,7 @@ func (s *ExportStore) WriteJobLines(ctx context.Context, w io.Writer, name strin
 	rows, err := s.pool.Query(ctx, `SELECT j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.het_job_id, j.name, j.username, j.account,
 			j.partition, j.qos, j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.cpu_time_us,
 			j.req_cpu, j.req_mem_mib, j.req_gpu, c.lines, c.total_micros, c.currency, coalesce(rc.name || ' v' || rc.version, '')
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row LEFT JOIN rate_cards rc ON rc.id = c.rate_card_id
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit LEFT JOIN rate_cards rc ON rc.id = c.rate_card_id
 		WHERE c.period_id = $1 AND c.not_charged = ''`+cond, args...)
 	if err != nil {
 		return err

@@ -148,6 +148,15 @@ func TestMigrationFromSingleClusterKeepsEverything(t *testing.T) {
 	if _, err := m.UpTo(ctx, lastSingleClusterSchema); err != nil {
 		t.Fatal(err)
 	}
+	// Today's ingest and rating write to the partitioned tables of
+	// migration 00020: they call ensure_month_partitions and fill
+	// job_charges.job_submit. Stand-ins let them write the old release's
+	// rows; they go before the upgrade.
+	if _, err := pool.Exec(ctx, `ALTER TABLE job_charges ADD COLUMN job_submit timestamptz;
+		CREATE UNIQUE INDEX job_charges_today_idx ON job_charges (job_row, job_submit, portion_start);
+		CREATE FUNCTION ensure_month_partitions(timestamptz, timestamptz) RETURNS integer LANGUAGE sql AS 'SELECT 0'`); err != nil {
+		t.Fatal(err)
+	}
 	s := New(pool)
 	importStandard(t, s)
 	if err := s.EnsureMonths(ctx, at("2026-08-01T00:00:00Z"), at("2026-12-01T00:00:00Z")); err != nil {
@@ -220,6 +229,10 @@ func TestMigrationFromSingleClusterKeepsEverything(t *testing.T) {
 	}
 	before := storedRows(t, pool)
 
+	if _, err := pool.Exec(ctx, `ALTER TABLE job_charges DROP COLUMN job_submit;
+		DROP FUNCTION ensure_month_partitions(timestamptz, timestamptz)`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}

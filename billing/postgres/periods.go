@@ -68,7 +68,7 @@ func (s *PeriodStore) Breakdown(ctx context.Context, name, by string, accounts [
 	rows, err := s.pool.Query(ctx, `SELECT `+col+`, count(DISTINCT c.job_row),
 			coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint,
 			coalesce(sum(c.total_micros), 0)::bigint
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row JOIN billing_periods p ON p.id = c.period_id
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit JOIN billing_periods p ON p.id = c.period_id
 		WHERE p.name = $1 AND c.not_charged = ''`+cond+` GROUP BY 1 ORDER BY 5 DESC, 1`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("breakdown of %s by %s: %w", name, by, err)

@@ -82,6 +82,9 @@ func TestRateOnlyChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := tx.Exec(ctx, `SELECT ensure_month_partitions('2026-11-05', '2026-11-05')`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO jobs (cluster, job_id, submit_time, username, account, partition, state, start_time, end_time,
 		elapsed_seconds, req_cpu, req_mem_mib, req_nodes, alloc_cpu, alloc_mem_mib, alloc_nodes, content_hash, source)
 		VALUES ('testbed', 6, '2026-11-05T10:00:00Z', 'alice', 'physics', 'cpu', 'COMPLETED', '2026-11-05T10:00:00Z', '2026-11-05T11:00:00Z',

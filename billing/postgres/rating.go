@@ -84,11 +84,11 @@ func portions(ps []Period, start, end time.Time) [][2]time.Time {
 }
 
 const chargeColumns = `job_row, portion_start, portion_end, period_id, cluster, account, username, rate_card_id, currency,
-	total_micros, idle_micros, efficiency_ppm, not_charged, account_reason, lines, charge_hash`
+	total_micros, idle_micros, efficiency_ppm, not_charged, account_reason, lines, charge_hash, job_submit`
 
 func chargeColumnList() []string {
 	return []string{"job_row", "portion_start", "portion_end", "period_id", "cluster", "account", "username", "rate_card_id", "currency",
-		"total_micros", "idle_micros", "efficiency_ppm", "not_charged", "account_reason", "lines", "charge_hash"}
+		"total_micros", "idle_micros", "efficiency_ppm", "not_charged", "account_reason", "lines", "charge_hash", "job_submit"}
 }
 
 // rateLock serialises rating runs across replicas (a transaction-level
@@ -100,7 +100,7 @@ const rateLock = 0x7461_6c6c_7972
 const jobColumns = `j.id, j.cluster, j.job_id, j.username, j.account, j.partition, j.qos, j.state,
 	j.start_time, j.end_time, j.elapsed_seconds, j.cpu_time_us,
 	j.req_cpu, j.req_mem_mib, j.req_nodes, j.req_billing, j.req_gpu, j.req_gpu_types,
-	j.alloc_cpu, j.alloc_mem_mib, j.alloc_nodes, j.alloc_billing, j.alloc_gpu, j.alloc_gpu_types`
+	j.alloc_cpu, j.alloc_mem_mib, j.alloc_nodes, j.alloc_billing, j.alloc_gpu, j.alloc_gpu_types, j.submit_time`
 
 // usageRow reads jobColumns into a billing.Usage; rating, what-if and
 // recheck all read jobs this way.
@@ -109,6 +109,7 @@ type usageRow struct {
 	u                    billing.Usage
 	start, end           *time.Time
 	reqTypes, allocTypes []byte
+	submit               time.Time // the job's partition key, which its charges share
 }
 
 // dest is what rows.Scan fills, in jobColumns order.
@@ -117,7 +118,7 @@ func (r *usageRow) dest() []any {
 	return []any{&r.row, &u.Cluster, &u.JobID, &u.User, &u.Account, &u.Partition, &u.QOS, &u.State,
 		&r.start, &r.end, &u.ElapsedSeconds, &u.CPUTimeMicros,
 		&u.Requested.CPU, &u.Requested.MemMiB, &u.Requested.Nodes, &u.Requested.Billing, &u.Requested.GPU, &r.reqTypes,
-		&u.Allocated.CPU, &u.Allocated.MemMiB, &u.Allocated.Nodes, &u.Allocated.Billing, &u.Allocated.GPU, &r.allocTypes}
+		&u.Allocated.CPU, &u.Allocated.MemMiB, &u.Allocated.Nodes, &u.Allocated.Billing, &u.Allocated.GPU, &r.allocTypes, &r.submit}
 }
 
 // usage finishes the scanned row: times and typed GPU counts.
@@ -278,7 +279,7 @@ func (s *RatingStore) RateOpen(ctx context.Context, opt RateOptions) (_ RateSumm
 		var written int
 		err = tx.QueryRow(ctx, `WITH up AS (
 			INSERT INTO job_charges (`+chargeColumns+`) SELECT `+chargeColumns+` FROM charges_staging
-			ON CONFLICT (job_row, portion_start) DO UPDATE SET portion_end = EXCLUDED.portion_end, period_id = EXCLUDED.period_id,
+			ON CONFLICT (job_row, job_submit, portion_start) DO UPDATE SET portion_end = EXCLUDED.portion_end, period_id = EXCLUDED.period_id,
 				cluster = EXCLUDED.cluster, account = EXCLUDED.account, username = EXCLUDED.username, rate_card_id = EXCLUDED.rate_card_id,
 				currency = EXCLUDED.currency, total_micros = EXCLUDED.total_micros, idle_micros = EXCLUDED.idle_micros,
 				efficiency_ppm = EXCLUDED.efficiency_ppm, not_charged = EXCLUDED.not_charged, account_reason = EXCLUDED.account_reason,
@@ -363,6 +364,9 @@ func (r *ratingRun) each(ctx context.Context, conn *pgxpool.Conn, query string, 
 			r.touch(u.End)
 		}
 		out := r.charges(row, u)
+		for i := range out {
+			out[i] = append(out[i], ur.submit)
+		}
 		if len(out) > 0 {
 			r.sum.Charges += len(out)
 			if err := handle(row, out, existing); err != nil {

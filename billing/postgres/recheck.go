@@ -23,7 +23,7 @@ func (s *RatingStore) Recheck(ctx context.Context, name string, rule billing.Rou
 	}
 	rater := billing.Rater{Cards: cards, Rounding: rule}
 	rows, err := s.pool.Query(ctx, `SELECT c.portion_start, c.portion_end, c.total_micros, `+jobColumns+`
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row WHERE c.period_id = $1 AND j.end_time IS NOT NULL`, p.ID)
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit WHERE c.period_id = $1 AND j.end_time IS NOT NULL`, p.ID)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -132,7 +132,7 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 		add("j.state = $?", f.State)
 	}
 	if f.Unrated {
-		conds = append(conds, "j.end_time IS NOT NULL AND NOT EXISTS (SELECT 1 FROM job_charges uc WHERE uc.job_row = j.id)")
+		conds = append(conds, "j.end_time IS NOT NULL AND NOT EXISTS (SELECT 1 FROM job_charges uc WHERE uc.job_row = j.id AND uc.job_submit = j.submit_time)")
 	}
 	if f.Search != "" {
 		if ref, ok := slurm.ParseJobRef(f.Search); ok && !ref.IsTask {
@@ -150,8 +150,8 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 		// billing.WasteRule.Wasteful in SQL, with the rule's own figures:
 		// a job's efficiency and its charges summed, as the list shows them.
 		w := billing.Waste()
-		add("(SELECT max(efficiency_ppm) FROM job_charges WHERE job_row = j.id) BETWEEN 0 AND $? - 1", w.BelowPPM)
-		add("(SELECT sum(total_micros) FROM job_charges WHERE job_row = j.id) >= $?", int64(w.MinCost))
+		add("(SELECT max(efficiency_ppm) FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time) BETWEEN 0 AND $? - 1", w.BelowPPM)
+		add("(SELECT sum(total_micros) FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time) >= $?", int64(w.MinCost))
 	}
 	// Ended jobs by end time, running ones by submit time; written so the
 	// end-time indexes serve it.
@@ -238,7 +238,7 @@ func (s *ReportStore) eachJob(ctx context.Context, sc Scope, f JobFilter, fn fun
 			j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.req_cpu, j.req_mem_mib, j.req_gpu, j.cpu_time_us,
 			c.total, c.eff, c.currency`
 	const charges = `LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(efficiency_ppm) AS eff, max(currency) AS currency
-		                   FROM job_charges WHERE job_row = j.id) c ON true`
+		                   FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time) c ON true`
 	order := ` ORDER BY ` + col + ` ` + dir + ` ` + nulls + `, j.id ` + dir
 	var q string
 	if strings.HasPrefix(col, "c.") {
@@ -353,7 +353,7 @@ func (s *ReportStore) Totals(ctx context.Context, sc Scope, f JobFilter) (_ JobT
 	err = s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint,
 			coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(c.total), 0)::bigint, max(c.currency)
 		FROM jobs j LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(currency) AS currency
-		                               FROM job_charges WHERE job_row = j.id) c ON true
+		                               FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time) c ON true
 		WHERE `+strings.Join(conds, " AND "), args...).Scan(&t.Jobs, &coreSec, &gpuSec, &t.Total, &currency)
 	if err != nil {
 		return t, err
@@ -444,7 +444,7 @@ func (s *ReportStore) Receipt(ctx context.Context, sc Scope, row int64) (_ Recei
 	err = s.pool.QueryRow(ctx, `SELECT j.id, j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.name, j.username, j.account,
 			j.partition, j.qos, j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.req_cpu, j.req_mem_mib,
 			j.req_gpu, j.cpu_time_us, j.reason, j.step_count, j.steps, j.eligible_time,
-			(SELECT sum(total_micros) FROM job_charges WHERE job_row = j.id), (SELECT max(currency) FROM job_charges WHERE job_row = j.id)
+			(SELECT sum(total_micros) FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time), (SELECT max(currency) FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time)
 		FROM jobs j WHERE j.id = $1 AND `+cond, args...).Scan(&r.Row, &r.Cluster, &r.JobID, &r.ArrayJobID, &r.ArrayTaskID,
 		&r.Name, &r.User, &r.Account, &r.Partition, &r.QOS, &r.State, &r.Submit, &r.Start, &r.End, &r.ElapsedSeconds, &r.CPUs,
 		&r.MemMiB, &r.GPUs, &r.CPUTimeMicros, &rc.Reason, &rc.Steps, &stepsJSON, &rc.Eligible, &total, &currency)

@@ -381,7 +381,7 @@ func (s *PeriodStore) UserStatement(ctx context.Context, name, user string, acco
 	}
 	var core, gpu int64
 	err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row WHERE c.period_id = $1 AND c.username = $2 AND c.not_charged = ''`+cond, args...).Scan(&core, &gpu)
+		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit WHERE c.period_id = $1 AND c.username = $2 AND c.not_charged = ''`+cond, args...).Scan(&core, &gpu)
 	if err != nil {
 		return us, fmt.Errorf("usage of %s in %s: %w", user, name, err)
 	}

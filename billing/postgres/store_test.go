@@ -262,11 +262,11 @@ func TestChargeReferences(t *testing.T) {
 	for _, q := range []string{
 		`UPDATE job_charges SET period_id = 999999`,
 		`UPDATE job_charges SET rate_card_id = 999999`,
-		`INSERT INTO job_charges (job_row, portion_start, portion_end, cluster, account, username, total_micros, charge_hash, period_id)
-		 SELECT job_row, portion_start - interval '1 day', portion_end, cluster, account, username, 1, 'x', 424242 FROM job_charges`,
+		`INSERT INTO job_charges (job_row, job_submit, portion_start, portion_end, cluster, account, username, total_micros, charge_hash, period_id)
+		 SELECT job_row, job_submit, portion_start - interval '1 day', portion_end, cluster, account, username, 1, 'x', 424242 FROM job_charges`,
 		`DELETE FROM billing_periods WHERE name = '2026-10'`,
-		`INSERT INTO job_charges (job_row, portion_start, portion_end, cluster, account, username, total_micros, charge_hash)
-		 VALUES (987654321, now(), now(), 'c', 'a', 'u', 1, 'x')`,
+		`INSERT INTO job_charges (job_row, job_submit, portion_start, portion_end, cluster, account, username, total_micros, charge_hash)
+		 VALUES (987654321, now(), now(), now(), 'c', 'a', 'u', 1, 'x')`,
 	} {
 		if _, err := pool.Exec(ctx, q); err == nil {
 			t.Errorf("the database allowed: %s", q)

@@ -19,7 +19,7 @@ SELECT (j.end_time AT TIME ZONE 'UTC')::date, j.cluster, j.username, j.account, 
        coalesce(sum(c.total), 0), coalesce(sum(c.idle), 0), coalesce(max(c.currency), '')
 FROM jobs j
 LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, sum(idle_micros) AS idle, max(currency) AS currency
-                   FROM job_charges WHERE job_row = j.id) c ON true
+                   FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time) c ON true
 WHERE j.end_time >= $1 AND j.end_time < $2
 GROUP BY 1, 2, 3, 4, 5, 6, 7`
 

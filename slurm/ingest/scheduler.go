@@ -199,6 +199,11 @@ func (s *Scheduler) once(ctx context.Context, trigger string, stop <-chan struct
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
 
 	now := s.Now().UTC().Truncate(time.Second)
+	if made, err := jobstore.MakeMonthsAhead(ctx, conn, now); err != nil {
+		s.log.Warn("making the coming months' partitions failed; ingest makes them as records arrive", "err", err)
+	} else if made > 0 {
+		s.log.Info("monthly partitions made", "months", made)
+	}
 	last, err := jobstore.LastGoodWindow(ctx, conn, s.in.cfg.Cluster)
 	if err != nil {
 		return err

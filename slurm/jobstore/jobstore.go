@@ -180,7 +180,7 @@ WITH staged AS (
     SELECT ` + columnsNoSeq + ` FROM staged
     ON CONFLICT (cluster, job_id, submit_time) DO UPDATE SET ` + updateSet + `, updated_at = now()
     WHERE jobs.content_hash <> EXCLUDED.content_hash
-    RETURNING (xmax = 0) AS inserted
+    RETURNING (first_seen = updated_at) AS inserted -- both now() only when inserted by this transaction (xmax cannot be read from a partitioned table)
 )
 SELECT (SELECT count(*) FROM staged),
        count(*) FILTER (WHERE inserted),
@@ -219,6 +219,11 @@ func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 	// the default 4 MB of work_mem a 100,000-record window spills to disk.
 	if _, err := w.tx.Exec(ctx, `SET LOCAL work_mem = '128MB'`); err != nil {
 		return Counts{}, err
+	}
+	// jobs is partitioned by submit month: the window's months need their
+	// partitions (made ahead by the scheduler; a back-fill makes older ones).
+	if _, err := w.tx.Exec(ctx, `SELECT ensure_month_partitions(min(submit_time), max(submit_time)) FROM jobs_staging`); err != nil {
+		return Counts{}, fmt.Errorf("partitions for the window's months: %w", err)
 	}
 	var staged, inserted, updated int
 	if err := w.tx.QueryRow(ctx, mergeSQL).Scan(&staged, &inserted, &updated); err != nil {
