@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench.sh: Tally's end-to-end benchmarks against the local PostgreSQL, at
 # each size in BENCH_SIZES (default 10^4, 10^5, 10^6 records), then pages at
-# scale (SCALE_JOBS jobs, default 5,000,000, one person with 100,000 of them).
+# scale (SCALE_JOBS jobs, default 5,000,000, one person with 100,000 of them;
+# SCALE_REPLICA=1 serves them from the primary and then from a streaming
+# replica started for the run).
 # Prints a table and writes it to .tally/bench.md. Run through `make bench`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +44,7 @@ if [ "${SCALE_JOBS:-5000000}" != 0 ]; then
   say "pages at scale: ${SCALE_JOBS:-5000000} jobs (a few minutes to build)"
   [ "$(id -u)" = 0 ] && scripts/test-pam-setup.sh >/dev/null
   echo >>"$out"
-  TALLY_SCALE_JOBS=${SCALE_JOBS:-5000000} TALLY_SCALE_USER_JOBS=${SCALE_USER_JOBS:-100000} TALLY_SCALE_REPORT="$root/.tally/scale.md" \
+  TALLY_SCALE_REPLICA=${SCALE_REPLICA:-} TALLY_SCALE_JOBS=${SCALE_JOBS:-5000000} TALLY_SCALE_USER_JOBS=${SCALE_USER_JOBS:-100000} TALLY_SCALE_REPORT="$root/.tally/scale.md" \
     go test -count=1 -run '^TestPagesAtScale$' -timeout 60m ./web/ >/dev/null
   cat .tally/scale.md >>"$out"
 fi

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -14,8 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
+	"github.com/tally-hpc/tally/internal/pgtest"
+	"github.com/tally-hpc/tally/internal/replica"
 )
 
 // TestPagesAtScale measures the dashboard and the job list for a person
@@ -33,7 +38,18 @@ func TestPagesAtScale(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("TALLY_SCALE_USER_JOBS")); err == nil {
 		mine = v
 	}
+	// TALLY_SCALE_REPLICA=1: the database is a private primary with a
+	// streaming replica, and the pages are measured twice, served from
+	// the primary and from the replica.
+	var rep *scaleReplica
+	if os.Getenv("TALLY_SCALE_REPLICA") != "" {
+		rep = newScaleReplica(t)
+	}
 	e := newAuthServer(t, "", func(c *Config, d *Deps) {
+		if rep != nil {
+			d.Pool = rep.primary
+			d.Ready = func(ctx context.Context) error { return rep.primary.Ping(ctx) }
+		}
 		resizePool(t, d, 16) // what tally serve opens
 	})
 	ctx := context.Background()
@@ -69,6 +85,40 @@ func TestPagesAtScale(t *testing.T) {
 	t.Logf("database of %d jobs (%d of them tally-t-alice's) built and rated in %s (rating %s, daily usage %s)",
 		total, mine, time.Since(began).Round(time.Second), sum.Took.Round(time.Second), sum.UsageTook.Round(time.Second))
 
+	targets := []struct {
+		name string
+		e    *testEnv
+	}{{"primary", e}}
+	if rep != nil {
+		onReplica := newAuthServer(t, "", func(c *Config, d *Deps) {
+			d.Pool = rep.primary
+			resizePool(t, d, 16)
+			d.Reads = rep.router
+			d.Ready = func(ctx context.Context) error { return rep.primary.Ping(ctx) }
+			c.ReadLagNotice = time.Minute
+		})
+		targets[0].name = "primary (no replica configured)"
+		targets = append(targets, struct {
+			name string
+			e    *testEnv
+		}{"replica (TALLY_DATABASE_READ_URL)", onReplica})
+	}
+	report := fmt.Sprintf("pages for a person with %d of %d jobs (2 cores, loopback)\n\n| served from | page | clients | requests | throughput | p50 | p99 |\n|---|---|---|---|---|---|---|\n", mine, total)
+	for _, target := range targets {
+		report += measurePagesAtScale(t, target.e, target.name, rep)
+	}
+	t.Log("\n" + report)
+	if p := os.Getenv("TALLY_SCALE_REPORT"); p != "" {
+		os.WriteFile(p, []byte(report), 0o644)
+	}
+}
+
+// measurePagesAtScale signs 200 sessions in to e and measures the pages
+// one request at a time and under 50 and 200 clients; rep, when set, is
+// waited for until it holds the sign-ins, so the pages read it.
+func measurePagesAtScale(t *testing.T, e *testEnv, label string, rep *scaleReplica) string {
+	ctx := context.Background()
+	pool := e.srv.pool
 	login := func() *http.Client {
 		jar, _ := cookiejar.New(nil)
 		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -96,7 +146,7 @@ func TestPagesAtScale(t *testing.T) {
 		slices.Sort(ds)
 		return ds[(len(ds)-1)*p/100].Round(100 * time.Microsecond)
 	}
-	report := fmt.Sprintf("pages for a person with %d of %d jobs (2 cores, loopback)\n\n| page | clients | requests | throughput | p50 | p99 |\n|---|---|---|---|---|---|\n", mine, total)
+	report := ""
 	pages := []struct{ name, path string }{{"dashboard", "/"}, {"jobs", "/jobs"}, {"jobs page 1,000", ""}}
 	// A deep page: follow the keyset to the 1,000th page once.
 	{
@@ -105,7 +155,15 @@ func TestPagesAtScale(t *testing.T) {
 		pool.QueryRow(ctx, `SELECT id, end_time FROM jobs WHERE username = 'tally-t-alice' ORDER BY end_time DESC NULLS LAST, id DESC OFFSET 50000 LIMIT 1`).Scan(&row, &end)
 		pages[2].path = "/jobs?after=" + url.QueryEscape(billingpg.Cursor{Value: end.UTC().Format(time.RFC3339Nano), Row: row}.String())
 	}
+	// Sign everyone in first (PAM conversations are bounded, on purpose).
 	single := login()
+	sessions := make([]*http.Client, 200)
+	for i := range sessions {
+		sessions[i] = login()
+	}
+	if rep != nil {
+		rep.caughtUp(t, time.Now())
+	}
 	for _, p := range pages {
 		var ds []time.Duration
 		for range 50 {
@@ -115,12 +173,7 @@ func TestPagesAtScale(t *testing.T) {
 			}
 			ds = append(ds, d)
 		}
-		report += fmt.Sprintf("| %s | 1 | %d | %.0f/s | %s | %s |\n", p.name, len(ds), float64(len(ds))/sum64(ds).Seconds(), pct(ds, 50), pct(ds, 99))
-	}
-	// Sign everyone in first (PAM conversations are bounded, on purpose).
-	sessions := make([]*http.Client, 200)
-	for i := range sessions {
-		sessions[i] = login()
+		report += fmt.Sprintf("| %s | %s | 1 | %d | %.0f/s | %s | %s |\n", label, p.name, len(ds), float64(len(ds))/sum64(ds).Seconds(), pct(ds, 50), pct(ds, 99))
 	}
 	for _, clients := range []int{50, 200} {
 		for _, p := range pages[:2] {
@@ -152,13 +205,47 @@ func TestPagesAtScale(t *testing.T) {
 			if failed > 0 {
 				t.Errorf("%s with %d clients: %d failed requests", p.name, clients, failed)
 			}
-			report += fmt.Sprintf("| %s | %d | %d | %.0f/s | %s | %s |\n", p.name, clients, len(ds), float64(len(ds))/el.Seconds(), pct(ds, 50), pct(ds, 99))
+			report += fmt.Sprintf("| %s | %s | %d | %d | %.0f/s | %s | %s |\n", label, p.name, clients, len(ds), float64(len(ds))/el.Seconds(), pct(ds, 50), pct(ds, 99))
 		}
 	}
-	t.Log("\n" + report)
-	if p := os.Getenv("TALLY_SCALE_REPORT"); p != "" {
-		os.WriteFile(p, []byte(report), 0o644)
+	return report
+}
+
+// scaleReplica is a private primary and streaming replica for the scale
+// measurement, with the router Tally uses to choose between them.
+type scaleReplica struct {
+	primary *pgxpool.Pool
+	router  *replica.Router
+}
+
+func newScaleReplica(t *testing.T) *scaleReplica {
+	rep := pgtest.NewReplicated(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	primary, err := pgxpool.New(ctx, rep.PrimaryURL)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(primary.Close)
+	standby, err := pgxpool.New(ctx, rep.ReplicaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(standby.Close)
+	router := replica.New(primary, standby, 10*time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go router.Run(ctx, time.Second)
+	return &scaleReplica{primary: primary, router: router}
+}
+
+// caughtUp waits until the replica holds everything committed before at.
+func (r *scaleReplica) caughtUp(t *testing.T, at time.Time) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if lag, usable := r.router.Status(); usable && time.Now().Add(-lag).After(at) {
+			return
+		}
+	}
+	t.Fatal("the replica did not catch up in 10 minutes")
 }
 
 func sum64(ds []time.Duration) time.Duration {

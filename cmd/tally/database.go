@@ -56,6 +56,7 @@ func newPool(ctx context.Context, rawURL, setting string) (*pgxpool.Pool, *pgxpo
 	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
 		cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
+	cfg.AfterConnect = migrations.WarmConnection
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, fail("invalid %s: %s", setting, oneLine(err))

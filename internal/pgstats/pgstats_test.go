@@ -51,3 +51,37 @@ func TestAnalyzeStale(t *testing.T) {
 		})
 	}
 }
+
+// A partitioned table's stale partitions are analysed, each on its own,
+// and the others are left alone.
+func TestAnalyzeStalePartitions(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE part_probe (n int) PARTITION BY RANGE (n);
+		CREATE TABLE part_probe_low PARTITION OF part_probe FOR VALUES FROM (0) TO (100000);
+		CREATE TABLE part_probe_high PARTITION OF part_probe FOR VALUES FROM (100000) TO (200000);
+		INSERT INTO part_probe SELECT generate_series(1, 20000)`); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var pending int64
+		pool.QueryRow(ctx, `SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'part_probe_low'`).Scan(&pending)
+		if pending >= 20000 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got, err := pgstats.AnalyzeStale(ctx, pool, "part_probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"part_probe_low"}) {
+		t.Fatalf("analysed %v, want the partition written to", got)
+	}
+	var analysed bool
+	pool.QueryRow(ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'part_probe_low'`).Scan(&analysed)
+	if !analysed {
+		t.Fatal("part_probe_low has no analysis")
+	}
+}

@@ -86,6 +86,7 @@ func New(t testing.TB) *pgxpool.Pool {
 		t.Fatalf("pgtest: %v", err)
 	}
 	cfg.ConnConfig.RuntimeParams["jit"] = "off" // as tally connects (cmd/tally/database.go)
+	cfg.AfterConnect = migrations.WarmConnection
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
