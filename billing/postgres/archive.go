@@ -92,7 +92,12 @@ var jobStatesNotEnded = []string{"RUNNING", "PENDING", "SUSPENDED"}
 // detached.
 func (s *ArchiveStore) Archive(ctx context.Context, opt ArchiveOptions) (_ ArchiveResult, err error) {
 	mt := tablesOf(opt.Month)
-	defer annotate(&err, "archiving %s", mt.label)
+	defer func() {
+		var blocked *ArchiveBlocked
+		if !errors.As(err, &blocked) {
+			annotate(&err, "archiving %s", mt.label)
+		}
+	}()
 	var res ArchiveResult
 	say := opt.Progress
 	if say == nil {
@@ -216,15 +221,15 @@ func blockers(ctx context.Context, conn *pgx.Conn, mt monthTables, now time.Time
 		return nil, err
 	}
 	if open > 0 {
-		out = append(out, fmt.Sprintf("%d of its jobs have not ended (%d with no end time, %d ending later, %d %s)",
-			open, noEnd, endLater, inState, strings.Join(jobStatesNotEnded, ", ")))
+		out = append(out, fmt.Sprintf("%s not ended (%d with no end time, %d ending later, %d %s)",
+			ofIts(open, "has", "have"), noEnd, endLater, inState, strings.Join(jobStatesNotEnded, ", ")))
 	}
 	var queued int64
 	if err := conn.QueryRow(ctx, `SELECT count(DISTINCT q.job_row) FROM jobs_unrated q WHERE q.job_row IN (SELECT id FROM `+jobs+`)`).Scan(&queued); err != nil {
 		return nil, err
 	}
 	if queued > 0 {
-		out = append(out, fmt.Sprintf("%d of its jobs are still queued for rating (run tally rate)", queued))
+		out = append(out, fmt.Sprintf("%s still queued for rating (run tally rate)", ofIts(queued, "is", "are")))
 	}
 	var noPeriod, notClosed int64
 	var names string
@@ -234,10 +239,10 @@ func blockers(ctx context.Context, conn *pgx.Conn, mt monthTables, now time.Time
 		return nil, err
 	}
 	if noPeriod > 0 {
-		out = append(out, fmt.Sprintf("%d charges of its jobs are in no billing period", noPeriod))
+		out = append(out, fmt.Sprintf("%s in no billing period", chargesOf(noPeriod)))
 	}
 	if notClosed > 0 {
-		out = append(out, fmt.Sprintf("%d charges of its jobs are in billing periods not closed yet (%s)", notClosed, names))
+		out = append(out, fmt.Sprintf("%s in billing periods not closed yet (%s)", chargesOf(notClosed), names))
 	}
 	// A job with no charge that ended in a period still open may yet be
 	// charged (a card fixed, then tally rate): its rows must stay.
@@ -249,9 +254,25 @@ func blockers(ctx context.Context, conn *pgx.Conn, mt monthTables, now time.Time
 		return nil, err
 	}
 	if uncharged > 0 {
-		out = append(out, fmt.Sprintf("%d of its jobs have no charge and ended in billing periods not closed yet (%s)", uncharged, names))
+		out = append(out, fmt.Sprintf("%s no charge and ended in billing periods not closed yet (%s)", ofIts(uncharged, "has", "have"), names))
 	}
 	return out, nil
+}
+
+// ofIts says "1 of its jobs has" or "3 of its jobs have".
+func ofIts(n int64, one, many string) string {
+	if n == 1 {
+		return "1 of its jobs " + one
+	}
+	return fmt.Sprintf("%d of its jobs %s", n, many)
+}
+
+// chargesOf says "1 charge of its jobs is" or "3 charges of its jobs are".
+func chargesOf(n int64) string {
+	if n == 1 {
+		return "1 charge of its jobs is"
+	}
+	return fmt.Sprintf("%d charges of its jobs are", n)
 }
 
 // schemaVersion is the newest migration applied (goose's table).

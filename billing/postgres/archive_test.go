@@ -592,7 +592,7 @@ func TestArchiveRefusals(t *testing.T) {
 			pool.Exec(ctx, `INSERT INTO jobs_unrated (job_row) SELECT id FROM jobs_2026_10 ORDER BY id LIMIT 3`)
 		}, want: []string{"3 of its jobs are still queued for rating (run tally rate)"}},
 		{name: "periods not closed", month: "2026-10-01", close: []string{"2026-09", "2026-10"},
-			want: []string{"charges of its jobs are in billing periods not closed yet (2026-11 open)"}},
+			want: []string{"2026-10 cannot be archived: 1 charge of its jobs is in billing periods not closed yet (2026-11 open)"}},
 		{name: "charges in no period", month: "2026-11-01", close: []string{"2026-09", "2026-10"}, setup: func(t *testing.T, s *Store, pool *pgxpool.Pool) {
 			if _, err := pool.Exec(ctx, `UPDATE job_charges SET period_id = NULL WHERE job_submit >= '2026-11-01' AND period_id IS NOT NULL`); err != nil {
 				t.Fatal(err)
