@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-hpc/tally/billing"
 )
 
 // ArchiveStore detaches closed months of jobs and charges (the monthly
@@ -243,6 +245,22 @@ func blockers(ctx context.Context, conn *pgx.Conn, mt monthTables, now time.Time
 	}
 	if notClosed > 0 {
 		out = append(out, fmt.Sprintf("%s in billing periods not closed yet (%s)", chargesOf(notClosed), names))
+	}
+	// Budget forecasts read the charges of the last ForecastWindow from
+	// the charges themselves: those must stay until they are older.
+	var recent int64
+	var last *time.Time
+	if err := conn.QueryRow(ctx, `SELECT count(*), max(portion_end) FROM `+charges+` WHERE portion_end > $1 AND not_charged = ''`,
+		now.Add(-billing.ForecastWindow)).Scan(&recent, &last); err != nil {
+		return nil, err
+	}
+	if recent > 0 {
+		noun := "charges"
+		if recent == 1 {
+			noun = "charge"
+		}
+		out = append(out, fmt.Sprintf("%d %s of its jobs ended in the last %d days, which budget forecasts still read (it can go from %s)",
+			recent, noun, int(billing.ForecastWindow.Hours()/24), last.Add(billing.ForecastWindow).UTC().Format("2006-01-02 15:04 UTC")))
 	}
 	// A job with no charge that ended in a period still open may yet be
 	// charged (a card fixed, then tally rate): its rows must stay.

@@ -570,6 +570,7 @@ func TestArchiveRefusals(t *testing.T) {
 		month string
 		close []string // periods to close (default: September, October, November)
 		setup func(t *testing.T, s *Store, pool *pgxpool.Pool)
+		now   func(t *testing.T, pool *pgxpool.Pool) time.Time // default: 7 December 2026
 		want  []string
 	}{
 		{name: "current month", month: "2026-12-01", want: []string{"2026-12 cannot be archived: it is the current month"}},
@@ -598,6 +599,14 @@ func TestArchiveRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, want: []string{"charges of its jobs are in no billing period"}},
+		{name: "charges budget forecasts still read", month: "2026-10-01", now: func(t *testing.T, pool *pgxpool.Pool) time.Time {
+			// A week after October's last charge ended.
+			var last time.Time
+			if err := pool.QueryRow(ctx, `SELECT max(portion_end) FROM job_charges_2026_10`).Scan(&last); err != nil {
+				t.Fatal(err)
+			}
+			return last.Add(7 * 24 * time.Hour)
+		}, want: []string{" of its jobs ended in the last 14 days, which budget forecasts still read (it can go from 2026-11-1"}},
 		{name: "uncharged jobs in an open period", month: "2026-11-01", close: []string{"2026-09", "2026-10"}, setup: func(t *testing.T, s *Store, pool *pgxpool.Pool) {
 			if _, err := pool.Exec(ctx, `DELETE FROM job_charges WHERE job_submit >= '2026-11-01'`); err != nil {
 				t.Fatal(err)
@@ -635,7 +644,11 @@ func TestArchiveRefusals(t *testing.T) {
 			}
 			was := state()
 			dir := filepath.Join(t.TempDir(), "archive")
-			_, err := s.Archive(ctx, ArchiveOptions{Month: at(tc.month + "T00:00:00Z"), Dir: dir, By: "test", Now: now})
+			when := now
+			if tc.now != nil {
+				when = tc.now(t, pool)
+			}
+			_, err := s.Archive(ctx, ArchiveOptions{Month: at(tc.month + "T00:00:00Z"), Dir: dir, By: "test", Now: when})
 			var blocked *ArchiveBlocked
 			if !errors.As(err, &blocked) {
 				t.Fatalf("not refused: %v", err)
