@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-hpc/tally/billing"
@@ -39,6 +40,8 @@ type ArchiveOptions struct {
 	// afterWrite runs between writing the files and verifying them:
 	// tests damage a file here.
 	afterWrite func(m *ArchiveManifest) error
+	// lockWait replaces detachLockWait (tests).
+	lockWait time.Duration
 }
 
 // ArchiveResult is what a run wrote and did.
@@ -317,7 +320,11 @@ func detach(ctx context.Context, conn *pgx.Conn, mt monthTables, m ArchiveManife
 	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(rateLock))
 	say("detaching %s and %s", mt.charges, mt.jobs)
 	jobs, charges := pgx.Identifier{mt.jobs}.Sanitize(), pgx.Identifier{mt.charges}.Sanitize()
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	wait := detachLockWait
+	if opt.lockWait > 0 {
+		wait = opt.lockWait
+	}
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		// No usage refresh between the snapshot below and the commit.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(usageLock)); err != nil {
 			return err
@@ -361,6 +368,12 @@ func detach(ctx context.Context, conn *pgx.Conn, mt monthTables, m ArchiveManife
 			GROUP BY 2, 3, 4, 5, 6, 7`, mt.month); err != nil {
 			return fmt.Errorf("keeping the month's charged usage: %w", err)
 		}
+		// Detaching locks jobs and job_charges whole (ACCESS EXCLUSIVE):
+		// every page's read queues behind it, so it must not wait long
+		// behind a long export or a rating.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = `+fmt.Sprintf("'%dms'", wait.Milliseconds())); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `ALTER TABLE job_charges DETACH PARTITION `+charges); err != nil {
 			return err
 		}
@@ -386,6 +399,20 @@ func detach(ctx context.Context, conn *pgx.Conn, mt monthTables, m ArchiveManife
 		}
 		return nil
 	})
+	return lockBusy(err, wait)
+}
+
+// detachLockWait is how long the detach waits for jobs and job_charges.
+const detachLockWait = 10 * time.Second
+
+// lockBusy says what a lock timeout of the detach means (other errors
+// pass as they are).
+func lockBusy(err error, wait time.Duration) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "55P03" {
+		return fmt.Errorf("jobs and job_charges were busy for %s (a long query or write holds them): nothing detached; the files are written and verified, run the archive again", wait)
+	}
+	return err
 }
 
 // ArchivedMonth is one row of tally archive list: a month archived, or

@@ -488,6 +488,34 @@ func TestArchiveDryRunAndKeepTables(t *testing.T) {
 	}
 }
 
+// A detach that would queue every page behind a long query gives up
+// after its wait, with nothing detached, and succeeds once it is free.
+func TestArchiveGivesWayToALongQuery(t *testing.T) {
+	s, pool := archivable(t)
+	ctx := context.Background()
+	reader, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback(ctx)
+	// An export reading jobs: its snapshot holds jobs and every partition.
+	if _, err := reader.Exec(ctx, `SELECT count(*) FROM jobs`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, err = s.Archive(ctx, ArchiveOptions{Month: at("2026-10-01T00:00:00Z"), Dir: dir, By: "test", lockWait: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "were busy for 300ms") || !strings.Contains(err.Error(), "nothing detached") {
+		t.Fatalf("archive beside a long query: %v", err)
+	}
+	if !attached(t, pool, "jobs_2026_10") || count(t, pool, `SELECT count(*) FROM archived_months`) != 0 || count(t, pool, `SELECT count(*) FROM usage_daily_archived`) != 0 {
+		t.Fatal("something was detached or recorded")
+	}
+	reader.Rollback(ctx)
+	if _, err := s.Archive(ctx, ArchiveOptions{Month: at("2026-10-01T00:00:00Z"), Dir: dir, By: "test", lockWait: 300 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // An archive file that does not hold what was archived aborts the run
 // with nothing detached: a flipped byte (its checksum), and a file that
 // was replaced whole, checksum and manifest included (its rows).
