@@ -27,3 +27,20 @@ func csvDownload(w http.ResponseWriter, r *http.Request, filename string) {
 		_, _ = w.Write([]byte(utf8BOM))
 	}
 }
+
+// startOnWrite calls start (which sets a download's headers) just before
+// the first write, so that a handler whose writer fails before writing
+// anything can still answer with an error page.
+type startOnWrite struct {
+	w       http.ResponseWriter
+	start   func()
+	started bool
+}
+
+func (s *startOnWrite) Write(p []byte) (int, error) {
+	if !s.started {
+		s.started = true
+		s.start()
+	}
+	return s.w.Write(p)
+}

@@ -337,15 +337,22 @@ func (s *Server) periodCSV(what string) func(http.ResponseWriter, *http.Request,
 			s.fail(w, r, err)
 			return
 		}
-		csvDownload(w, r, "tally-"+name+"-"+what+".csv")
+		// The download starts with its first byte: an export refused
+		// before writing anything (job lines of an archived month) is
+		// answered with its message, not an empty file.
+		out := &startOnWrite{w: w, start: func() { csvDownload(w, r, "tally-"+name+"-"+what+".csv") }}
 		var err error
 		switch what {
 		case "accounts":
-			err = s.billing.WriteAccountSummary(r.Context(), w, name, statementAccounts(v), s.rounding)
+			err = s.billing.WriteAccountSummary(r.Context(), out, name, statementAccounts(v), s.rounding)
 		case "adjustments":
-			err = s.billing.WriteAdjustments(r.Context(), w, name, statementAccounts(v))
+			err = s.billing.WriteAdjustments(r.Context(), out, name, statementAccounts(v))
 		default:
-			err = s.billing.WriteJobLines(r.Context(), w, name, statementAccounts(v))
+			err = s.billing.WriteJobLines(r.Context(), out, name, statementAccounts(v))
+		}
+		if err != nil && !out.started {
+			s.fail(w, r, err)
+			return
 		}
 		if err != nil {
 			s.log.Error("period export failed", "period", name, "what", what, "err", err)

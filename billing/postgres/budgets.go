@@ -278,16 +278,35 @@ func useColumn(unit billing.BudgetUnit) string {
 	return "j.alloc_cpu"
 }
 
+// archivedUseColumn is useColumn × useSeconds as archived_charge_usage
+// keeps it.
+func archivedUseColumn(unit billing.BudgetUnit) string {
+	switch unit {
+	case billing.UnitGPUHours:
+		return "a.alloc_gpu_seconds"
+	case billing.UnitBilling:
+		return "a.alloc_billing_seconds"
+	}
+	return "a.alloc_cpu_seconds"
+}
+
 // used is the unit-seconds of the jobs charged in each of the periods.
 func (s *BudgetStore) used(ctx context.Context, b billing.Budget, periods []int64) (map[int64]int64, error) {
 	out := map[int64]int64{}
 	if len(periods) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT c.period_id, coalesce(sum(`+useColumn(b.Unit)+` * `+useSeconds+`), 0)::bigint
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit
-		WHERE c.period_id = ANY($1) AND c.account = $2 AND ($3 = '' OR c.username = $3) AND c.not_charged = ''
-		GROUP BY c.period_id`, periods, b.Account, b.User)
+	// With what archived months kept of their charges (migration 00021).
+	rows, err := s.pool.Query(ctx, `SELECT period_id, coalesce(sum(used), 0)::bigint FROM (
+			SELECT c.period_id, sum(`+useColumn(b.Unit)+` * `+useSeconds+`) AS used
+			FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit
+			WHERE c.period_id = ANY($1) AND c.account = $2 AND ($3 = '' OR c.username = $3) AND c.not_charged = ''
+			GROUP BY 1
+			UNION ALL
+			SELECT a.period_id, sum(`+archivedUseColumn(b.Unit)+`) FROM archived_charge_usage a
+			WHERE a.period_id = ANY($1) AND a.account = $2 AND ($3 = '' OR a.username = $3)
+			GROUP BY 1) u
+		GROUP BY 1`, periods, b.Account, b.User)
 	if err != nil {
 		return nil, err
 	}

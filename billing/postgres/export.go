@@ -76,8 +76,14 @@ func (s *ExportStore) WriteAccountSummary(ctx context.Context, w io.Writer, name
 		return err
 	}
 	usage := map[string][2]string{}
-	urows, err := s.pool.Query(ctx, `SELECT c.account, coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit WHERE c.period_id = $1 AND c.not_charged = '' GROUP BY 1`, ps.Period.ID)
+	// With what archived months kept of their charges (migration 00021).
+	urows, err := s.pool.Query(ctx, `SELECT account, coalesce(sum(core), 0)::bigint, coalesce(sum(gpu), 0)::bigint FROM (
+			SELECT c.account, sum(j.req_cpu * j.elapsed_seconds) AS core, sum(j.req_gpu * j.elapsed_seconds) AS gpu
+			FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit
+			WHERE c.period_id = $1 AND c.not_charged = '' GROUP BY 1
+			UNION ALL
+			SELECT a.account, sum(a.core_seconds), sum(a.gpu_seconds) FROM archived_charge_usage a WHERE a.period_id = $1 GROUP BY 1) u
+		GROUP BY 1`, ps.Period.ID)
 	if err != nil {
 		return fmt.Errorf("usage of %s: %w", name, err)
 	}
@@ -128,10 +134,23 @@ func (s *ExportStore) WriteJobLines(ctx context.Context, w io.Writer, name strin
 		return err
 	}
 	args := []any{p.ID}
-	cond := ""
+	cond, acond := "", ""
 	if accounts != nil {
 		args = append(args, accounts)
-		cond = " AND c.account = ANY($2)"
+		cond, acond = " AND c.account = ANY($2)", " AND a.account = ANY($2)"
+	}
+	// A job's line needs its rows: an archived month's jobs have left the
+	// database, and a file without them would not add up to the
+	// statements. Say so instead, before writing anything.
+	var archivedJobs int64
+	var months string
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(a.jobs), 0)::bigint, coalesce(string_agg(DISTINCT to_char(a.month, 'YYYY-MM'), ', '), '')
+		FROM archived_charge_usage a WHERE a.period_id = $1`+acond, args...).Scan(&archivedJobs, &months); err != nil {
+		return err
+	}
+	if archivedJobs > 0 {
+		return billing.Conflictf("the job lines of %s include %d jobs submitted in %s, which is archived: restore it to export them (docs/scaling.md); the account summary and the statements still hold their figures",
+			p.Name, archivedJobs, months)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.het_job_id, j.name, j.username, j.account,
 			j.partition, j.qos, j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.cpu_time_us,

@@ -150,11 +150,13 @@ func TestMigrationFromSingleClusterKeepsEverything(t *testing.T) {
 	}
 	// Today's ingest and rating write to the partitioned tables of
 	// migration 00020: they call ensure_month_partitions and fill
-	// job_charges.job_submit. Stand-ins let them write the old release's
-	// rows; they go before the upgrade.
+	// job_charges.job_submit, and the usage refresh reads what archived
+	// months kept (migration 00021). Stand-ins let them write the old
+	// release's rows; they go before the upgrade.
 	if _, err := pool.Exec(ctx, `ALTER TABLE job_charges ADD COLUMN job_submit timestamptz;
 		CREATE UNIQUE INDEX job_charges_today_idx ON job_charges (job_row, job_submit, portion_start);
-		CREATE FUNCTION ensure_month_partitions(timestamptz, timestamptz) RETURNS integer LANGUAGE sql AS 'SELECT 0'`); err != nil {
+		CREATE FUNCTION ensure_month_partitions(timestamptz, timestamptz) RETURNS integer LANGUAGE sql AS 'SELECT 0';
+		CREATE TABLE usage_daily_archived (month date, LIKE usage_daily)`); err != nil {
 		t.Fatal(err)
 	}
 	s := New(pool)
@@ -230,7 +232,8 @@ func TestMigrationFromSingleClusterKeepsEverything(t *testing.T) {
 	before := storedRows(t, pool)
 
 	if _, err := pool.Exec(ctx, `ALTER TABLE job_charges DROP COLUMN job_submit;
-		DROP FUNCTION ensure_month_partitions(timestamptz, timestamptz)`); err != nil {
+		DROP FUNCTION ensure_month_partitions(timestamptz, timestamptz);
+		DROP TABLE usage_daily_archived`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Up(ctx); err != nil {

@@ -332,9 +332,15 @@ func (s *ReportStore) Totals(ctx context.Context, sc Scope, f JobFilter) (_ JobT
 				where += fmt.Sprintf(" AND %s = $%d", c.col, len(args))
 			}
 		}
+		// The rollup keeps archived months' jobs (for usage charts); a job
+		// list holds only the jobs still in the database, so its totals
+		// leave the archived ones out.
 		if err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0)::bigint, coalesce(sum(core_seconds), 0)::bigint,
-				coalesce(sum(gpu_seconds), 0)::bigint, coalesce(sum(total_micros), 0)::bigint, coalesce(max(currency), '')
-			FROM `+usageTable(sc, f, false)+` WHERE `+where, args...).Scan(&t.Jobs, &coreSec, &gpuSec, &t.Total, &t.Currency); err != nil {
+				coalesce(sum(gpu_seconds), 0)::bigint, coalesce(sum(total_micros), 0)::bigint, coalesce(max(currency) FILTER (WHERE live), '')
+			FROM (SELECT true AS live, jobs, core_seconds, gpu_seconds, total_micros, currency FROM `+usageTable(sc, f, false)+` WHERE `+where+`
+				UNION ALL
+				SELECT false, -jobs, -core_seconds, -gpu_seconds, -total_micros, currency FROM usage_daily_archived u WHERE `+where+`) u`,
+			args...).Scan(&t.Jobs, &coreSec, &gpuSec, &t.Total, &t.Currency); err != nil {
 			return t, err
 		}
 		rargs := []any{}

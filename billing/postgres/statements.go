@@ -374,14 +374,20 @@ func (s *PeriodStore) UserStatement(ctx context.Context, name, user string, acco
 		us.Lines = append(us.Lines, st.Lines...)
 	}
 	args := []any{p.ID, user}
-	cond := ""
+	cond, acond := "", ""
 	if accounts != nil {
 		args = append(args, accounts)
-		cond = " AND c.account = ANY($3)"
+		cond, acond = " AND c.account = ANY($3)", " AND a.account = ANY($3)"
 	}
+	// With what archived months kept of their charges (migration 00021).
 	var core, gpu int64
-	err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint
-		FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit WHERE c.period_id = $1 AND c.username = $2 AND c.not_charged = ''`+cond, args...).Scan(&core, &gpu)
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(core), 0)::bigint, coalesce(sum(gpu), 0)::bigint FROM (
+			SELECT sum(j.req_cpu * j.elapsed_seconds) AS core, sum(j.req_gpu * j.elapsed_seconds) AS gpu
+			FROM job_charges c JOIN jobs j ON j.id = c.job_row AND j.submit_time = c.job_submit
+			WHERE c.period_id = $1 AND c.username = $2 AND c.not_charged = ''`+cond+`
+			UNION ALL
+			SELECT sum(a.core_seconds), sum(a.gpu_seconds) FROM archived_charge_usage a WHERE a.period_id = $1 AND a.username = $2`+acond+`) u`,
+		args...).Scan(&core, &gpu)
 	if err != nil {
 		return us, fmt.Errorf("usage of %s in %s: %w", user, name, err)
 	}

@@ -15,6 +15,7 @@ type Store struct {
 	*BudgetStore
 	*AlertStore
 	*HoldStore
+	*ArchiveStore
 }
 
 // New returns the stores on one pool.
@@ -22,14 +23,15 @@ func New(pool *pgxpool.Pool) *Store {
 	cards := &CardStore{pool: pool}
 	periods := &PeriodStore{pool: pool, cards: cards}
 	return &Store{
-		CardStore:   cards,
-		RatingStore: &RatingStore{pool: pool, cards: cards, periods: periods},
-		PeriodStore: periods,
-		ReportStore: &ReportStore{pool: readPool{pool}},
-		ExportStore: &ExportStore{pool: readPool{pool}, cards: cards, periods: periods},
-		BudgetStore: &BudgetStore{pool: pool, cards: cards, periods: periods},
-		AlertStore:  &AlertStore{pool: pool},
-		HoldStore:   &HoldStore{pool: pool},
+		CardStore:    cards,
+		RatingStore:  &RatingStore{pool: pool, cards: cards, periods: periods},
+		PeriodStore:  periods,
+		ReportStore:  &ReportStore{pool: readPool{pool}},
+		ExportStore:  &ExportStore{pool: readPool{pool}, cards: cards, periods: periods},
+		BudgetStore:  &BudgetStore{pool: pool, cards: cards, periods: periods},
+		AlertStore:   &AlertStore{pool: pool},
+		HoldStore:    &HoldStore{pool: pool},
+		ArchiveStore: &ArchiveStore{pool: pool},
 	}
 }
 

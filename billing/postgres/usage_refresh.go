@@ -11,16 +11,34 @@ import (
 	"github.com/tally-hpc/tally/internal/pgstats"
 )
 
-// refreshUsageSQL recomputes usage_daily for the jobs that ended in
-// [$1, $2), whole days.
-const refreshUsageSQL = `INSERT INTO usage_daily
-SELECT (j.end_time AT TIME ZONE 'UTC')::date, j.cluster, j.username, j.account, j.partition, j.qos, j.state, count(*),
-       sum(j.req_cpu * j.elapsed_seconds), sum(j.req_gpu * j.elapsed_seconds), sum(j.cpu_time_us),
-       coalesce(sum(c.total), 0), coalesce(sum(c.idle), 0), coalesce(max(c.currency), '')
-FROM jobs j
+// usageRows selects usage_daily's rows (day, grouping columns, sums) for
+// the jobs of the table jobs that match cond, with their charges from the
+// table charges: the live tables, or an archived month's partitions.
+func usageRows(jobs, charges, cond string) string {
+	return `SELECT (j.end_time AT TIME ZONE 'UTC')::date AS day, j.cluster, j.username, j.account, j.partition, j.qos, j.state,
+       count(*) AS jobs, sum(j.req_cpu * j.elapsed_seconds) AS core_seconds, sum(j.req_gpu * j.elapsed_seconds) AS gpu_seconds,
+       sum(j.cpu_time_us) AS cpu_time_us, coalesce(sum(c.total), 0) AS total_micros, coalesce(sum(c.idle), 0) AS idle_micros,
+       coalesce(max(c.currency), '') AS currency
+FROM ` + jobs + ` j
 LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, sum(idle_micros) AS idle, max(currency) AS currency
-                   FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time) c ON true
-WHERE j.end_time >= $1 AND j.end_time < $2
+                   FROM ` + charges + ` WHERE job_row = j.id AND job_submit = j.submit_time) c ON true
+WHERE ` + cond + `
+GROUP BY 1, 2, 3, 4, 5, 6, 7`
+}
+
+// refreshUsageSQL recomputes usage_daily for the jobs that ended in
+// [$1, $2), whole days: the attached jobs, and what archived months'
+// jobs added to those days (usage_daily_archived, kept by tally archive),
+// so that a day rebuilt after its jobs were archived keeps them.
+var refreshUsageSQL = `INSERT INTO usage_daily
+SELECT day, cluster, username, account, partition, qos, state, sum(jobs), sum(core_seconds), sum(gpu_seconds), sum(cpu_time_us),
+       sum(total_micros), sum(idle_micros), max(currency)
+FROM (` + usageRows("jobs", "job_charges", "j.end_time >= $1 AND j.end_time < $2") + `
+      UNION ALL
+      SELECT day, cluster, username, account, partition, qos, state, jobs, core_seconds, gpu_seconds, cpu_time_us,
+             total_micros, idle_micros, currency
+      FROM usage_daily_archived
+      WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date AND day < ($2::timestamptz AT TIME ZONE 'UTC')::date) u
 GROUP BY 1, 2, 3, 4, 5, 6, 7`
 
 // RefreshUsage rebuilds the daily usage rollup for the days from..to

@@ -51,6 +51,7 @@ func commands() []command {
 		{"gen", "write a synthetic cluster's job records (sacct or slurmdb JSON)", runGen},
 		{"ingest", "pull job records from slurmrestd or sacct into the database", runIngest},
 		{"period", "billing periods: list, ensure, preview, close, export", runPeriod},
+		{"archive", "write a closed month's jobs and charges to files, verify, detach; list", runArchive},
 		{"rates", "import, list and show rate cards", runRates},
 		{"rate", "rate every ended job in open periods", runRate},
 		{"estimate", "what a job would cost, with the breakdown", runEstimate},

@@ -222,7 +222,11 @@ func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 	}
 	// jobs is partitioned by submit month: the window's months need their
 	// partitions (made ahead by the scheduler; a back-fill makes older ones).
-	if _, err := w.tx.Exec(ctx, `SELECT ensure_month_partitions(min(submit_time), max(submit_time)) FROM jobs_staging`); err != nil {
+	// Only the months its records were submitted in: a window holding a
+	// job submitted in September and one in December must not ask for an
+	// archived October between them.
+	if _, err := w.tx.Exec(ctx, `SELECT ensure_month_partitions(m, m)
+		FROM (SELECT DISTINCT date_trunc('month', submit_time, 'UTC') AS m FROM jobs_staging) s ORDER BY m`); err != nil {
 		return Counts{}, fmt.Errorf("partitions for the window's months: %w", err)
 	}
 	var staged, inserted, updated int
