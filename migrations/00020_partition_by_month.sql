@@ -2,8 +2,8 @@
 -- jobs and job_charges partitioned by the month a job was submitted.
 -- A job and every charge of it share one month's pair of partitions,
 -- keyed by the job's submit time (job_charges.job_submit), so a closed
--- month can be detached and archived whole, and the foreign key from a
--- charge to its job stays a real foreign key. Months are ranges in UTC.
+-- month can be detached and archived whole, and a charge finds its job in
+-- one partition. Months are ranges in UTC.
 --
 -- The conversion copies the old tables into the new ones in this
 -- migration's transaction: every row or none. Indexes, constraints and
@@ -123,7 +123,6 @@ CREATE INDEX jobs_running_idx     ON jobs (cluster, submit_time) WHERE end_time 
 CREATE INDEX jobs_array_task_idx  ON jobs (array_job_id, array_task_id) WHERE array_job_id <> 0;
 
 ALTER TABLE job_charges ADD CONSTRAINT job_charges_pkey PRIMARY KEY (job_row, job_submit, portion_start);
-ALTER TABLE job_charges ADD CONSTRAINT job_charges_job_fkey FOREIGN KEY (job_row, job_submit) REFERENCES jobs (id, submit_time);
 CREATE INDEX job_charges_period_account_idx ON job_charges (period_id, account);
 CREATE INDEX job_charges_period_user_idx    ON job_charges (period_id, username);
 CREATE INDEX job_charges_account_end_idx    ON job_charges (account, portion_end);
@@ -150,6 +149,46 @@ CREATE TRIGGER charge_sums_delete AFTER DELETE ON job_charges
 CREATE TRIGGER charge_sums_truncate AFTER TRUNCATE ON job_charges
     FOR EACH STATEMENT EXECUTE FUNCTION charge_sums_truncate();
 
+-- A charge's job must exist. A foreign key to the partitioned jobs table
+-- checks each row with its own lookup: it made rating 10^7 jobs take 18
+-- minutes instead of under 3 (and a 345,000-row insert 25 s instead of
+-- 3 s). As for periods and rate cards (migration 00004), statement-level
+-- triggers check a whole bulk write with one anti-join instead. Jobs are
+-- never deleted by Tally; a deletion of jobs with charges is refused too
+-- (archiving detaches partitions, which fires no trigger).
+-- +goose StatementBegin
+CREATE FUNCTION job_charges_job_exists() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    missing bigint;
+BEGIN
+    SELECT n.job_row INTO missing FROM new_rows n
+    WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = n.job_row AND j.submit_time = n.job_submit) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'job_charges names job row % that does not exist', missing
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION jobs_keep_charged() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    charged bigint;
+BEGIN
+    SELECT o.id INTO charged FROM old_rows o
+    WHERE EXISTS (SELECT 1 FROM job_charges c WHERE c.job_row = o.id AND c.job_submit = o.submit_time) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'job row % has charges and cannot be deleted', charged
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+CREATE TRIGGER job_charges_job_insert AFTER INSERT ON job_charges
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_charges_job_exists();
+CREATE TRIGGER job_charges_job_update AFTER UPDATE ON job_charges
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_charges_job_exists();
+CREATE TRIGGER jobs_keep_charged AFTER DELETE ON jobs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_keep_charged();
+
 -- An adjustment's job must exist when the adjustment is written (a foreign
 -- key to a partitioned table would need the job's submit time too, and
 -- would keep an archived month from being detached).
@@ -170,6 +209,11 @@ ANALYZE jobs;
 ANALYZE job_charges;
 
 -- +goose Down
+DROP TRIGGER jobs_keep_charged ON jobs;
+DROP TRIGGER job_charges_job_update ON job_charges;
+DROP TRIGGER job_charges_job_insert ON job_charges;
+DROP FUNCTION jobs_keep_charged();
+DROP FUNCTION job_charges_job_exists();
 DROP TRIGGER adjustments_job_exists ON adjustments;
 DROP FUNCTION adjustments_job_exists();
 ALTER TABLE jobs RENAME TO jobs_partitioned;

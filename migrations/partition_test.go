@@ -95,7 +95,8 @@ func TestPartitionConversionKeepsEveryRow(t *testing.T) {
 		{"a charge in a closed period", `UPDATE job_charges SET total_micros = total_micros + 1
 			WHERE period_id = (SELECT id FROM billing_periods WHERE status = 'closed' LIMIT 1)`, "closed"},
 		{"a charge without its job", `INSERT INTO job_charges (job_row, job_submit, portion_start, portion_end, cluster, account, username, total_micros, charge_hash)
-			VALUES (999999999, '2025-03-01', '2025-03-01', '2025-03-01', 'c', 'a', 'u', 1, 'x')`, "foreign key"},
+			VALUES (999999999, '2025-03-01', '2025-03-01', '2025-03-01', 'c', 'a', 'u', 1, 'x')`, "does not exist"},
+		{"deleting a charged job", `DELETE FROM jobs WHERE id = (SELECT job_row FROM job_charges LIMIT 1)`, "has charges"},
 		{"a job twice", `INSERT INTO jobs (cluster, job_id, submit_time, username, state, elapsed_seconds, content_hash, source)
 			SELECT cluster, job_id, submit_time, username, state, 0, 'x', 'sacct' FROM jobs LIMIT 1`, "duplicate key"},
 		{"an adjustment naming no job", `INSERT INTO adjustments (period_id, account, job_row, amount_micros, reason, author)
