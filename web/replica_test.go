@@ -21,22 +21,10 @@ import (
 // on the page, one too far behind or stopped is replaced by the primary,
 // and one that comes back is used again.
 func TestPagesFromReadReplica(t *testing.T) {
-	rep := pgtest.NewReplicated(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	primary, err := pgxpool.New(ctx, rep.PrimaryURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(primary.Close)
-	standby, err := pgxpool.New(ctx, rep.ReplicaURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(standby.Close)
 	const away = 4 * time.Second
-	router := replica.New(primary, standby, away, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go router.Run(ctx, 100*time.Millisecond)
+	r := replicatedRouter(t, away, 100*time.Millisecond)
+	rep, primary, standby, router := r.rep, r.primary, r.standby, r.router
+	ctx := context.Background()
 
 	e := newAuthServer(t, "", func(c *Config, d *Deps) {
 		d.Pool, d.Reads = primary, router
@@ -162,4 +150,34 @@ func addJob(t *testing.T, pool *pgxpool.Pool, id int64, name string) {
 		id, end.Add(-time.Hour), name, end); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// replicatedRouter starts a private primary and streaming standby
+// (pgtest.NewReplicated), opens a pool on each, and runs the router Tally
+// uses to choose between them, sampling every `every`; a standby more than
+// away behind is left out.
+type replicated struct {
+	rep              *pgtest.Replicated
+	primary, standby *pgxpool.Pool
+	router           *replica.Router
+}
+
+func replicatedRouter(t *testing.T, away, every time.Duration) replicated {
+	t.Helper()
+	rep := pgtest.NewReplicated(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	primary, err := pgxpool.New(ctx, rep.PrimaryURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(primary.Close)
+	standby, err := pgxpool.New(ctx, rep.ReplicaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(standby.Close)
+	router := replica.New(primary, standby, away, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go router.Run(ctx, every)
+	return replicated{rep: rep, primary: primary, standby: standby, router: router}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
-	"github.com/tally-hpc/tally/internal/pgtest"
 	"github.com/tally-hpc/tally/internal/replica"
 )
 
@@ -219,22 +217,8 @@ type scaleReplica struct {
 }
 
 func newScaleReplica(t *testing.T) *scaleReplica {
-	rep := pgtest.NewReplicated(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	primary, err := pgxpool.New(ctx, rep.PrimaryURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(primary.Close)
-	standby, err := pgxpool.New(ctx, rep.ReplicaURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(standby.Close)
-	router := replica.New(primary, standby, 10*time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go router.Run(ctx, time.Second)
-	return &scaleReplica{primary: primary, router: router}
+	r := replicatedRouter(t, 10*time.Minute, time.Second)
+	return &scaleReplica{primary: r.primary, router: r.router}
 }
 
 // caughtUp waits until the replica holds everything committed before at.
