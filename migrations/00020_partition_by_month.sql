@@ -36,14 +36,18 @@ BEGIN
     last := date_trunc('month', hi AT TIME ZONE 'UTC');
     WHILE m <= last LOOP
         suffix := to_char(m, 'YYYY_MM');
+        -- An archived month is refused whether or not a table of its name
+        -- is there (tally archive --keep-tables leaves the detached tables
+        -- under their names), so a record of an archived month never meets
+        -- "no partition of relation jobs found for row" but this message.
+        IF EXISTS (SELECT 1 FROM archived_months a WHERE a.month = m::date) THEN
+            RAISE EXCEPTION 'jobs submitted in % are archived: restore that month before writing to it', to_char(m, 'YYYY-MM')
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
         IF to_regclass(format('public.%I', 'jobs_' || suffix)) IS NULL
            OR to_regclass(format('public.%I', 'job_charges_' || suffix)) IS NULL THEN
             -- Two ingests meeting a new month: the second waits, then finds it.
             PERFORM pg_advisory_xact_lock(hashtext('tally: month partitions'));
-            IF EXISTS (SELECT 1 FROM archived_months a WHERE a.month = m::date) THEN
-                RAISE EXCEPTION 'jobs submitted in % are archived: restore that month before writing to it', to_char(m, 'YYYY-MM')
-                    USING ERRCODE = 'object_not_in_prerequisite_state';
-            END IF;
             IF to_regclass(format('public.%I', 'jobs_' || suffix)) IS NULL THEN
                 EXECUTE format('CREATE TABLE public.%I (LIKE jobs INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', 'jobs_' || suffix);
                 EXECUTE format('ALTER TABLE jobs ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
