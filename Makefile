@@ -21,7 +21,7 @@ testbed: ## start the Slurm testbed alone (root) and write .tally/slurm-22.05.en
 
 soak: ## 200 simulated people for 5 minutes with ingest every 30 s; fails over 100 ms p99 (prints a latency table)
 	TALLY_SOAK=$${TALLY_SOAK:-5m} TALLY_SOAK_P99=$${TALLY_SOAK_P99:-100ms} TALLY_SOAK_REPORT=$(CURDIR)/.tally/soak.md scripts/with-postgres.sh \
-		bash -c 'scripts/test-pam-setup.sh >/dev/null && go test -count=1 -timeout 30m -run "^TestSoak$$" -v ./web/ | grep -vE "^=== |unloaded"'
+		bash -c 'set -o pipefail; scripts/test-pam-setup.sh >/dev/null && go test -count=1 -timeout 30m -run "^TestSoak$$" -v ./web/ | grep -vE "^=== |unloaded"'
 
 bench: ## the end-to-end benchmarks against the local PostgreSQL (prints a table)
 	scripts/with-postgres.sh scripts/bench.sh

@@ -3,22 +3,19 @@ package web
 import (
 	"context"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
-	"math/rand"
-	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-hpc/tally/billing"
 	billingpg "github.com/tally-hpc/tally/billing/postgres"
@@ -164,98 +161,25 @@ func TestSoak(t *testing.T) {
 	go sched.Run(sctx)
 	sched.Trigger("soak")
 
-	type sample struct {
-		page string
-		took time.Duration
-		err  string
-		at   time.Time
-	}
-	results := make(chan sample, 4096)
-	var all []sample
-	collected := make(chan struct{})
-	go func() {
-		for s := range results {
-			all = append(all, s)
-		}
-		close(collected)
-	}()
 	memAt := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		return ms.HeapAlloc
 	}
-	logins := []string{"tally-t-alice", "tally-t-coord", "tally-t-fin", "tally-t-admin"}
-	deadline := time.Now().Add(duration)
+	// The heap once everyone has signed in and browsed a while.
+	var warmHeap atomic.Uint64
+	warmTimer := time.AfterFunc(duration*3/10, func() { warmHeap.Store(memAt()) })
+	defer warmTimer.Stop()
+	plan := soakPlan{URL: e.http.URL, Users: users, Duration: duration, Passwords: pamUsers, Receipts: rows,
+		Logins: []string{"tally-t-alice", "tally-t-coord", "tally-t-fin", "tally-t-admin"}, CSVFrom: now.AddDate(0, 0, -3).Format("2006-01-02")}
 	// Latency is reported once everyone has signed in (the first tenth of
 	// the run, while password hashing competes for the CPU, is warm-up).
 	steady := time.Now().Add(duration / 10)
-	var wg sync.WaitGroup
-	var heapWarm uint64
-	warmOnce := sync.OnceFunc(func() { heapWarm = memAt() })
-	for i := range users {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewSource(int64(i)))
-			jar, _ := cookiejar.New(nil)
-			c := &http.Client{Jar: jar, Timeout: time.Minute,
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			who := logins[i%len(logins)]
-			get := func(page, path string, want int) {
-				began := time.Now()
-				resp, err := c.Get(e.http.URL + path)
-				s := sample{page: page}
-				if err != nil {
-					s.err = err.Error()
-				} else {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != want {
-						s.err = fmt.Sprintf("%s: %d", path, resp.StatusCode)
-					}
-				}
-				s.took, s.at = time.Since(began), began
-				results <- s
-			}
-			// People arrive over the first tenth of the run, not all in one
-			// second (sign-ins are bounded: at most 8 PAM conversations).
-			time.Sleep(time.Duration(i) * duration / 10 / time.Duration(users))
-			resp, err := c.PostForm(e.http.URL+"/login", url.Values{"username": {who}, "password": {pamUsers[who]}})
-			if err != nil || resp.StatusCode != http.StatusSeeOther {
-				results <- sample{page: "login", err: fmt.Sprintf("login %s: %v %v", who, err, resp)}
-				return
-			}
-			resp.Body.Close()
-			if i == users-1 {
-				go func() { time.Sleep(duration / 5); warmOnce() }()
-			}
-			for time.Now().Before(deadline) {
-				// A person's mix: mostly the dashboard and the job list, a
-				// receipt or account page now and then, an export rarely.
-				switch n := rng.Intn(100); {
-				case n < 30:
-					get("dashboard", "/", 200)
-				case n < 55:
-					get("jobs", "/jobs?sort=end", 200)
-				case n < 65:
-					get("jobs filtered", "/jobs?partition=gpu&state=COMPLETED", 200)
-				case n < 75 && who == "tally-t-alice" && len(rows) > 0:
-					get("receipt", fmt.Sprintf("/jobs/%d", rows[rng.Intn(len(rows))]), 200)
-				case n < 75:
-					get("account", "/accounts/physics", 200)
-				case n < 77:
-					get("jobs.csv", "/jobs.csv?from="+now.AddDate(0, 0, -3).Format("2006-01-02"), 200)
-				default:
-					get("statements", "/statements", 200)
-				}
-				time.Sleep(time.Duration(1000+rng.Intn(2000)) * time.Millisecond) // reading the page
-			}
-		}()
+	all, err := plan.runElsewhere(t)
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	close(results)
-	<-collected
 	stopCluster()
 	<-clusterDone
 	stopSched()
@@ -271,24 +195,24 @@ func TestSoak(t *testing.T) {
 	if unrated > 0 {
 		t.Errorf("%d ended jobs have no charge after the soak", unrated)
 	}
-	heapEnd := memAt()
+	heapEnd, heapWarm := memAt(), warmHeap.Load()
 
 	byPage := map[string][]time.Duration{}
 	var failures []string
 	warm := 0
 	for _, s := range all {
-		if s.err != "" {
-			failures = append(failures, s.err)
+		if s.Err != "" {
+			failures = append(failures, s.Err)
 			continue
 		}
-		if s.at.Before(steady) {
+		if s.At.Before(steady) {
 			warm++
 			continue
 		}
-		byPage[s.page] = append(byPage[s.page], s.took)
+		byPage[s.Page] = append(byPage[s.Page], s.Took)
 	}
 	var report strings.Builder
-	fmt.Fprintf(&report, "soak: %d users, %s, ingest every %s: %d requests, %d failed; latency of the %d after the sign-in ramp (first tenth)\n",
+	fmt.Fprintf(&report, "soak: %d users (load generated by a separate process), %s, ingest every %s: %d requests, %d failed; latency of the %d after the sign-in ramp (first tenth)\n",
 		users, duration, every, len(all), len(failures), len(all)-len(failures)-warm)
 	fmt.Fprintf(&report, "| page | requests | p50 | p99 |\n|---|---|---|---|\n")
 	pages := make([]string, 0, len(byPage))
