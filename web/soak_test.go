@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -176,7 +177,23 @@ func TestSoak(t *testing.T) {
 	// Latency is reported once everyone has signed in (the first tenth of
 	// the run, while password hashing competes for the CPU, is warm-up).
 	steady := time.Now().Add(duration / 10)
+	// TALLY_SOAK_CPUPROFILE: where Tally's process spends the soak's CPU
+	// (go tool pprof -top web.test FILE).
+	if path := os.Getenv("TALLY_SOAK_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	all, err := plan.runElsewhere(t)
+	if path := os.Getenv("TALLY_SOAK_CPUPROFILE"); path != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
