@@ -59,8 +59,9 @@ type jobKey struct {
 }
 
 // chunkSize bounds the records in flight: the chunk being filled, two
-// queued and the one being written.
-const chunkSize = 5000
+// queued and the one being written. With 5,000 a 50 MB slurmrestd answer
+// peaked at 67 MB of heap; with 2,000 at 33 MB, at the same speed.
+const chunkSize = 2000
 
 // maxStoredRejects bounds the rejects kept per window; the count is exact.
 const maxStoredRejects = 10000
