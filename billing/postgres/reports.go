@@ -171,6 +171,11 @@ const (
 	chargeTotal = "{charge.total}"
 )
 
+// chargesJoin is a job's charges as the lists show them, summed over its
+// portions, as c: the alias chargesFrom's joined conditions read.
+const chargesJoin = `LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(efficiency_ppm) AS eff, max(currency) AS currency
+	FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time) c ON true`
+
 // chargesFrom fills in chargeEff and chargeTotal: from the charges joined
 // as c (lateral) where the query has them for every row it filters, which
 // saves two lookups a row (the account page's wasteful jobs, sorted by
@@ -264,13 +269,11 @@ func (s *ReportStore) eachJob(ctx context.Context, sc Scope, f JobFilter, fn fun
 	const columns = `j.id, j.cluster, j.job_id, j.array_job_id, j.array_task_id, j.name, j.username, j.account, j.partition, j.qos,
 			j.state, j.submit_time, j.start_time, j.end_time, j.elapsed_seconds, j.req_cpu, j.req_mem_mib, j.req_gpu, j.cpu_time_us,
 			c.total, c.eff, c.currency`
-	const charges = `LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(efficiency_ppm) AS eff, max(currency) AS currency
-		                   FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time) c ON true`
 	order := ` ORDER BY ` + col + ` ` + dir + ` ` + nulls + `, j.id ` + dir
 	var q string
 	if strings.HasPrefix(col, "c.") {
 		// Sorting by cost or efficiency needs every matching job's charges.
-		q = `SELECT ` + columns + ` FROM jobs j ` + charges + ` WHERE ` + strings.Join(conds, " AND ") + order + limit
+		q = `SELECT ` + columns + ` FROM jobs j ` + chargesJoin + ` WHERE ` + strings.Join(conds, " AND ") + order + limit
 	} else {
 		// The page is chosen from jobs alone; charges are looked up for
 		// its rows only, not for every job that matches.
@@ -279,7 +282,7 @@ func (s *ReportStore) eachJob(ctx context.Context, sc Scope, f JobFilter, fn fun
 			page = `SELECT * FROM ((SELECT * FROM jobs j WHERE ` + strings.Join(past, " AND ") + order + limit + `)
 				UNION ALL (SELECT * FROM jobs j WHERE ` + strings.Join(valueless, " AND ") + order + limit + `)) j` + order + limit
 		}
-		q = `SELECT ` + columns + ` FROM (` + page + `) j ` + charges + order
+		q = `SELECT ` + columns + ` FROM (` + page + `) j ` + chargesJoin + order
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -385,8 +388,7 @@ func (s *ReportStore) Totals(ctx context.Context, sc Scope, f JobFilter) (_ JobT
 	var currency *string
 	err = s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(j.req_cpu * j.elapsed_seconds), 0)::bigint,
 			coalesce(sum(j.req_gpu * j.elapsed_seconds), 0)::bigint, coalesce(sum(c.total), 0)::bigint, max(c.currency)
-		FROM jobs j LEFT JOIN LATERAL (SELECT sum(total_micros) AS total, max(efficiency_ppm) AS eff, max(currency) AS currency
-		                               FROM job_charges WHERE job_row = j.id AND job_submit = j.submit_time) c ON true
+		FROM jobs j `+chargesJoin+`
 		WHERE `+strings.Join(conds, " AND "), args...).Scan(&t.Jobs, &coreSec, &gpuSec, &t.Total, &currency)
 	if err != nil {
 		return t, err

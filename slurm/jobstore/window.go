@@ -41,7 +41,7 @@ type Window struct {
 	// Owned by the writer goroutine until written has answered.
 	seen    map[jobKey]bool // every job of the window; true: copied straight in
 	direct  int             // jobs copied straight in
-	months  map[int64]bool  // months whose partitions this window made sure of
+	months  map[int]bool    // months (year*12 + month) whose partitions this window made sure of
 	locked  map[string]bool // clusters whose write lock this window holds
 	staging bool            // the staging table exists
 }
@@ -82,7 +82,7 @@ func (s *Store) Begin(ctx context.Context, source string) (*Window, error) {
 	wctx, stop := context.WithCancel(ctx)
 	w := &Window{tx: tx, pool: s.pool, source: source, stop: stop,
 		chunks: make(chan []record, 2), written: make(chan error, 1),
-		seen: map[jobKey]bool{}, months: map[int64]bool{}, locked: map[string]bool{}}
+		seen: map[jobKey]bool{}, months: map[int]bool{}, locked: map[string]bool{}}
 	go w.writer(wctx)
 	return w, nil
 }
@@ -213,12 +213,11 @@ func (w *Window) prepare(ctx context.Context, c []record) error {
 			w.locked[r.key.cluster] = true
 		}
 		t := time.UnixMicro(r.key.submit).UTC()
-		m := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-		if !w.months[m.Unix()] {
-			if _, err := w.tx.Exec(ctx, `SELECT ensure_month_partitions($1, $1)`, m); err != nil {
-				return fmt.Errorf("partitions for %s: %w", m.Format("2006-01"), err)
+		if month := t.Year()*12 + int(t.Month()); !w.months[month] {
+			if _, err := MakeMonths(ctx, w.tx, t, t); err != nil {
+				return err
 			}
-			w.months[m.Unix()] = true
+			w.months[month] = true
 		}
 	}
 	return nil
