@@ -92,6 +92,7 @@ func benchIngest(b *testing.B, total, windowSize int, feed func(r io.Reader, add
 		if windowSize > total {
 			windowSize = total
 		}
+		pacer := jobstore.NewAnalysisPacer(time.Minute) // as Ingester.Run does
 		for off := 0; off < total; off += windowSize {
 			w, err := store.Begin(ctx, "rest")
 			if err != nil {
@@ -100,7 +101,8 @@ func benchIngest(b *testing.B, total, windowSize int, feed func(r io.Reader, add
 			if err := feed(gen(windowSize, off+it*total), func(j slurm.Job) error { return w.Add(ctx, j) }); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := w.Commit(ctx, jobstore.Run{WindowStart: time.Unix(0, 0), WindowEnd: time.Unix(1, 0), Source: "rest", Trigger: "test", Started: time.Now()}); err != nil {
+			if _, err := w.Commit(ctx, jobstore.Run{WindowStart: time.Unix(0, 0), WindowEnd: time.Unix(1, 0), Source: "rest", Trigger: "test", Started: time.Now(),
+				DeferAnalysis: pacer.Defer(off+windowSize >= total)}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -139,8 +139,14 @@ func (in *Ingester) Run(ctx context.Context, from, to time.Time, opt Options) (S
 		opt.Trigger = "cli"
 	}
 	wins := Windows(from, to, in.cfg.Window)
+	pacer := jobstore.NewAnalysisPacer(time.Minute)
+	defer func() {
+		if err := pacer.Finish(context.WithoutCancel(ctx), in.store); err != nil {
+			in.log.Warn("refreshing job statistics after an ingest run", "err", err)
+		}
+	}()
 	for i, w := range wins {
-		r := in.window(ctx, w[0], w[1], opt)
+		r := in.window(ctx, w[0], w[1], opt, pacer.Defer(i == len(wins)-1))
 		r.Index, r.Total = i+1, len(wins)
 		sum.Windows++
 		sum.Counts.Add(r.Counts)
@@ -188,10 +194,11 @@ func (in *Ingester) sources(opt Options) []string {
 	return s
 }
 
-func (in *Ingester) window(ctx context.Context, from, to time.Time, opt Options) Report {
+func (in *Ingester) window(ctx context.Context, from, to time.Time, opt Options, deferAnalysis bool) Report {
 	began := time.Now()
 	rep := Report{Start: from, End: to}
-	run := jobstore.Run{Cluster: in.cfg.Cluster, WindowStart: from, WindowEnd: to, Trigger: opt.Trigger, Started: began, DryRun: opt.DryRun}
+	run := jobstore.Run{Cluster: in.cfg.Cluster, WindowStart: from, WindowEnd: to, Trigger: opt.Trigger, Started: began,
+		DryRun: opt.DryRun, DeferAnalysis: deferAnalysis}
 	srcs := in.sources(opt)
 	var lastErr error
 	for i, src := range srcs {

@@ -50,6 +50,11 @@ type Run struct {
 	Started        time.Time
 	DryRun         bool
 	Error          string
+	// DeferAnalysis leaves the statistics refresh to the caller, who will
+	// run AnalyzeJobs once a run of many windows has ended (see
+	// AnalysisPacer): a back-fill that analysed its growing month after
+	// every window spent a sixth of its time in ANALYZE.
+	DeferAnalysis bool
 }
 
 func ts(t time.Time) any {
@@ -78,13 +83,7 @@ func Columns() []string {
 
 // Row is a record as the jobs table stores it, in Columns' order.
 func Row(j slurm.Job, source string) ([]any, error) {
-	steps := []byte("[]")
-	if len(j.Steps) > 0 {
-		var err error
-		if steps, err = json.Marshal(j.Steps); err != nil {
-			return nil, err
-		}
-	}
+	steps := slurm.AppendStepsJSON(nil, j.Steps)
 	var exit any
 	if j.ExitCode != nil {
 		exit = int32(*j.ExitCode)

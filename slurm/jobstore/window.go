@@ -399,7 +399,7 @@ func (w *Window) Commit(ctx context.Context, run Run) (Counts, error) {
 	if err := w.tx.Commit(ctx); err != nil {
 		return c, fmt.Errorf("commit: %w", err)
 	}
-	if c.New+c.Changed > 1000 {
+	if c.New+c.Changed > 1000 && !run.DeferAnalysis {
 		// The window is saved; fresh statistics only help the pages after it.
 		_, _ = pgstats.AnalyzeStale(ctx, w.pool, "jobs")
 	}
