@@ -57,6 +57,7 @@ type Run struct {
 	DeferAnalysis bool
 }
 
+// ts is a time for pgx, NULL when zero.
 func ts(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -79,23 +80,6 @@ func Columns() []string {
 		cols[i] = strings.TrimSpace(cols[i])
 	}
 	return cols
-}
-
-// Row is a record as the jobs table stores it, in Columns' order.
-func Row(j slurm.Job, source string) ([]any, error) {
-	steps := slurm.AppendStepsJSON(nil, j.Steps)
-	var exit any
-	if j.ExitCode != nil {
-		exit = int32(*j.ExitCode)
-	}
-	return []any{
-		j.Cluster, j.JobID, j.Submit, j.ArrayJobID, j.ArrayTaskID, j.HetJobID, j.HetOffset,
-		j.Name, j.User, j.Account, j.Partition, j.QOS, j.State, j.Reason, exit, int32(j.ExitSignal),
-		ts(j.Eligible), ts(j.Start), ts(j.End), j.ElapsedSeconds, j.TimeLimitMinutes, j.SuspendedSeconds,
-		j.CPUTimeMicros, j.Requested.CPU, j.Requested.MemMiB, j.Requested.Nodes, j.Requested.Billing, j.Requested.GPU, gpuTypes(j.Requested.GPUByType),
-		j.Allocated.CPU, j.Allocated.MemMiB, j.Allocated.Nodes, j.Allocated.Billing, j.Allocated.GPU, gpuTypes(j.Allocated.GPUByType), j.Allocated.EnergyJ,
-		j.NodeList, int32(j.StepCount), steps, j.Hash(), source,
-	}, nil
 }
 
 type execer interface {

@@ -2,6 +2,7 @@ package jobstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -48,7 +49,8 @@ type Window struct {
 
 type record struct {
 	key jobKey
-	row []any
+	row []byte // appendRow's fields
+	seq int64  // the order records arrived in, for the merge
 }
 
 // jobKey is a job's identity: the jobs_identity constraint.
@@ -89,12 +91,8 @@ func (s *Store) Begin(ctx context.Context, source string) (*Window, error) {
 
 // Add queues one record.
 func (w *Window) Add(ctx context.Context, j slurm.Job) error {
-	row, err := Row(j, w.source)
-	if err != nil {
-		return err
-	}
 	w.seq++
-	w.chunk = append(w.chunk, record{key: jobKey{j.Cluster, j.JobID, j.Submit.UnixMicro()}, row: append(row, w.seq)})
+	w.chunk = append(w.chunk, record{key: jobKey{j.Cluster, j.JobID, j.Submit.UnixMicro()}, row: appendRow(nil, &j, w.source), seq: w.seq})
 	if len(w.chunk) < chunkSize {
 		return nil
 	}
@@ -162,29 +160,44 @@ func (w *Window) write(ctx context.Context, c []record) error {
 	if err != nil {
 		return err
 	}
-	var direct, staged [][]any
-	for i, r := range c {
+	type staged struct {
+		*record
+		copied bool // an earlier sighting of the job was copied straight in
+	}
+	var direct []*record
+	var stage []staged
+	for i := range c {
+		r := &c[i]
 		copied, again := w.seen[r.key]
 		switch {
 		case again:
 			// A second sighting in this window: the merge keeps the most
 			// complete version.
-			staged = append(staged, append(r.row, copied))
+			stage = append(stage, staged{r, copied})
 		case stored[i]:
 			w.seen[r.key] = false
-			staged = append(staged, append(r.row, false))
+			stage = append(stage, staged{r, false})
 		default:
 			w.seen[r.key] = true
-			direct = append(direct, r.row[:len(r.row)-1]) // without seq
+			direct = append(direct, r)
 		}
 	}
+	conn := w.tx.Conn().PgConn()
 	if len(direct) > 0 {
-		if _, err := w.tx.CopyFrom(ctx, pgx.Identifier{"jobs"}, Columns(), pgx.CopyFromRows(direct)); err != nil {
+		_, err := copyBinary(ctx, conn, "jobs", Columns(), func(b []byte) ([]byte, bool) {
+			if len(direct) == 0 {
+				return b, false
+			}
+			b = binary.BigEndian.AppendUint16(b, rowFields)
+			b, direct = append(b, direct[0].row...), direct[1:]
+			w.direct++
+			return b, true
+		})
+		if err != nil {
 			return fmt.Errorf("copy into jobs: %w", err)
 		}
-		w.direct += len(direct)
 	}
-	if len(staged) > 0 {
+	if len(stage) > 0 {
 		if !w.staging {
 			if _, err := w.tx.Exec(ctx, `CREATE TEMP TABLE jobs_staging ON COMMIT DROP AS SELECT `+columnsNoSeq+` FROM jobs WITH NO DATA;
 				ALTER TABLE jobs_staging ADD COLUMN seq bigint, ADD COLUMN copied boolean`); err != nil {
@@ -192,7 +205,17 @@ func (w *Window) write(ctx context.Context, c []record) error {
 			}
 			w.staging = true
 		}
-		if _, err := w.tx.CopyFrom(ctx, pgx.Identifier{"jobs_staging"}, append(Columns(), "seq", "copied"), pgx.CopyFromRows(staged)); err != nil {
+		_, err := copyBinary(ctx, conn, "jobs_staging", append(Columns(), "seq", "copied"), func(b []byte) ([]byte, bool) {
+			if len(stage) == 0 {
+				return b, false
+			}
+			s := stage[0]
+			stage = stage[1:]
+			b = binary.BigEndian.AppendUint16(b, rowFields+2)
+			b = append(b, s.row...)
+			return appendBool(appendInt8(b, s.seq), s.copied), true
+		})
+		if err != nil {
 			return fmt.Errorf("copy into staging: %w", err)
 		}
 	}
