@@ -82,3 +82,35 @@ func TestStatementTimeoutGivesBusyPage(t *testing.T) {
 		t.Errorf("after the timeout was lifted: %d", resp.StatusCode)
 	}
 }
+
+// Exports take turns (ExportsAtOnce): while one runs, pages are served at
+// once, and an export whose turn does not come within PageTimeout gets the
+// busy page; when the running one ends, exports work again.
+func TestExportsTakeTurns(t *testing.T) {
+	e := newAuthServer(t, "", func(c *Config, d *Deps) {
+		c.PageTimeout = 300 * time.Millisecond
+		c.ExportsAtOnce = 1
+	})
+	seedBilling(t, e)
+	b := newBrowser(t, e)
+	b.login("tally-t-alice", pamUsers["tally-t-alice"], "/")
+	e.srv.exportSlots <- struct{}{} // an export running
+	if resp, _ := b.get("/jobs"); resp.StatusCode != http.StatusOK {
+		t.Errorf("a page while an export runs: %d", resp.StatusCode)
+	}
+	began := time.Now()
+	resp, body := b.get("/jobs.csv")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "try again in a minute") || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("an export waiting past its turn: %d retry=%q\n%.300s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if took := time.Since(began); took < 300*time.Millisecond || took > 3*time.Second {
+		t.Errorf("the busy answer came after %s, want about PageTimeout", took)
+	}
+	<-e.srv.exportSlots // it ends
+	if resp, body := b.get("/jobs.csv"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "cluster,job_id") {
+		t.Errorf("an export after its turn came: %d\n%.200s", resp.StatusCode, body)
+	}
+	if n := len(e.srv.exportSlots); n != 0 {
+		t.Errorf("%d export turns still taken after the exports ended", n)
+	}
+}

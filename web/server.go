@@ -44,6 +44,10 @@ type Config struct {
 	// ExportTimeout bounds a CSV or PDF export, query and streaming
 	// together. 0: no bound.
 	ExportTimeout time.Duration
+	// ExportsAtOnce is how many exports run together; the others wait
+	// for a turn, up to PageTimeout (exportGate). 0: half the cores, at
+	// least one.
+	ExportsAtOnce int
 	// Metrics says who may scrape /metrics (loopback only when empty).
 	Metrics MetricsAccess
 	// API is the JSON API's rate limit and allowed browser origins.
@@ -112,7 +116,9 @@ type Server struct {
 	// liveSeen and liveSlots bound the running-now page's live reads.
 	liveSeen  liveAnswers
 	liveSlots chan struct{}
-	pdf       *pdfdoc.Fonts // nil: Helvetica
+	// exportSlots are the turns of exports running (exportGate).
+	exportSlots chan struct{}
+	pdf         *pdfdoc.Fonts // nil: Helvetica
 }
 
 // billingStore is everything the pages ask of billing's storage, one
@@ -143,6 +149,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s.setClusters(d)
 	s.liveSlots = make(chan struct{}, liveReads)
+	s.exportSlots = make(chan struct{}, exportsAtOnce(cfg.ExportsAtOnce))
 	s.events = audit.New(d.Pool)
 	s.tokens = pgTokenStore{pool: d.Pool}
 	s.api = newAPIState(cfg.API)
@@ -203,6 +210,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	h = splitAPI(s.apiEntry(s.mux), h)
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
+	h = s.exportGate(h) // waiting for a turn counts against the export's deadline
 	h = s.deadline(h)
 	h = s.observe(h)
 	s.handler = h

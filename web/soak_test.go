@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,12 +156,19 @@ func TestSoak(t *testing.T) {
 
 	// Ingest on its schedule throughout, as serve runs it.
 	sched := ingest.NewScheduler(in, pool, every, time.Hour, "/bin/false", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// When each scheduled run's rating finished, to set slow requests
+	// beside the background work (TALLY_SOAK_SAMPLES).
+	var ratedMu sync.Mutex
+	var rated []time.Time
 	sched.After = func(ctx context.Context) {
 		store.RateOpen(ctx, billingpg.RateOptions{Rounding: billing.HalfUp, OnlyChanged: true})
+		ratedMu.Lock()
+		rated = append(rated, time.Now())
+		ratedMu.Unlock()
 	}
 	sctx, stopSched := context.WithCancel(ctx)
 	go sched.Run(sctx)
-	sched.Trigger("soak")
+	sched.Trigger("manual") // ingest_runs.trigger allows schedule, cli, manual, login, test
 
 	memAt := func() uint64 {
 		runtime.GC()
@@ -213,6 +221,9 @@ func TestSoak(t *testing.T) {
 		t.Errorf("%d ended jobs have no charge after the soak", unrated)
 	}
 	heapEnd, heapWarm := memAt(), warmHeap.Load()
+	if path := os.Getenv("TALLY_SOAK_SAMPLES"); path != "" {
+		writeSoakTimeline(t, path, pool, all, rated)
+	}
 
 	byPage := map[string][]time.Duration{}
 	var failures []string
@@ -243,7 +254,7 @@ func TestSoak(t *testing.T) {
 		fmt.Fprintf(&report, "| %s | %d | %s | %s |\n", p, len(ds), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)*99/100].Round(time.Millisecond))
 	}
 	var runs, newJobs int
-	pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(jobs_new), 0) FROM ingest_runs WHERE trigger IN ('schedule', 'soak') AND source <> 'none'`).Scan(&runs, &newJobs)
+	pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(jobs_new), 0) FROM ingest_runs WHERE trigger IN ('schedule', 'manual') AND source <> 'none'`).Scan(&runs, &newJobs)
 	fmt.Fprintf(&report, "the cluster: %d jobs ended during the soak (%d a day); scheduled ingest stored %d new jobs, rated after each run\n",
 		arrived, arrivals, newJobs)
 	stat := pool.Stat()
@@ -295,4 +306,41 @@ func resizePool(t *testing.T, d *Deps, n int32) {
 	}
 	t.Cleanup(p.Close)
 	d.Pool = p
+}
+
+// writeSoakTimeline writes every request of the soak (start, page,
+// milliseconds) and every scheduled ingest window and rating, as CSV
+// sorted by time, for finding what the slow requests ran beside.
+func writeSoakTimeline(t *testing.T, path string, pool *pgxpool.Pool, all []soakSample, rated []time.Time) {
+	type event struct {
+		at   time.Time
+		line string
+	}
+	var evs []event
+	for _, s := range all {
+		evs = append(evs, event{s.At, fmt.Sprintf("request,%s,%d", s.Page, s.Took.Milliseconds())})
+	}
+	rows, err := pool.Query(context.Background(), `SELECT started_at, finished_at, jobs_new FROM ingest_runs WHERE trigger <> 'test'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var from, to time.Time
+		var n int
+		rows.Scan(&from, &to, &n)
+		evs = append(evs, event{from, fmt.Sprintf("ingest window,%d new,%d", n, to.Sub(from).Milliseconds())})
+	}
+	rows.Close()
+	for _, at := range rated {
+		evs = append(evs, event{at, "rating done,,"})
+	}
+	slices.SortFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
+	var b strings.Builder
+	b.WriteString("at,what,detail,ms\n")
+	for _, e := range evs {
+		fmt.Fprintf(&b, "%s,%s\n", e.at.Format("15:04:05.000"), e.line)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

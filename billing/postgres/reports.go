@@ -150,6 +150,10 @@ func filterConds(sc Scope, f JobFilter, args *[]any) []string {
 		// billing.WasteRule.Wasteful in SQL, with the rule's own figures:
 		// a job's efficiency and its charges summed, as the list shows them.
 		w := billing.Waste()
+		// The jobs the rule flags are kept in wasteful_jobs as charges
+		// are written (migration 00022); reading the candidates there
+		// spares summing the charges of every other job of the scope.
+		conds = append(conds, "EXISTS (SELECT 1 FROM wasteful_jobs wj WHERE wj.job_row = j.id AND wj.job_submit = j.submit_time)")
 		add(chargeEff+" BETWEEN 0 AND $? - 1", w.BelowPPM)
 		add(chargeTotal+" >= $?", int64(w.MinCost))
 	}

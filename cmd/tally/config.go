@@ -51,6 +51,7 @@ type Config struct {
 	LoginFailureFloor    time.Duration
 	PageTimeout          time.Duration
 	ExportTimeout        time.Duration
+	ExportsAtOnce        int
 	PDFFonts             string
 	PDFBoldFonts         string
 	MetricsTokenFile     string
@@ -114,6 +115,7 @@ func (c *Config) options() []option {
 		{"http", "addr", "TALLY_ADDR", "127.0.0.1:8080", "address to listen on", strOpt(&c.Addr)},
 		{"http", "page-timeout", "TALLY_PAGE_TIMEOUT", "30s", "longest a page may wait for the database before a \"busy\" page (exports: --export-timeout)", durOpt(&c.PageTimeout)},
 		{"http", "export-timeout", "TALLY_EXPORT_TIMEOUT", "10m", "longest a CSV or PDF export may take, query and download together", durOpt(&c.ExportTimeout)},
+		{"http", "exports-at-once", "TALLY_EXPORTS_AT_ONCE", "0", "CSV or PDF exports that run together; others wait their turn up to --page-timeout (0: half the cores, at least one)", intOpt(&c.ExportsAtOnce)},
 		{"http", "pdf-fonts", "TALLY_PDF_FONTS", pdfdoc.DejaVuSans + "," + pdfdoc.WenQuanYiMicroHei, "comma-separated TrueType fonts that PDF statements and receipts are set in, each character from the first that has it (Debian: fonts-dejavu-core, fonts-wqy-microhei); none readable: Helvetica, Latin-1 only", strOpt(&c.PDFFonts)},
 		{"http", "pdf-bold-fonts", "TALLY_PDF_BOLD_FONTS", pdfdoc.DejaVuSansBold, "comma-separated TrueType fonts for bold PDF lines, tried before --pdf-fonts", strOpt(&c.PDFBoldFonts)},
 		{"http", "metrics-token-file", "TALLY_METRICS_TOKEN_FILE", "", "file holding a bearer token that admits a scraper to /metrics (mode 0600, 16 characters or more)", strOpt(&c.MetricsTokenFile)},

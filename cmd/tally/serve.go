@@ -274,6 +274,7 @@ func (c *Config) webConfig() (web.Config, error) {
 		Rounding:           billing.Rounding(c.Rounding),
 		PageTimeout:        c.PageTimeout,
 		ExportTimeout:      c.ExportTimeout,
+		ExportsAtOnce:      c.ExportsAtOnce,
 		ReadLagNotice:      c.ReadLagNotice,
 	}, nil
 }

@@ -62,6 +62,12 @@ func NewURL(t testing.TB) string {
 		t.Fatalf("pgtest: create %s: %v", name, err)
 	}
 	t.Cleanup(func() {
+		if os.Getenv("TALLY_TEST_KEEP_DB") != "" {
+			// For looking at a test's data afterwards (EXPLAIN on the
+			// soak's database); drop it by hand.
+			t.Logf("pgtest: kept database %s (TALLY_TEST_KEEP_DB)", name)
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := pgx.Connect(ctx, admin)
