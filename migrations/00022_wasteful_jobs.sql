@@ -35,11 +35,11 @@ CREATE TABLE wasteful_jobs (
 CREATE FUNCTION wasteful_jobs_sql(cand text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT format($q$
     WITH cand AS (%s),
+    keys AS (SELECT DISTINCT job_row, job_submit FROM cand),
     verdict AS (
-        SELECT c.job_row, c.job_submit, coalesce(wasteful(s.eff, s.total), false) AS wasteful
-        FROM (SELECT DISTINCT job_row, job_submit FROM cand) c
-        LEFT JOIN LATERAL (SELECT max(efficiency_ppm) AS eff, sum(total_micros) AS total FROM job_charges jc
-                           WHERE jc.job_row = c.job_row AND jc.job_submit = c.job_submit) s ON true),
+        SELECT k.job_row, k.job_submit, coalesce(wasteful(max(jc.efficiency_ppm), sum(jc.total_micros)), false) AS wasteful
+        FROM keys k LEFT JOIN job_charges jc ON jc.job_row = k.job_row AND jc.job_submit = k.job_submit
+        GROUP BY k.job_row, k.job_submit),
     cleared AS (
         DELETE FROM wasteful_jobs w USING verdict v
         WHERE w.job_row = v.job_row AND w.job_submit = v.job_submit AND NOT v.wasteful)
