@@ -210,6 +210,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	h = splitAPI(s.apiEntry(s.mux), h)
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
+	h = oneCardRead(h)
 	h = s.exportGate(h) // waiting for a turn counts against the export's deadline
 	h = s.deadline(h)
 	h = s.observe(h)

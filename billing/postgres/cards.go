@@ -33,9 +33,45 @@ type CardStore struct {
 	key    string
 }
 
+// cardSnapshotKey marks a context whose Cards calls share one read.
+type cardSnapshotKey struct{}
+
+type cardSnapshot struct {
+	mu    sync.Mutex
+	cards billing.Cards
+	read  bool
+}
+
+// WithCardSnapshot returns a context in which every Cards call after the
+// first returns what the first read. A page asks for the cards (the
+// rounding policy, the currency, the prices) five times on average, each
+// a round trip to check the cache; under it one page also sees one set of
+// cards, never a version added half-way through. For reads only: a
+// request that stores a card must not run under it.
+func WithCardSnapshot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, cardSnapshotKey{}, &cardSnapshot{})
+}
+
 // Cards loads every stored rate card version. Callers must not change
 // the cards: they are shared.
-func (s *CardStore) Cards(ctx context.Context) (_ billing.Cards, err error) {
+func (s *CardStore) Cards(ctx context.Context) (billing.Cards, error) {
+	snap, ok := ctx.Value(cardSnapshotKey{}).(*cardSnapshot)
+	if !ok {
+		return s.cards(ctx)
+	}
+	snap.mu.Lock()
+	defer snap.mu.Unlock()
+	if snap.read {
+		return snap.cards, nil
+	}
+	cards, err := s.cards(ctx)
+	if err == nil {
+		snap.cards, snap.read = cards, true
+	}
+	return cards, err
+}
+
+func (s *CardStore) cards(ctx context.Context) (_ billing.Cards, err error) {
 	defer annotate(&err, "reading rate cards")
 	var key string
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) || '/' || coalesce(max(id), 0) FROM rate_cards`).Scan(&key); err != nil {
