@@ -22,20 +22,20 @@ metric() { awk -v m="$1" '{ for (i = 2; i <= NF; i++) if ($i == m) { print $(i-1
 {
   echo "# make bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(go env GOVERSION), $(psql -V 2>/dev/null | head -1 || echo PostgreSQL)"
   echo
-  echo "| records | sacct ingest | JSON ingest | bare COPY | ingest / COPY (sacct, JSON) | rating | re-rating | rating after 1% changed | rating after the last hour changed | daily usage refresh | close | job-lines CSV | peak RSS |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| records | sacct ingest | JSON ingest | bare COPY into jobs | ingest / COPY into jobs (sacct, JSON) | bare COPY into an unpartitioned copy without triggers | ingest / that COPY | rating | re-rating | rating after 1% changed | rating after the last hour changed | daily usage refresh | close | job-lines CSV | peak RSS |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$out"
 
 for n in $sizes; do
   say "ingest, bare COPY, rating, close at $n records"
-  ing=$(TALLY_BENCH_RECORDS=$n go test -run XXX -bench '^Benchmark(IngestSacct|IngestJSON|BareCOPY)$' -benchtime 1x -timeout 60m ./slurm/ingest/)
+  ing=$(TALLY_BENCH_RECORDS=$n go test -run XXX -bench '^Benchmark(IngestSacct|IngestJSON|BareCOPY|BareCOPYIntoJobs)$' -benchtime 1x -timeout 60m ./slurm/ingest/)
   bil=$(TALLY_BENCH_RECORDS=$n go test -run XXX -bench '^Benchmark(RateOpen|CloseAndExport)$' -benchtime 1x -timeout 60m ./billing/postgres/)
-  sacct=$(grep '^BenchmarkIngestSacct' <<<"$ing"); json=$(grep '^BenchmarkIngestJSON' <<<"$ing"); copy=$(grep '^BenchmarkBareCOPY' <<<"$ing")
+  sacct=$(grep '^BenchmarkIngestSacct' <<<"$ing"); json=$(grep '^BenchmarkIngestJSON' <<<"$ing"); copy=$(grep -E '^BenchmarkBareCOPY(-[0-9]+)?[[:space:]]' <<<"$ing"); into=$(grep '^BenchmarkBareCOPYIntoJobs' <<<"$ing")
   rate=$(grep '^BenchmarkRateOpen' <<<"$bil"); clos=$(grep '^BenchmarkCloseAndExport' <<<"$bil")
-  rs=$(metric records/s "$sacct"); rj=$(metric records/s "$json"); rc=$(metric records/s "$copy")
+  rs=$(metric records/s "$sacct"); rj=$(metric records/s "$json"); rc=$(metric records/s "$copy"); ri=$(metric records/s "$into")
   rss=$(printf '%s\n' "$(metric peak-RSS-MB "$sacct")" "$(metric peak-RSS-MB "$json")" "$(metric peak-RSS-MB "$rate")" "$(metric peak-RSS-MB "$clos")" | sort -n | tail -1)
-  printf '| %s | %.0f/s | %.0f/s | %.0f/s | %.1f×, %.1f× | %.1f s | %.1f s | %.2f s | %.2f s (%.0f jobs) | %.1f s | %.1f s | %.1f s | %.0f MB |\n' \
-    "$n" "$rs" "$rj" "$rc" "$(ratio "$rc" "$rs")" "$(ratio "$rc" "$rj")" \
+  printf '| %s | %.0f/s | %.0f/s | %.0f/s | %.2f×, %.2f× | %.0f/s | %.2f×, %.2f× | %.1f s | %.1f s | %.2f s | %.2f s (%.0f jobs) | %.1f s | %.1f s | %.1f s | %.0f MB |\n' \
+    "$n" "$rs" "$rj" "$ri" "$(ratio "$ri" "$rs")" "$(ratio "$ri" "$rj")" "$rc" "$(ratio "$rc" "$rs")" "$(ratio "$rc" "$rj")" \
     "$(metric s-first-rating "$rate")" "$(metric s-re-rating "$rate")" "$(metric s-rate-1pct-changed "$rate")" \
     "$(metric s-rate-last-hour-changed "$rate")" "$(metric jobs-last-hour "$rate")" "$(metric s-usage-refresh "$rate")" \
     "$(metric s-close "$clos")" "$(metric s-job-lines-csv "$clos")" "$rss" >>"$out"
