@@ -173,7 +173,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		s.log.Warn("no TALLY_SESSION_KEY_FILE: sessions are sealed with a key made at start-up and held in memory; " +
 			"everyone signs in again after a restart, and replicas do not share sessions")
 	}
-	s.store = newSessionStore(d.Pool, keys, 10*time.Minute, s.log)
+	s.store = newSessionStore(d.Pool, keys, 10*time.Minute, cfg.SessionIdleTimeout, s.log)
 	s.sessions = newSessionManager(cfg, s.store)
 	s.sessions.ErrorFunc = s.serverError
 	s.metrics.AddGauges(poolGauges(d.Pool))
