@@ -129,7 +129,7 @@ func (c *Config) options() []option {
 		{"http", "trusted-origins", "TALLY_TRUSTED_ORIGINS", "", "comma-separated extra origins allowed to POST (https://portal.example.org)", strOpt(&c.TrustedOrigins)},
 		{"http", "api-rate-limit", "TALLY_API_RATE_LIMIT", "120", "requests per minute one API token may make, counted by each replica (0: no limit)", intOpt(&c.APIRateLimit)},
 		{"http", "api-cors-origins", "TALLY_API_CORS_ORIGINS", "", "comma-separated origins whose pages may call /api/v1 from a browser with a token (https://ondemand.example.org); none by default", strOpt(&c.APICORSOrigins)},
-		{"http", "session-idle-timeout", "TALLY_SESSION_IDLE_TIMEOUT", "30m", "sign out after this long without a request", durOpt(&c.SessionIdleTimeout)},
+		{"http", "session-idle-timeout", "TALLY_SESSION_IDLE_TIMEOUT", "30m", "sign out after this long without a request (to within a tenth of it, at most a minute: the stored expiry is moved on that often)", durOpt(&c.SessionIdleTimeout)},
 		{"http", "session-lifetime", "TALLY_SESSION_LIFETIME", "12h", "sign out this long after sign-in, whatever the activity", durOpt(&c.SessionLifetime)},
 		{"http", "session-key-file", "TALLY_SESSION_KEY_FILE", "", "file with the key that encrypts sessions at rest (AES-256-GCM): 64 hex characters, mode 0600, made by `tally keygen FILE`; a comma-separated list rotates keys (the first encrypts, all decrypt); unset: a key made at start-up, so a restart signs everyone out", strOpt(&c.SessionKeyFile)},
 		{"auth", "pam-service", "TALLY_PAM_SERVICE", "tally", "PAM service (a file in /etc/pam.d) that checks passwords", strOpt(&c.PAMService)},
