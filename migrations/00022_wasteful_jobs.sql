@@ -85,6 +85,7 @@ CREATE TRIGGER wasteful_jobs_truncate AFTER TRUNCATE ON job_charges FOR EACH STA
 
 INSERT INTO wasteful_jobs (job_row, job_submit)
 SELECT job_row, job_submit FROM job_charges GROUP BY 1, 2 HAVING wasteful(max(efficiency_ppm), sum(total_micros));
+ANALYZE wasteful_jobs;
 
 -- +goose Down
 DROP TRIGGER wasteful_jobs_truncate ON job_charges;

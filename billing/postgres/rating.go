@@ -296,6 +296,11 @@ func (s *RatingStore) RateOpen(ctx context.Context, opt RateOptions) (_ RateSumm
 	if err := tx.Commit(ctx); err != nil {
 		return sum, err
 	}
+	if sum.Written > 0 {
+		// The wasteful-jobs lists drive from this small table when the
+		// planner knows how small it is.
+		_, _ = pgstats.AnalyzeStaleSmall(ctx, s.pool, "wasteful_jobs")
+	}
 	if sum.Written > 1000 {
 		_, _ = pgstats.AnalyzeStale(ctx, s.pool, "job_charges")
 	}

@@ -85,3 +85,28 @@ func TestAnalyzeStalePartitions(t *testing.T) {
 		t.Fatal("part_probe_low has no analysis")
 	}
 }
+
+// A small table is analysed after a few dozen changes by AnalyzeStaleSmall,
+// where AnalyzeStale waits for a thousand.
+func TestAnalyzeStaleSmall(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE small_probe (n int); INSERT INTO small_probe SELECT generate_series(1, 40)`); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var pending int64
+		pool.QueryRow(ctx, `SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'small_probe'`).Scan(&pending)
+		if pending >= 40 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got, err := pgstats.AnalyzeStale(ctx, pool, "small_probe"); err != nil || len(got) != 0 {
+		t.Fatalf("AnalyzeStale after 40 rows: %v %v, want nothing", got, err)
+	}
+	if got, err := pgstats.AnalyzeStaleSmall(ctx, pool, "small_probe"); err != nil || !slices.Contains(got, "small_probe") {
+		t.Fatalf("AnalyzeStaleSmall after 40 rows: %v %v, want small_probe", got, err)
+	}
+}
