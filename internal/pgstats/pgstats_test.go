@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tally-hpc/tally/internal/pgstats"
 	"github.com/tally-hpc/tally/internal/pgtest"
 )
@@ -30,17 +32,7 @@ func TestAnalyzeStale(t *testing.T) {
 			if _, err := pool.Exec(ctx, `INSERT INTO stale_probe SELECT generate_series(1, $1)`, tc.rows); err != nil {
 				t.Fatal(err)
 			}
-			// Each backend reports its counts to the statistics system
-			// at most once a second; wait until this write is counted.
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				var pending int64
-				pool.QueryRow(ctx, `SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'stale_probe'`).Scan(&pending)
-				if pending >= int64(tc.rows) || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			awaitCounted(t, pool, "stale_probe", int64(tc.rows))
 			got, err := pgstats.AnalyzeStale(ctx, pool, "stale_probe", "no_such_table")
 			if err != nil {
 				t.Fatal(err)
@@ -63,15 +55,7 @@ func TestAnalyzeStalePartitions(t *testing.T) {
 		INSERT INTO part_probe SELECT generate_series(1, 20000)`); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var pending int64
-		pool.QueryRow(ctx, `SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'part_probe_low'`).Scan(&pending)
-		if pending >= 20000 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	awaitCounted(t, pool, "part_probe_low", 20000)
 	got, err := pgstats.AnalyzeStale(ctx, pool, "part_probe")
 	if err != nil {
 		t.Fatal(err)
@@ -94,19 +78,26 @@ func TestAnalyzeStaleSmall(t *testing.T) {
 	if _, err := pool.Exec(ctx, `CREATE TABLE small_probe (n int); INSERT INTO small_probe SELECT generate_series(1, 40)`); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var pending int64
-		pool.QueryRow(ctx, `SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'small_probe'`).Scan(&pending)
-		if pending >= 40 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	awaitCounted(t, pool, "small_probe", 40)
 	if got, err := pgstats.AnalyzeStale(ctx, pool, "small_probe"); err != nil || len(got) != 0 {
 		t.Fatalf("AnalyzeStale after 40 rows: %v %v, want nothing", got, err)
 	}
 	if got, err := pgstats.AnalyzeStaleSmall(ctx, pool, "small_probe"); err != nil || !slices.Contains(got, "small_probe") {
 		t.Fatalf("AnalyzeStaleSmall after 40 rows: %v %v, want small_probe", got, err)
+	}
+}
+
+// awaitCounted waits until the statistics system counts rows changed rows
+// of table: each backend reports its counts at most once a second.
+func awaitCounted(t *testing.T, pool *pgxpool.Pool, table string, rows int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var pending int64
+		pool.QueryRow(context.Background(), `SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = $1`, table).Scan(&pending)
+		if pending >= rows || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -180,6 +180,23 @@ func benchTotal() int {
 	return 1_000_000
 }
 
+// benchTemplate is the generators' record, parsed once.
+func benchTemplate(b *testing.B) slurm.Job {
+	var tmpl slurm.Job
+	if _, err := slurm.DecodeJobs(jsonGen(1, 0), func(j slurm.Job) error { tmpl = j; return nil }); err != nil {
+		b.Fatal(err)
+	}
+	return tmpl
+}
+
+// benchJob is record id as the generators write it, already parsed.
+func benchJob(tmpl slurm.Job, id int) slurm.Job {
+	j := tmpl
+	j.JobID, j.User, j.Account = int64(id), benchUsers[id%8], benchAccounts[id%4]
+	j.Submit = time.Unix(int64(1795477178+id), 0)
+	return j
+}
+
 // The physical limit: the same records, already parsed, loaded by one
 // bare COPY (the binary encoder ingest uses) into a table identical to jobs
 // (columns, constraints and indexes), with no lookup, staging or merge.
@@ -188,10 +205,7 @@ func BenchmarkBareCOPY(b *testing.B) {
 	pool := pgtest.New(b)
 	ctx := context.Background()
 	total := benchTotal()
-	var tmpl slurm.Job
-	if _, err := slurm.DecodeJobs(jsonGen(1, 0), func(j slurm.Job) error { tmpl = j; return nil }); err != nil {
-		b.Fatal(err)
-	}
+	tmpl := benchTemplate(b)
 	b.ResetTimer()
 	start := time.Now()
 	for it := 0; it < b.N; it++ {
@@ -212,9 +226,7 @@ func BenchmarkBareCOPY(b *testing.B) {
 				return false
 			}
 			i++
-			*j = tmpl
-			j.JobID, j.User, j.Account = int64(i), benchUsers[i%8], benchAccounts[i%4]
-			j.Submit = time.Unix(int64(1795477178+i), 0)
+			*j = benchJob(tmpl, i)
 			return true
 		})
 		conn.Release()
@@ -237,10 +249,7 @@ func BenchmarkBareCOPYIntoJobs(b *testing.B) {
 	pool := pgtest.New(b)
 	ctx := context.Background()
 	total := benchTotal()
-	var tmpl slurm.Job
-	if _, err := slurm.DecodeJobs(jsonGen(1, 0), func(j slurm.Job) error { tmpl = j; return nil }); err != nil {
-		b.Fatal(err)
-	}
+	tmpl := benchTemplate(b)
 	first, last := time.Unix(1795477178, 0), time.Unix(int64(1795477178+total*(b.N+1)), 0)
 	b.ResetTimer()
 	start := time.Now()
@@ -258,10 +267,7 @@ func BenchmarkBareCOPYIntoJobs(b *testing.B) {
 					return false
 				}
 				i++
-				id := i + it*total
-				*j = tmpl
-				j.JobID, j.User, j.Account = int64(id), benchUsers[id%8], benchAccounts[id%4]
-				j.Submit = time.Unix(int64(1795477178+id), 0)
+				*j = benchJob(tmpl, i+it*total)
 				return true
 			})
 			return err
